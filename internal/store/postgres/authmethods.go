@@ -1,0 +1,159 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+const authMethodColumns = `id, identity_id, type, lookup_key, config, sealed_secret,
+	token_ttl, token_max_ttl, token_period, token_num_uses_limit, token_trusted_ips,
+	created_at, updated_at`
+
+// scanAuthMethod reads authMethodColumns, then extra.
+func scanAuthMethod(row pgx.Row, extra ...any) (store.AuthMethod, error) {
+	var (
+		m      store.AuthMethod
+		typ    string
+		config []byte
+	)
+	dest := append([]any{&m.ID, &m.IdentityID, &typ, &m.LookupKey, &config, &m.SealedSecret,
+		&m.TokenPolicy.TTL, &m.TokenPolicy.MaxTTL, &m.TokenPolicy.Period,
+		&m.TokenPolicy.NumUsesLimit, &m.TokenPolicy.TrustedIPs,
+		timeDest{&m.CreatedAt}, timeDest{&m.UpdatedAt}}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return store.AuthMethod{}, err
+	}
+	m.Type = store.AuthMethodType(typ)
+	if config != nil {
+		m.Config = json.RawMessage(config)
+	}
+	if len(m.SealedSecret) == 0 {
+		m.SealedSecret = nil
+	}
+	if m.TokenPolicy.TrustedIPs == nil {
+		m.TokenPolicy.TrustedIPs = []string{}
+	}
+	return m, nil
+}
+
+// authMethodArgs are the values of authMethodColumns.
+func authMethodArgs(m store.AuthMethod) []any {
+	var config, sealed any // NULL when empty
+	if len(m.Config) > 0 {
+		config = []byte(m.Config)
+	}
+	if len(m.SealedSecret) > 0 {
+		sealed = m.SealedSecret
+	}
+	trusted := m.TokenPolicy.TrustedIPs
+	if trusted == nil {
+		trusted = []string{}
+	}
+	return []any{m.ID, m.IdentityID, string(m.Type), m.LookupKey, config, sealed,
+		m.TokenPolicy.TTL, m.TokenPolicy.MaxTTL, m.TokenPolicy.Period,
+		m.TokenPolicy.NumUsesLimit, trusted,
+		timeArg(m.CreatedAt), timeArg(m.UpdatedAt)}
+}
+
+// CreateAuthMethod stores a new auth method.
+func (s *Store) CreateAuthMethod(ctx context.Context, m store.AuthMethod) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO auth_methods (`+authMethodColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, authMethodArgs(m)...)
+	if err != nil {
+		return wrapErr("create auth method", err)
+	}
+	return nil
+}
+
+// GetAuthMethod returns one auth method.
+func (s *Store) GetAuthMethod(ctx context.Context, id string) (store.AuthMethod, error) {
+	return s.getAuthMethod(ctx, "get auth method", `id = $1`, id)
+}
+
+// GetAuthMethodByIdentity returns the identity's method of type typ.
+func (s *Store) GetAuthMethodByIdentity(ctx context.Context, identityID string, typ store.AuthMethodType) (store.AuthMethod, error) {
+	return s.getAuthMethod(ctx, "get auth method by identity", `identity_id = $1 AND type = $2`, identityID, string(typ))
+}
+
+// GetAuthMethodByLookupKey returns the method of type typ with that lookup
+// key. The empty key finds nothing.
+func (s *Store) GetAuthMethodByLookupKey(ctx context.Context, typ store.AuthMethodType, key string) (store.AuthMethod, error) {
+	return s.getAuthMethod(ctx, "get auth method by lookup key",
+		`type = $1 AND lookup_key = $2 AND lookup_key <> ''`, string(typ), key)
+}
+
+func (s *Store) getAuthMethod(ctx context.Context, op, where string, args ...any) (store.AuthMethod, error) {
+	m, err := scanAuthMethod(s.pool.QueryRow(ctx,
+		`SELECT `+authMethodColumns+` FROM auth_methods WHERE `+where, args...))
+	if err != nil {
+		return store.AuthMethod{}, wrapErr(op, err)
+	}
+	return m, nil
+}
+
+// ListAuthMethods returns an identity's methods ordered by type.
+func (s *Store) ListAuthMethods(ctx context.Context, identityID string) ([]store.AuthMethod, error) {
+	return list(ctx, s, "list auth methods",
+		`SELECT `+authMethodColumns+` FROM auth_methods WHERE identity_id = $1 ORDER BY type`,
+		[]any{identityID}, scanAuthMethod)
+}
+
+// UpdateAuthMethod locks the method, lets update change it and writes it
+// back. ID, IdentityID and Type cannot change; a LookupKey that another
+// method of the type has is ErrAlreadyExists.
+func (s *Store) UpdateAuthMethod(ctx context.Context, id string, update func(*store.AuthMethod) error) (store.AuthMethod, error) {
+	var out store.AuthMethod
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := scanAuthMethod(tx.QueryRow(ctx,
+			`SELECT `+authMethodColumns+` FROM auth_methods WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return wrapErr("update auth method", err)
+		}
+		fixed := cur
+		if err := update(&cur); err != nil {
+			return err
+		}
+		cur.ID, cur.IdentityID, cur.Type = fixed.ID, fixed.IdentityID, fixed.Type
+		out, err = scanAuthMethod(tx.QueryRow(ctx, `UPDATE auth_methods SET
+			identity_id = $2, type = $3, lookup_key = $4, config = $5, sealed_secret = $6,
+			token_ttl = $7, token_max_ttl = $8, token_period = $9,
+			token_num_uses_limit = $10, token_trusted_ips = $11,
+			created_at = $12, updated_at = $13
+			WHERE id = $1 RETURNING `+authMethodColumns, authMethodArgs(cur)...))
+		if err != nil {
+			return wrapErr("update auth method", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.AuthMethod{}, err
+	}
+	return out, nil
+}
+
+// DeleteAuthMethod revokes the tokens the method issued and deletes it; its
+// client secrets go with it (ON DELETE CASCADE).
+func (s *Store) DeleteAuthMethod(ctx context.Context, id string, now time.Time) error {
+	if err := checkNow("delete auth method", now); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM auth_methods WHERE id = $1`, id)
+		if err != nil {
+			return wrapErr("delete auth method", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return wrapErr("delete auth method", pgx.ErrNoRows)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE access_tokens SET revoked_at = $2
+			WHERE auth_method_id = $1 AND revoked_at IS NULL`, id, timeArg(now)); err != nil {
+			return wrapErr("delete auth method", err)
+		}
+		return nil
+	})
+}

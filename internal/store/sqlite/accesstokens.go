@@ -1,0 +1,157 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+const accessTokenCols = `id, hash, identity_id, auth_method_id, auth_method_type, client_secret_id,
+	created_at, last_renewed_at, ttl, max_ttl, period, expires_at, num_uses, num_uses_limit,
+	metadata, last_used_at, revoked_at`
+
+func scanAccessToken(r rowScanner) (store.AccessToken, error) {
+	var (
+		t                                        store.AccessToken
+		md                                       string
+		created, renewed, expires, used, revoked sql.NullInt64
+	)
+	if err := r.Scan(&t.ID, &t.Hash, &t.IdentityID, &t.AuthMethodID, &t.AuthMethodType, &t.ClientSecretID,
+		&created, &renewed, &t.TTL, &t.MaxTTL, &t.Period, &expires, &t.NumUses, &t.NumUsesLimit,
+		&md, &used, &revoked); err != nil {
+		return store.AccessToken{}, err
+	}
+	var err error
+	if t.Metadata, err = decodeStringMap(md); err != nil {
+		return store.AccessToken{}, fmt.Errorf("access token %q metadata: %w", t.ID, err)
+	}
+	t.CreatedAt, t.LastRenewedAt, t.ExpiresAt = fromMicros(created), fromMicros(renewed), fromMicros(expires)
+	t.LastUsedAt, t.RevokedAt = fromMicros(used), fromMicros(revoked)
+	return t, nil
+}
+
+// CreateAccessToken stores a new access token.
+func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
+	md, err := encodeJSON(t.Metadata, "{}")
+	if err != nil {
+		return fmt.Errorf("sqlite: create access token: %w", err)
+	}
+	_, err = s.write.ExecContext(ctx, `INSERT INTO access_tokens (`+accessTokenCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Hash, t.IdentityID, t.AuthMethodID, t.AuthMethodType, t.ClientSecretID,
+		micros(t.CreatedAt), micros(t.LastRenewedAt), t.TTL, t.MaxTTL, t.Period, micros(t.ExpiresAt),
+		t.NumUses, t.NumUsesLimit, md, micros(t.LastUsedAt), micros(t.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: create access token %q: %w", t.ID, mapErr(err))
+	}
+	return nil
+}
+
+// GetAccessToken returns one access token.
+func (s *Store) GetAccessToken(ctx context.Context, id string) (store.AccessToken, error) {
+	t, err := scanAccessToken(s.read.QueryRowContext(ctx, `SELECT `+accessTokenCols+` FROM access_tokens WHERE id = ?`, id))
+	if err != nil {
+		return store.AccessToken{}, notFound(err, "access token %q", id)
+	}
+	return t, nil
+}
+
+// GetAccessTokenByHash returns the access token with that hash.
+func (s *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.AccessToken, error) {
+	t, err := scanAccessToken(s.read.QueryRowContext(ctx, `SELECT `+accessTokenCols+` FROM access_tokens WHERE hash = ?`, hash))
+	if err != nil {
+		return store.AccessToken{}, notFound(err, "access token by hash")
+	}
+	return t, nil
+}
+
+// UseAccessToken counts one use of an unrevoked token below its limit and
+// sets LastUsedAt, in one UPDATE. When no row is updated, a second read
+// tells "at the limit" from "absent or revoked"; it decides only which error
+// to return, so a change between the two cannot let a use through.
+func (s *Store) UseAccessToken(ctx context.Context, id string, now time.Time) (store.AccessToken, error) {
+	t, err := scanAccessToken(s.write.QueryRowContext(ctx, `UPDATE access_tokens
+		SET num_uses = num_uses + 1, last_used_at = ?
+		WHERE id = ? AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)
+		RETURNING `+accessTokenCols, micros(now), id))
+	if err == nil {
+		return t, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return store.AccessToken{}, fmt.Errorf("sqlite: use access token %q: %w", id, err)
+	}
+	var revoked sql.NullInt64
+	err = s.read.QueryRowContext(ctx, `SELECT revoked_at FROM access_tokens WHERE id = ?`, id).Scan(&revoked)
+	switch {
+	case err != nil:
+		return store.AccessToken{}, notFound(err, "access token %q", id)
+	case revoked.Valid:
+		return store.AccessToken{}, fmt.Errorf("sqlite: access token %q is revoked: %w", id, store.ErrNotFound)
+	default:
+		return store.AccessToken{}, fmt.Errorf("sqlite: access token %q: %w", id, store.ErrLimitReached)
+	}
+}
+
+// RenewAccessToken sets LastRenewedAt and ExpiresAt of an unrevoked token.
+func (s *Store) RenewAccessToken(ctx context.Context, id string, renewedAt, expiresAt time.Time) (store.AccessToken, error) {
+	t, err := scanAccessToken(s.write.QueryRowContext(ctx, `UPDATE access_tokens
+		SET last_renewed_at = ?, expires_at = ?
+		WHERE id = ? AND revoked_at IS NULL
+		RETURNING `+accessTokenCols, micros(renewedAt), micros(expiresAt), id))
+	if err != nil {
+		return store.AccessToken{}, notFound(err, "live access token %q", id)
+	}
+	return t, nil
+}
+
+// RevokeAccessTokens sets RevokedAt = now on the unrevoked tokens the filter
+// selects. A filter must set exactly one field: an empty one would select
+// every token.
+func (s *Store) RevokeAccessTokens(ctx context.Context, f store.TokenFilter, now time.Time) (int64, error) {
+	if err := checkNow(now); err != nil {
+		return 0, err
+	}
+	var col, val string
+	n := 0
+	for _, c := range []struct{ col, val string }{
+		{"id", f.ID}, {"identity_id", f.IdentityID}, {"auth_method_id", f.AuthMethodID}, {"client_secret_id", f.ClientSecretID},
+	} {
+		if c.val != "" {
+			col, val = c.col, c.val
+			n++
+		}
+	}
+	if n != 1 {
+		return 0, fmt.Errorf("sqlite: revoke access tokens: the filter must set exactly one field, not %d", n)
+	}
+	// col is one of the four names above, never caller input.
+	res, err := s.write.ExecContext(ctx, `UPDATE access_tokens SET revoked_at = ?
+		WHERE `+col+` = ? AND revoked_at IS NULL`, micros(now), val)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke access tokens: %w", err)
+	}
+	count, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke access tokens: %w", err)
+	}
+	return count, nil
+}
+
+// PurgeAccessTokens deletes tokens revoked or expired before cutoff. Tokens
+// that never expire (NULL expires_at) go only once revoked.
+func (s *Store) PurgeAccessTokens(ctx context.Context, cutoff time.Time) (int64, error) {
+	c := cutoff.UnixMicro()
+	res, err := s.write.ExecContext(ctx, `DELETE FROM access_tokens WHERE revoked_at < ? OR expires_at < ?`, c, c)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge access tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge access tokens: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,77 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+const auditEventCols = `id, time, type, success, request_id, actor_id, identity_id, auth_method,
+	client_ip, reason, details`
+
+func scanAuditEvent(r rowScanner) (store.AuditEvent, error) {
+	var (
+		e       store.AuditEvent
+		at      sql.NullInt64
+		details string
+	)
+	if err := r.Scan(&e.ID, &at, &e.Type, &e.Success, &e.RequestID, &e.ActorID, &e.IdentityID,
+		&e.AuthMethod, &e.ClientIP, &e.Reason, &details); err != nil {
+		return store.AuditEvent{}, err
+	}
+	var err error
+	if e.Details, err = decodeStringMap(details); err != nil {
+		return store.AuditEvent{}, fmt.Errorf("audit event %q details: %w", e.ID, err)
+	}
+	e.Time = fromMicros(at)
+	return e, nil
+}
+
+// AppendAuditEvent adds one event to the log.
+func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
+	details, err := encodeJSON(e.Details, "{}")
+	if err != nil {
+		return fmt.Errorf("sqlite: append audit event: %w", err)
+	}
+	_, err = s.write.ExecContext(ctx, `INSERT INTO audit_events (`+auditEventCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, micros(e.Time), e.Type, e.Success, e.RequestID, e.ActorID, e.IdentityID,
+		e.AuthMethod, e.ClientIP, e.Reason, details)
+	if err != nil {
+		return fmt.Errorf("sqlite: append audit event %q: %w", e.ID, mapErr(err))
+	}
+	return nil
+}
+
+// ListAuditEvents returns a page of events, newest first (equal times: last
+// appended first), and the total. A limit of zero or less means no limit.
+func (s *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store.AuditEvent, int, error) {
+	offset, limit = pageArgs(offset, limit)
+	out := []store.AuditEvent{}
+	var total int
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_events`).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+auditEventCols+` FROM audit_events
+			ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?`, limit, offset)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanAuditEvent(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: list audit events: %w", err)
+	}
+	return out, total, nil
+}

@@ -1,0 +1,184 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+const authMethodCols = `id, identity_id, type, lookup_key, config, sealed_secret,
+	ttl, max_ttl, period, num_uses_limit, trusted_ips, created_at, updated_at`
+
+func scanAuthMethod(r rowScanner) (store.AuthMethod, error) {
+	var (
+		m                store.AuthMethod
+		config           sql.NullString
+		ips              string
+		created, updated sql.NullInt64
+	)
+	p := &m.TokenPolicy
+	if err := r.Scan(&m.ID, &m.IdentityID, &m.Type, &m.LookupKey, &config, &m.SealedSecret,
+		&p.TTL, &p.MaxTTL, &p.Period, &p.NumUsesLimit, &ips, &created, &updated); err != nil {
+		return store.AuthMethod{}, err
+	}
+	if config.Valid {
+		m.Config = json.RawMessage(config.String)
+	}
+	if len(m.SealedSecret) == 0 {
+		m.SealedSecret = nil
+	}
+	var err error
+	if p.TrustedIPs, err = decodeStrings(ips); err != nil {
+		return store.AuthMethod{}, fmt.Errorf("auth method %q trusted IPs: %w", m.ID, err)
+	}
+	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return m, nil
+}
+
+// config stores Config as TEXT, NULL when empty.
+func config(c json.RawMessage) any {
+	if len(c) == 0 {
+		return nil
+	}
+	return string(c)
+}
+
+// CreateAuthMethod stores a new auth method. The identity foreign key gives
+// ErrNotFound for a missing identity; UNIQUE (identity_id, type) and the
+// partial unique index on (type, lookup_key) give ErrAlreadyExists.
+func (s *Store) CreateAuthMethod(ctx context.Context, m store.AuthMethod) error {
+	ips, err := encodeJSON(m.TokenPolicy.TrustedIPs, "[]")
+	if err != nil {
+		return fmt.Errorf("sqlite: create auth method: %w", err)
+	}
+	p := m.TokenPolicy
+	_, err = s.write.ExecContext(ctx, `INSERT INTO auth_methods (`+authMethodCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.IdentityID, m.Type, m.LookupKey, config(m.Config), blob(m.SealedSecret),
+		p.TTL, p.MaxTTL, p.Period, p.NumUsesLimit, ips, micros(m.CreatedAt), micros(m.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: create auth method %q: %w", m.ID, mapErr(err))
+	}
+	return nil
+}
+
+// GetAuthMethod returns one auth method.
+func (s *Store) GetAuthMethod(ctx context.Context, id string) (store.AuthMethod, error) {
+	m, err := scanAuthMethod(s.read.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods WHERE id = ?`, id))
+	if err != nil {
+		return store.AuthMethod{}, notFound(err, "auth method %q", id)
+	}
+	return m, nil
+}
+
+// GetAuthMethodByIdentity returns the identity's method of type typ.
+func (s *Store) GetAuthMethodByIdentity(ctx context.Context, identityID string, typ store.AuthMethodType) (store.AuthMethod, error) {
+	m, err := scanAuthMethod(s.read.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods
+		WHERE identity_id = ? AND type = ?`, identityID, typ))
+	if err != nil {
+		return store.AuthMethod{}, notFound(err, "%s auth method of identity %q", typ, identityID)
+	}
+	return m, nil
+}
+
+// GetAuthMethodByLookupKey returns the method of type typ with that lookup
+// key. An empty key is no key: it finds nothing.
+func (s *Store) GetAuthMethodByLookupKey(ctx context.Context, typ store.AuthMethodType, key string) (store.AuthMethod, error) {
+	if key == "" {
+		return store.AuthMethod{}, fmt.Errorf("sqlite: %s auth method with an empty lookup key: %w", typ, store.ErrNotFound)
+	}
+	m, err := scanAuthMethod(s.read.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods
+		WHERE type = ? AND lookup_key = ?`, typ, key))
+	if err != nil {
+		return store.AuthMethod{}, notFound(err, "%s auth method with lookup key %q", typ, key)
+	}
+	return m, nil
+}
+
+// ListAuthMethods returns an identity's methods ordered by type (empty for
+// an identity without methods or an unknown one).
+func (s *Store) ListAuthMethods(ctx context.Context, identityID string) ([]store.AuthMethod, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods
+		WHERE identity_id = ? ORDER BY type`, identityID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list auth methods of %q: %w", identityID, err)
+	}
+	defer rows.Close()
+	out := []store.AuthMethod{}
+	for rows.Next() {
+		m, err := scanAuthMethod(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list auth methods of %q: %w", identityID, err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list auth methods of %q: %w", identityID, err)
+	}
+	return out, nil
+}
+
+// UpdateAuthMethod runs update on the current method inside a write
+// transaction and stores the result. ID, IdentityID and Type cannot be
+// changed: a method belongs to one identity and is of one kind for life.
+// Taking a lookup key that another method of the type has gives
+// ErrAlreadyExists.
+func (s *Store) UpdateAuthMethod(ctx context.Context, id string, update func(*store.AuthMethod) error) (store.AuthMethod, error) {
+	var out store.AuthMethod
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := scanAuthMethod(tx.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods WHERE id = ?`, id))
+		if err != nil {
+			return notFound(err, "auth method %q", id)
+		}
+		if err := update(&cur); err != nil {
+			return err
+		}
+		ips, err := encodeJSON(cur.TokenPolicy.TrustedIPs, "[]")
+		if err != nil {
+			return fmt.Errorf("sqlite: update auth method %q: %w", id, err)
+		}
+		p := cur.TokenPolicy
+		out, err = scanAuthMethod(tx.QueryRowContext(ctx, `UPDATE auth_methods
+			SET lookup_key = ?, config = ?, sealed_secret = ?, ttl = ?, max_ttl = ?, period = ?,
+				num_uses_limit = ?, trusted_ips = ?, created_at = ?, updated_at = ?
+			WHERE id = ? RETURNING `+authMethodCols,
+			cur.LookupKey, config(cur.Config), blob(cur.SealedSecret), p.TTL, p.MaxTTL, p.Period,
+			p.NumUsesLimit, ips, micros(cur.CreatedAt), micros(cur.UpdatedAt), id))
+		if err != nil {
+			return fmt.Errorf("sqlite: update auth method %q: %w", id, mapErr(err))
+		}
+		return nil
+	})
+	if err != nil {
+		return store.AuthMethod{}, err
+	}
+	return out, nil
+}
+
+// DeleteAuthMethod removes the method (its client secrets go by ON DELETE
+// CASCADE) and revokes the tokens it issued, in one transaction.
+func (s *Store) DeleteAuthMethod(ctx context.Context, id string, now time.Time) error {
+	if err := checkNow(now); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM auth_methods WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete auth method %q: %w", id, mapErr(err))
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: delete auth method %q: %w", id, err)
+		} else if n == 0 {
+			return fmt.Errorf("sqlite: auth method %q: %w", id, store.ErrNotFound)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked_at = ?
+			WHERE auth_method_id = ? AND revoked_at IS NULL`, micros(now), id); err != nil {
+			return fmt.Errorf("sqlite: delete auth method %q: revoking tokens: %w", id, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,137 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+const clientSecretCols = `id, auth_method_id, description, prefix, hash, num_uses, num_uses_limit, ttl,
+	revoked_at, created_at, updated_at`
+
+func scanClientSecret(r rowScanner) (store.ClientSecret, error) {
+	var (
+		cs                        store.ClientSecret
+		revoked, created, updated sql.NullInt64
+	)
+	if err := r.Scan(&cs.ID, &cs.AuthMethodID, &cs.Description, &cs.Prefix, &cs.Hash, &cs.NumUses,
+		&cs.NumUsesLimit, &cs.TTL, &revoked, &created, &updated); err != nil {
+		return store.ClientSecret{}, err
+	}
+	cs.RevokedAt, cs.CreatedAt, cs.UpdatedAt = fromMicros(revoked), fromMicros(created), fromMicros(updated)
+	return cs, nil
+}
+
+// CreateClientSecret stores a new client secret (ErrNotFound when the auth
+// method is absent, by the foreign key).
+func (s *Store) CreateClientSecret(ctx context.Context, cs store.ClientSecret) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO client_secrets (`+clientSecretCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		cs.ID, cs.AuthMethodID, cs.Description, cs.Prefix, cs.Hash, cs.NumUses, cs.NumUsesLimit, cs.TTL,
+		micros(cs.RevokedAt), micros(cs.CreatedAt), micros(cs.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: create client secret %q: %w", cs.ID, mapErr(err))
+	}
+	return nil
+}
+
+// GetClientSecret returns one client secret.
+func (s *Store) GetClientSecret(ctx context.Context, id string) (store.ClientSecret, error) {
+	cs, err := scanClientSecret(s.read.QueryRowContext(ctx, `SELECT `+clientSecretCols+` FROM client_secrets WHERE id = ?`, id))
+	if err != nil {
+		return store.ClientSecret{}, notFound(err, "client secret %q", id)
+	}
+	return cs, nil
+}
+
+// GetClientSecretByHash returns the client secret with that hash.
+func (s *Store) GetClientSecretByHash(ctx context.Context, hash []byte) (store.ClientSecret, error) {
+	cs, err := scanClientSecret(s.read.QueryRowContext(ctx, `SELECT `+clientSecretCols+` FROM client_secrets WHERE hash = ?`, hash))
+	if err != nil {
+		return store.ClientSecret{}, notFound(err, "client secret by hash")
+	}
+	return cs, nil
+}
+
+// ListClientSecrets returns a method's secrets, oldest first.
+func (s *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]store.ClientSecret, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+clientSecretCols+` FROM client_secrets
+		WHERE auth_method_id = ? ORDER BY created_at, rowid`, authMethodID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list client secrets of %q: %w", authMethodID, err)
+	}
+	defer rows.Close()
+	out := []store.ClientSecret{}
+	for rows.Next() {
+		cs, err := scanClientSecret(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list client secrets of %q: %w", authMethodID, err)
+		}
+		out = append(out, cs)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list client secrets of %q: %w", authMethodID, err)
+	}
+	return out, nil
+}
+
+// ConsumeClientSecret counts one use of an unrevoked secret below its
+// limit, in one UPDATE, setting UpdatedAt = now. When no row is updated, a
+// second read tells "at the limit" from "absent or revoked"; it decides only
+// which error to return, so a change between the two cannot let a use
+// through.
+func (s *Store) ConsumeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
+	cs, err := scanClientSecret(s.write.QueryRowContext(ctx, `UPDATE client_secrets
+		SET num_uses = num_uses + 1, updated_at = ?
+		WHERE id = ? AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)
+		RETURNING `+clientSecretCols, micros(now), id))
+	if err == nil {
+		return cs, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return store.ClientSecret{}, fmt.Errorf("sqlite: consume client secret %q: %w", id, err)
+	}
+	var revoked sql.NullInt64
+	err = s.read.QueryRowContext(ctx, `SELECT revoked_at FROM client_secrets WHERE id = ?`, id).Scan(&revoked)
+	switch {
+	case err != nil:
+		return store.ClientSecret{}, notFound(err, "client secret %q", id)
+	case revoked.Valid:
+		return store.ClientSecret{}, fmt.Errorf("sqlite: client secret %q is revoked: %w", id, store.ErrNotFound)
+	default:
+		return store.ClientSecret{}, fmt.Errorf("sqlite: client secret %q: %w", id, store.ErrLimitReached)
+	}
+}
+
+// RevokeClientSecret marks the secret revoked (keeping the first revocation
+// time if it already was) and revokes every live token minted with it, in
+// one transaction.
+func (s *Store) RevokeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
+	if err := checkNow(now); err != nil {
+		return store.ClientSecret{}, err
+	}
+	var out store.ClientSecret
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = scanClientSecret(tx.QueryRowContext(ctx, `UPDATE client_secrets
+			SET revoked_at = coalesce(revoked_at, ?1),
+				updated_at = CASE WHEN revoked_at IS NULL THEN ?1 ELSE updated_at END
+			WHERE id = ?2 RETURNING `+clientSecretCols, micros(now), id))
+		if err != nil {
+			return notFound(err, "client secret %q", id)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked_at = ?
+			WHERE client_secret_id = ? AND revoked_at IS NULL`, micros(now), id); err != nil {
+			return fmt.Errorf("sqlite: revoke client secret %q: revoking tokens: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.ClientSecret{}, err
+	}
+	return out, nil
+}
