@@ -1,0 +1,77 @@
+// Package audit writes the audit log: every authentication attempt and
+// every change to identities and auth methods. Events never hold secrets.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Event types.
+const (
+	TypeLogin              = "login"
+	TypeIdentityCreate     = "identity.create"
+	TypeIdentityUpdate     = "identity.update"
+	TypeIdentityDelete     = "identity.delete"
+	TypeAuthMethodCreate   = "auth-method.create"
+	TypeAuthMethodUpdate   = "auth-method.update"
+	TypeAuthMethodDelete   = "auth-method.delete"
+	TypeClientSecretCreate = "client-secret.create"
+	TypeClientSecretRevoke = "client-secret.revoke"
+	TypeLockoutClear       = "lockout.clear"
+	TypeTokenRevoke        = "token.revoke"
+	TypeTokenRenew         = "token.renew"
+	TypeRootTokenCreate    = "root-token.create"
+)
+
+type requestIDKey struct{}
+
+// ContextWithRequestID returns ctx carrying the request id.
+func ContextWithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the request id carried by ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// Log appends events to the store's audit table.
+type Log struct {
+	store  store.Store
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// New returns a Log writing to s.
+func New(s store.Store, now func() time.Time, logger *slog.Logger) *Log {
+	return &Log{store: s, now: now, logger: logger}
+}
+
+// Record fills in the event's id, time and request id and appends it. A
+// failure to write is logged, not returned: the audited action has already
+// happened and its caller must still get its answer.
+func (l *Log) Record(ctx context.Context, e store.AuditEvent) {
+	if e.ID == "" {
+		e.ID = uuid.NewString()
+	}
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	if e.RequestID == "" {
+		e.RequestID = RequestID(ctx)
+	}
+	// Write even if the request's context was cancelled mid-way: the event
+	// describes something that happened.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := l.store.AppendAuditEvent(ctx, e); err != nil {
+		l.logger.ErrorContext(ctx, "audit event not written", "type", e.Type, "request_id", e.RequestID, "err", err)
+	}
+}

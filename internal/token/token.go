@@ -1,0 +1,363 @@
+// Package token issues, checks, renews and revokes access tokens. Both login
+// methods and both front ends go through it, so the lifetime and use rules
+// live in one place:
+//
+//   - A token's expiry is min(lastRenewal + ttl if ttl > 0, createdAt + maxTtl
+//     if maxTtl > 0, createdAt + the server's hard age cap). maxTtl is the
+//     budget for the token and all its renewals, anchored at the login.
+//   - A periodic token (period > 0) has ttl = period and no max TTL: it lives
+//     for as long as it is renewed within each period.
+//   - A use-limited token spends one use per authenticated request, counted
+//     atomically in the store; renewal spends none.
+//   - Each use must come from an address inside the issuing auth method's
+//     current trusted-IP list.
+//   - Every failure to authenticate is a 401 with a machine-readable name
+//     that tells the client to log in again.
+package token
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse-dev/gatehouse/internal/clientip"
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// DefaultMaxAge is the default hard cap on a non-periodic token's life.
+const DefaultMaxAge = 90 * 24 * time.Hour
+
+// Error names, as the Infisical front end shows them in "error".
+const (
+	ErrNameMalformed     = "TokenMalformed"
+	ErrNameInvalid       = "TokenInvalid"
+	ErrNameExpired       = "TokenExpired"
+	ErrNameRevoked       = "TokenRevoked"
+	ErrNameMaxTTLReached = "TokenMaxTTLReached"
+	ErrNameUsesExhausted = "TokenUsesExhausted"
+	ErrNameIPDenied      = "TokenIPDenied"
+)
+
+const reLogin = "; log in again to get a new token"
+
+// Service is the token store's domain face.
+type Service struct {
+	store  store.Store
+	now    func() time.Time
+	maxAge time.Duration
+	// devRootHash is the hash of a development root token chosen by the
+	// operator (`server --dev --dev-root-token`), which need not have our
+	// token format. Set once before serving; nil outside --dev.
+	devRootHash []byte
+}
+
+// NewService returns a Service. maxAge <= 0 means DefaultMaxAge.
+func NewService(s store.Store, now func() time.Time, maxAge time.Duration) *Service {
+	if maxAge <= 0 {
+		maxAge = DefaultMaxAge
+	}
+	return &Service{store: s, now: now, maxAge: maxAge}
+}
+
+// IssueRequest describes a token to issue after a successful login.
+type IssueRequest struct {
+	IdentityID     string
+	AuthMethodID   string
+	AuthMethodType store.AuthMethodType
+	ClientSecretID string
+	Policy         store.TokenPolicy
+	Metadata       map[string]string
+}
+
+// Issued is a new token: the secret (shown to the caller once) and its record.
+type Issued struct {
+	Token  secret.Secret
+	Record store.AccessToken
+}
+
+// ExpiresIn is the token's real remaining lifetime in whole seconds at now.
+func ExpiresIn(rec store.AccessToken, now time.Time) int64 {
+	if rec.ExpiresAt.IsZero() {
+		return 0
+	}
+	d := rec.ExpiresAt.Sub(now)
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// Issue mints and stores a new token.
+func (s *Service) Issue(ctx context.Context, req IssueRequest) (Issued, error) {
+	return s.mint(ctx, func(rec *store.AccessToken) {
+		rec.IdentityID, rec.AuthMethodID = req.IdentityID, req.AuthMethodID
+		rec.AuthMethodType, rec.ClientSecretID = req.AuthMethodType, req.ClientSecretID
+		rec.TTL, rec.MaxTTL, rec.Period = req.Policy.TTL, req.Policy.MaxTTL, req.Policy.Period
+		rec.NumUsesLimit = req.Policy.NumUsesLimit
+		if req.Metadata != nil {
+			rec.Metadata = req.Metadata
+		}
+		if rec.Period > 0 {
+			rec.TTL, rec.MaxTTL = rec.Period, 0
+		}
+		rec.ExpiresAt = s.expiry(*rec, rec.CreatedAt, rec.TTL)
+	})
+}
+
+// IssueRoot mints a root admin token, which never expires and is never
+// limited. Only the server's bootstrap and `operator generate-root` call it.
+func (s *Service) IssueRoot(ctx context.Context) (Issued, error) {
+	return s.mint(ctx, func(rec *store.AccessToken) { rec.AuthMethodType = store.AuthMethodRoot })
+}
+
+// IssueRootWithValue stores a root token with a value the operator chose,
+// for development servers only: such a value need not be in Gatehouse's
+// token format, so the check accepts it by its hash.
+func (s *Service) IssueRootWithValue(ctx context.Context, value string) (store.AccessToken, error) {
+	rec := s.newRecord(sha256.Sum256([]byte(value)))
+	rec.AuthMethodType = store.AuthMethodRoot
+	if err := s.store.CreateAccessToken(ctx, rec); err != nil {
+		return store.AccessToken{}, errs.Wrap(err, "storing root token")
+	}
+	s.devRootHash = rec.Hash
+	return rec, nil
+}
+
+// mint generates a token, lets fill set the record's fields and stores it.
+func (s *Service) mint(ctx context.Context, fill func(*store.AccessToken)) (Issued, error) {
+	tok, err := secret.Generate(secret.KindAccessToken)
+	if err != nil {
+		return Issued{}, errs.Wrap(err, "generating token")
+	}
+	rec := s.newRecord(tok.Hash())
+	fill(&rec)
+	if err := s.store.CreateAccessToken(ctx, rec); err != nil {
+		return Issued{}, errs.Wrap(err, "storing token")
+	}
+	return Issued{Token: tok, Record: rec}, nil
+}
+
+func (s *Service) newRecord(hash [32]byte) store.AccessToken {
+	now := s.now()
+	return store.AccessToken{
+		ID:            uuid.NewString(),
+		Hash:          hash[:],
+		CreatedAt:     now,
+		LastRenewedAt: now,
+		Metadata:      map[string]string{},
+	}
+}
+
+// expiry is the end of a token's life if renewed at renewedAt for ttl
+// seconds (0 = no TTL).
+func (s *Service) expiry(rec store.AccessToken, renewedAt time.Time, ttl int64) time.Time {
+	if rec.AuthMethodType == store.AuthMethodRoot {
+		return time.Time{}
+	}
+	if rec.Period > 0 {
+		return renewedAt.Add(seconds(rec.Period))
+	}
+	exp := rec.CreatedAt.Add(s.maxAge)
+	if ttl > 0 {
+		exp = earliest(exp, renewedAt.Add(seconds(ttl)))
+	}
+	if rec.MaxTTL > 0 {
+		exp = earliest(exp, maxTTLEnd(rec))
+	}
+	return exp
+}
+
+func maxTTLEnd(rec store.AccessToken) time.Time { return rec.CreatedAt.Add(seconds(rec.MaxTTL)) }
+
+// Authenticate checks a presented token for a request from client and, for
+// a use-limited token, spends one use. It returns the token's record.
+func (s *Service) Authenticate(ctx context.Context, raw string, client netip.Addr) (store.AccessToken, error) {
+	rec, err := s.live(ctx, raw, client)
+	if err != nil {
+		return store.AccessToken{}, err
+	}
+	if rec.NumUsesLimit == 0 {
+		return rec, nil
+	}
+	rec, err = s.store.UseAccessToken(ctx, rec.ID, s.now())
+	switch {
+	case errors.Is(err, store.ErrLimitReached):
+		return store.AccessToken{}, usesExhausted()
+	case errors.Is(err, store.ErrNotFound):
+		return store.AccessToken{}, revoked()
+	case err != nil:
+		return store.AccessToken{}, unavailable(err)
+	}
+	return rec, nil
+}
+
+// Lookup checks a presented token like Authenticate but spends no use.
+func (s *Service) Lookup(ctx context.Context, raw string, client netip.Addr) (store.AccessToken, error) {
+	return s.live(ctx, raw, client)
+}
+
+// Renew extends a live token and returns its new record. increment (seconds,
+// 0 = the token's own TTL) asks for a lifetime, capped by the max TTL and the
+// hard age cap; a periodic token is always renewed for one period.
+func (s *Service) Renew(ctx context.Context, raw string, client netip.Addr, increment int64) (store.AccessToken, error) {
+	rec, err := s.live(ctx, raw, client)
+	if err != nil {
+		return store.AccessToken{}, err
+	}
+	if rec.AuthMethodType == store.AuthMethodRoot {
+		return rec, nil // root tokens never expire; nothing to extend
+	}
+	now := s.now()
+	ttl := rec.TTL
+	if increment > 0 && rec.Period == 0 {
+		ttl = increment
+	}
+	exp := s.expiry(rec, now, ttl)
+	if !exp.After(now) {
+		return store.AccessToken{}, maxTTLReached()
+	}
+	rec, err = s.store.RenewAccessToken(ctx, rec.ID, now, exp)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.AccessToken{}, revoked()
+	}
+	if err != nil {
+		return store.AccessToken{}, unavailable(err)
+	}
+	return rec, nil
+}
+
+// RevokePresented revokes the presented token itself (a client logging out).
+func (s *Service) RevokePresented(ctx context.Context, raw string, client netip.Addr) (store.AccessToken, error) {
+	rec, err := s.live(ctx, raw, client)
+	if err != nil {
+		return store.AccessToken{}, err
+	}
+	if _, err := s.store.RevokeAccessTokens(ctx, store.TokenFilter{ID: rec.ID}, s.now()); err != nil {
+		return store.AccessToken{}, unavailable(err)
+	}
+	return rec, nil
+}
+
+// Revoke revokes every token the filter selects and returns how many.
+func (s *Service) Revoke(ctx context.Context, f store.TokenFilter) (int64, error) {
+	n, err := s.store.RevokeAccessTokens(ctx, f, s.now())
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return n, nil
+}
+
+// Get returns a token's record by id (accessor).
+func (s *Service) Get(ctx context.Context, id string) (store.AccessToken, error) {
+	rec, err := s.store.GetAccessToken(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.AccessToken{}, errs.New(errs.NotFound, "token not found")
+	}
+	if err != nil {
+		return store.AccessToken{}, unavailable(err)
+	}
+	return rec, nil
+}
+
+// Purge deletes tokens that expired or were revoked more than grace ago.
+func (s *Service) Purge(ctx context.Context, grace time.Duration) (int64, error) {
+	return s.store.PurgeAccessTokens(ctx, s.now().Add(-grace))
+}
+
+// live parses and looks up a token and checks that it may be used now from
+// client, without spending a use.
+func (s *Service) live(ctx context.Context, raw string, client netip.Addr) (store.AccessToken, error) {
+	var h [32]byte
+	tok, err := secret.Parse(secret.KindAccessToken, raw)
+	switch {
+	case err == nil:
+		h = tok.Hash()
+	case s.devRootHash != nil && subtle.ConstantTimeCompare(hashOf(raw), s.devRootHash) == 1:
+		h = sha256.Sum256([]byte(raw))
+	default:
+		// Rejected before any store access.
+		return store.AccessToken{}, errs.Named(errs.Unauthenticated, ErrNameMalformed, "the access token is malformed (not a Gatehouse access token or a damaged copy)"+reLogin)
+	}
+	rec, err := s.store.GetAccessTokenByHash(ctx, h[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return store.AccessToken{}, errs.Named(errs.Unauthenticated, ErrNameInvalid, "the access token is not valid"+reLogin)
+	}
+	if err != nil {
+		return store.AccessToken{}, unavailable(err)
+	}
+	now := s.now()
+	switch {
+	case !rec.RevokedAt.IsZero():
+		return store.AccessToken{}, revoked()
+	case !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt):
+		if rec.MaxTTL > 0 && !now.Before(maxTTLEnd(rec)) {
+			return store.AccessToken{}, maxTTLReached()
+		}
+		return store.AccessToken{}, errs.Named(errs.Unauthenticated, ErrNameExpired, "the access token has expired"+reLogin)
+	case rec.NumUsesLimit > 0 && rec.NumUses >= rec.NumUsesLimit:
+		return store.AccessToken{}, usesExhausted()
+	}
+	if rec.AuthMethodID != "" {
+		if err := s.checkTrustedIPs(ctx, rec, client); err != nil {
+			return store.AccessToken{}, err
+		}
+	}
+	return rec, nil
+}
+
+func (s *Service) checkTrustedIPs(ctx context.Context, rec store.AccessToken, client netip.Addr) error {
+	m, err := s.store.GetAuthMethod(ctx, rec.AuthMethodID)
+	if errors.Is(err, store.ErrNotFound) {
+		// The method was removed; its tokens die with it.
+		return revoked()
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	prefixes, err := clientip.ParsePrefixList(m.TokenPolicy.TrustedIPs)
+	if err != nil {
+		return errs.Wrap(err, "auth method %s has a bad trusted IP list", m.ID)
+	}
+	allow := clientip.NewAllowlist(prefixes)
+	if allow.AllowsAll() || allow.Allows(client) {
+		return nil
+	}
+	return errs.Named(errs.Forbidden, ErrNameIPDenied, "this access token may not be used from IP address %s", client)
+}
+
+func revoked() error {
+	return errs.Named(errs.Unauthenticated, ErrNameRevoked, "the access token has been revoked"+reLogin)
+}
+
+func maxTTLReached() error {
+	return errs.Named(errs.Unauthenticated, ErrNameMaxTTLReached, "the access token has reached its max TTL and cannot be renewed"+reLogin)
+}
+
+func usesExhausted() error {
+	return errs.Named(errs.Unauthenticated, ErrNameUsesExhausted, "the access token has used up its allowed number of uses"+reLogin)
+}
+
+func unavailable(err error) error {
+	return &errs.Error{Code: errs.Unavailable, Message: "the token store is unavailable", Err: err}
+}
+
+func hashOf(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func seconds(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
