@@ -1,0 +1,278 @@
+package universalauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/clientip"
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// ErrNameLockedOut is the machine-readable name of a lockout refusal.
+const ErrNameLockedOut = "LockedOut"
+
+// LoginInput is one login attempt.
+type LoginInput struct {
+	ClientID     string
+	ClientSecret secret.Secret // redacts itself if printed or logged
+	ClientIP     netip.Addr
+}
+
+// Login exchanges a client ID and client secret for an access token. The
+// checks run in this order, each on its own atomically:
+//
+//  1. the client ID names a Universal Auth method;
+//  2. the caller's address is in the method's clientSecretTrustedIps (403);
+//  3. no lockout is active for (client ID, caller's address) (429);
+//  4. the secret is an unrevoked, unexpired secret of that client ID;
+//  5. one use of the secret is consumed, if it is below its limit (one
+//     store statement, so concurrent logins never exceed the limit).
+//
+// Every other failure is one generic 401 "invalid credentials", so that a
+// caller learns nothing about which part was wrong. Every attempt is
+// audited with its true reason; the secret never is.
+//
+// Lockout counts the failures that guessing produces (see failure); a
+// successful login resets the counter of its (client ID, address).
+func (s *Service) Login(ctx context.Context, in LoginInput) (token.Issued, error) {
+	ev := store.AuditEvent{Type: audit.TypeLogin, AuthMethod: string(store.AuthMethodUniversal),
+		ClientIP: addrString(in.ClientIP), Details: map[string]string{"clientId": auditClientID(in.ClientID)}}
+	issued, reason, err := s.login(ctx, in, &ev)
+	ev.Success, ev.Reason = err == nil, reason
+	s.audit.Record(ctx, ev)
+	return issued, err
+}
+
+// login runs the checks and returns the token, or the true reason of the
+// failure (for the audit log) and the error for the caller.
+func (s *Service) login(ctx context.Context, in LoginInput, ev *store.AuditEvent) (token.Issued, string, error) {
+	m, err := s.store.GetAuthMethodByLookupKey(ctx, store.AuthMethodUniversal, strings.TrimSpace(in.ClientID))
+	if errors.Is(err, store.ErrNotFound) {
+		return token.Issued{}, "unknown client ID", invalidCredentials()
+	}
+	if err != nil {
+		return token.Issued{}, "store error: " + err.Error(), unavailable(err)
+	}
+	ev.IdentityID = m.IdentityID
+	cfg, err := decodeConfig(m)
+	if err != nil {
+		return token.Issued{}, err.Error(), err
+	}
+
+	if !allows(cfg.ClientSecretTrustedIPs, in.ClientIP) {
+		return token.Issued{}, fmt.Sprintf("address %s is not in clientSecretTrustedIps", addrString(in.ClientIP)),
+			errs.New(errs.Forbidden, "You are not allowed to access this resource from the current IP address (%s)", addrString(in.ClientIP))
+	}
+
+	now := s.now()
+	key := store.LockoutKey{AuthMethodID: m.ID, ClientIP: addrString(in.ClientIP)}
+	hasRecord := false // a lockout record exists for key
+	if cfg.Lockout.Enabled {
+		l, err := s.store.GetLockout(ctx, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return token.Issued{}, "store error: " + err.Error(), unavailable(err)
+		case l.Active(now):
+			return token.Issued{}, fmt.Sprintf("locked out until %s after %d failed logins", l.LockedUntil.UTC().Format(time.RFC3339), l.FailedAttempts),
+				lockedOut(l, now)
+		default:
+			hasRecord = true
+		}
+	}
+
+	cs, fail, err := s.checkSecret(ctx, m, in.ClientSecret, now)
+	if err != nil {
+		return token.Issued{}, "store error: " + err.Error(), unavailable(err)
+	}
+	if fail.reason != "" {
+		reason := fail.reason
+		if fail.counts {
+			reason = s.countFailure(ctx, cfg, key, now, reason)
+		}
+		return token.Issued{}, reason, invalidCredentials()
+	}
+	ev.Details["clientSecretId"] = cs.ID
+
+	if hasRecord {
+		if err := s.store.ClearLockout(ctx, key); err != nil {
+			// The login stands; the stale counter only makes a later
+			// lockout come sooner.
+			ev.Details["lockoutClearError"] = err.Error()
+		}
+	}
+	issued, err := s.tokens.Issue(ctx, token.IssueRequest{
+		IdentityID: m.IdentityID, AuthMethodID: m.ID, AuthMethodType: store.AuthMethodUniversal,
+		ClientSecretID: cs.ID, Policy: m.TokenPolicy,
+	})
+	if err != nil {
+		return token.Issued{}, "issuing the token: " + err.Error(), err
+	}
+	ev.Details["accessor"] = issued.Record.ID
+	return issued, "", nil
+}
+
+// failure is why a presented secret was refused. counts says whether it
+// counts towards lockout: a wrong, malformed or revoked secret, or one of
+// another client, does (that is what guessing produces); an expired or
+// used-up secret does not, since whoever sent it held a real secret.
+type failure struct {
+	reason string
+	counts bool
+}
+
+func guess(reason string) failure { return failure{reason: reason, counts: true} }
+
+// checkSecret finds the presented secret among the method's live secrets
+// and consumes one use of it. It returns why the secret was refused, or an
+// error when the store failed.
+func (s *Service) checkSecret(ctx context.Context, m store.AuthMethod, presented secret.Secret, now time.Time) (store.ClientSecret, failure, error) {
+	sec, err := secret.Parse(secret.KindClientSecret, strings.TrimSpace(presented.Reveal()))
+	if err != nil {
+		return store.ClientSecret{}, guess("malformed client secret (" + err.Error() + ")"), nil
+	}
+	// The secret is found by its SHA-256 hash. The index lookup compares
+	// hashes, not secrets: its timing could at most tell how much of a
+	// digest matches, which says nothing about a 256-bit preimage. The
+	// constant-time comparison after it checks the row against the hash
+	// without relying on how the store matched it.
+	h := sec.Hash()
+	cs, err := s.store.GetClientSecretByHash(ctx, h[:])
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.ClientSecret{}, guess("no client secret matches"), nil
+	case err != nil:
+		return store.ClientSecret{}, failure{}, err
+	case !secret.Equal(cs.Hash, h[:]):
+		return store.ClientSecret{}, guess("no client secret matches"), nil
+	case cs.AuthMethodID != m.ID:
+		return store.ClientSecret{}, guess("the client secret belongs to another client ID"), nil
+	case !cs.RevokedAt.IsZero():
+		return store.ClientSecret{}, guess(fmt.Sprintf("client secret %s is revoked", cs.ID)), nil
+	}
+	if expires := cs.CreatedAt.Add(time.Duration(cs.TTL) * time.Second); cs.TTL > 0 && !now.Before(expires) {
+		return store.ClientSecret{}, failure{reason: fmt.Sprintf("client secret %s expired at %s", cs.ID, expires.UTC().Format(time.RFC3339))}, nil
+	}
+	used, err := s.store.ConsumeClientSecret(ctx, cs.ID, now)
+	switch {
+	case errors.Is(err, store.ErrLimitReached):
+		return store.ClientSecret{}, failure{reason: fmt.Sprintf("client secret %s has used all of its %d uses", cs.ID, cs.NumUsesLimit)}, nil
+	case errors.Is(err, store.ErrNotFound): // revoked since it was read
+		return store.ClientSecret{}, guess(fmt.Sprintf("client secret %s is revoked", cs.ID)), nil
+	case err != nil:
+		return store.ClientSecret{}, failure{}, err
+	}
+	return used, failure{}, nil
+}
+
+// countFailure records a failure towards lockout, when enabled, and
+// returns the audit reason.
+func (s *Service) countFailure(ctx context.Context, cfg config, key store.LockoutKey, now time.Time, reason string) string {
+	if !cfg.Lockout.Enabled {
+		return reason
+	}
+	l, err := s.store.RecordLoginFailure(ctx, key, now, cfg.Lockout.policy())
+	switch {
+	case err != nil:
+		return reason + "; recording the failure for lockout failed: " + err.Error()
+	case l.Active(now):
+		return fmt.Sprintf("%s; failure %d of %d: locked out until %s", reason, l.FailedAttempts, cfg.Lockout.Threshold,
+			l.LockedUntil.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%s; failure %d of %d", reason, l.FailedAttempts, cfg.Lockout.Threshold)
+}
+
+// ClearLockouts deletes every lockout record of the identity's Universal
+// Auth method and returns how many there were.
+func (s *Service) ClearLockouts(ctx context.Context, p identity.Principal, identityID string) (int64, error) {
+	if err := p.RequireAdmin("clearing lockouts"); err != nil {
+		return 0, err
+	}
+	m, err := s.method(ctx, identityID)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.store.ClearLockouts(ctx, m.ID)
+	if err != nil {
+		return 0, storeError(err)
+	}
+	s.audit.Record(ctx, store.AuditEvent{Type: audit.TypeLockoutClear, Success: true, ActorID: p.ActorID(),
+		IdentityID: identityID, AuthMethod: string(store.AuthMethodUniversal),
+		Details: map[string]string{"clientId": m.LookupKey, "deleted": fmt.Sprint(n)}})
+	return n, nil
+}
+
+// ActiveLockouts returns the lockouts in force on the identity's Universal
+// Auth method (none when it has no such method).
+func (s *Service) ActiveLockouts(ctx context.Context, p identity.Principal, identityID string) ([]store.Lockout, error) {
+	if err := p.RequireMember("reading lockouts"); err != nil {
+		return nil, err
+	}
+	if err := identity.CheckID("identityId", identityID); err != nil {
+		return nil, err
+	}
+	m, err := s.store.GetAuthMethodByIdentity(ctx, identityID, store.AuthMethodUniversal)
+	if errors.Is(err, store.ErrNotFound) {
+		return []store.Lockout{}, nil
+	}
+	if err != nil {
+		return nil, storeError(err)
+	}
+	ls, err := s.store.ListActiveLockouts(ctx, m.ID, s.now())
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return ls, nil
+}
+
+func allows(cidrs []string, addr netip.Addr) bool {
+	prefixes, err := clientip.ParsePrefixList(cidrs)
+	if err != nil {
+		return false // a damaged list allows nobody
+	}
+	allow := clientip.NewAllowlist(prefixes)
+	return allow.AllowsAll() || allow.Allows(addr)
+}
+
+func invalidCredentials() error {
+	return errs.New(errs.Unauthenticated, "invalid credentials")
+}
+
+func lockedOut(l store.Lockout, now time.Time) error {
+	wait := int64((l.LockedUntil.Sub(now) + time.Second - 1) / time.Second)
+	return errs.Named(errs.TooManyRequests, ErrNameLockedOut,
+		"This client ID is temporarily locked out from your address after %d failed logins; try again in %d seconds", l.FailedAttempts, wait)
+}
+
+func unavailable(err error) error {
+	return &errs.Error{Code: errs.Unavailable, Message: "the store is unavailable", Err: err}
+}
+
+// auditClientID is the client ID as the audit log records it: a client ID
+// is not a secret, but whatever a caller typed into the field might be (a
+// client secret pasted in the wrong place), so only UUIDs are recorded.
+func auditClientID(s string) string {
+	s = strings.TrimSpace(s)
+	if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
+		return "(not a UUID)"
+	}
+	return s
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return "unknown"
+	}
+	return a.String()
+}
