@@ -1,0 +1,162 @@
+package kubeauth
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	authv1 "k8s.io/api/authentication/v1"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+)
+
+// Keys of status.user.extra that kube-apiserver sets for pod-bound tokens.
+const (
+	extraPodName = "authentication.kubernetes.io/pod-name"
+	extraPodUID  = "authentication.kubernetes.io/pod-uid"
+)
+
+// Token metadata keys of a Kubernetes login (the names Vault uses).
+const (
+	MetaNamespace = "service_account_namespace"
+	MetaName      = "service_account_name"
+	MetaUID       = "service_account_uid"
+	MetaPodName   = "pod_name"
+	MetaPodUID    = "pod_uid"
+)
+
+// ServiceAccount is who a login token belongs to, as the API server
+// reviewed it.
+type ServiceAccount struct {
+	Namespace string
+	Name      string
+	UID       string
+	// PodName and PodUID are set for pod-bound (projected) tokens.
+	PodName string
+	PodUID  string
+	// Audiences are status.audiences: those of the requested audiences the
+	// token is valid for.
+	Audiences []string
+}
+
+// Metadata is what a token issued to the account records about it.
+func (sa ServiceAccount) Metadata() map[string]string {
+	md := map[string]string{MetaNamespace: sa.Namespace, MetaName: sa.Name, MetaUID: sa.UID}
+	if sa.PodName != "" {
+		md[MetaPodName] = sa.PodName
+	}
+	if sa.PodUID != "" {
+		md[MetaPodUID] = sa.PodUID
+	}
+	return md
+}
+
+// Login is the login pipeline both front ends share. It asks the cluster
+// who jwt belongs to and judges the answer against the rules; it issues
+// nothing. In order:
+//
+//  1. gateway mode is refused (NotImplemented) until gateways exist;
+//  2. with PEMKeys, the JWT's signature, times (60 s leeway), issuer and
+//     audience are checked locally — an extra check, not a replacement;
+//  3. TokenReview: spec.token = jwt, spec.audiences = the rules' audiences
+//     (or the JWT's aud with AudiencesFromJWT), bearer = the reviewer JWT
+//     or, when none is configured, jwt itself;
+//  4. the review is judged: status.error and status.authenticated, the
+//     audiences, the username (system:serviceaccount:<ns>:<name>), then the
+//     namespace and name against the rules. Only the reviewed identity is
+//     judged, never the JWT's unverified claims; with PEMKeys the
+//     (verified) claims must also name the reviewed account.
+//
+// Errors are domain errors whose Message says what went wrong:
+// Unauthenticated for a token or reviewer that is not accepted,
+// BadGateway when the API server cannot be reached or answers nonsense.
+func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccount, error) {
+	if cfg.ReviewMode == ReviewGateway {
+		return ServiceAccount{}, errs.New(errs.NotImplemented, "gateway token review is not available yet: set tokenReviewMode to \"api\" with the API server's kubernetesHost")
+	}
+	var claimed *claimedAccount
+	audiences := cfg.Audiences
+	if len(audiences) == 0 && cfg.AudiencesFromJWT {
+		audiences = jwt.Audiences
+	}
+	if len(cfg.PEMKeys) > 0 {
+		c, err := verifyLocally(jwt, cfg.Cluster, audiences, s.now())
+		if err != nil {
+			return ServiceAccount{}, err
+		}
+		claimed = &c
+	}
+	req := reviewRequest{token: jwt.Raw, audiences: audiences, bearer: cfg.ReviewerJWT}
+	if req.bearer == "" {
+		req.bearer, req.reviewerIsLoginJWT = jwt.Raw, true
+	}
+	status, err := s.reviews.review(ctx, cfg.Cluster, req)
+	if err != nil {
+		return ServiceAccount{}, err
+	}
+	sa, err := judge(status, audiences, cfg.Rules)
+	if err != nil {
+		return ServiceAccount{}, err
+	}
+	if claimed != nil && !claimed.matches(sa) {
+		return ServiceAccount{}, denied("the JWT's claims name service account %s/%s (uid %s) but the API server reviewed it as %s/%s (uid %s)",
+			claimed.Namespace, claimed.Name, claimed.UID, sa.Namespace, sa.Name, sa.UID)
+	}
+	return sa, nil
+}
+
+// judge decides on a TokenReview's answer, as the Kubernetes API docs ask:
+// an error or an unauthenticated status fails; when audiences were sent,
+// status.audiences must hold one of them; the user must be a service
+// account; its namespace and name must be allowed.
+func judge(st authv1.TokenReviewStatus, sent []string, rules Rules) (ServiceAccount, error) {
+	switch {
+	case st.Error != "":
+		return ServiceAccount{}, errs.Named(errs.Unauthenticated, ErrNameTokenReview,
+			"the Kubernetes API server did not authenticate the token: %s", clip(st.Error, 500))
+	case !st.Authenticated:
+		return ServiceAccount{}, errs.Named(errs.Unauthenticated, ErrNameTokenReview, "Kubernetes token not authenticated")
+	}
+	if len(sent) > 0 && !slices.ContainsFunc(st.Audiences, func(a string) bool { return slices.Contains(sent, a) }) {
+		return ServiceAccount{}, denied("Access denied: the token is not valid for the audience %q (the API server answered audiences %q)", strings.Join(sent, ","), st.Audiences)
+	}
+	ns, name, ok := splitServiceAccount(st.User.Username)
+	if !ok {
+		return ServiceAccount{}, errs.Named(errs.Unauthenticated, ErrNameUsername,
+			"the token belongs to %q, not to a service account (system:serviceaccount:<namespace>:<name>); only service account tokens can log in", clip(st.User.Username, 200))
+	}
+	if !rules.Namespaces.Allows(ns) {
+		return ServiceAccount{}, denied("Access denied: K8s namespace %q is not allowed by allowedNamespaces", ns)
+	}
+	if !rules.Names.Allows(name) {
+		return ServiceAccount{}, denied("Access denied: K8s service account name %q is not allowed by allowedNames", name)
+	}
+	return ServiceAccount{
+		Namespace: ns,
+		Name:      name,
+		UID:       st.User.UID,
+		PodName:   firstExtra(st.User.Extra, extraPodName),
+		PodUID:    firstExtra(st.User.Extra, extraPodUID),
+		Audiences: slices.Clone(st.Audiences),
+	}, nil
+}
+
+func denied(format string, args ...any) error {
+	return errs.New(errs.Unauthenticated, format, args...)
+}
+
+// splitServiceAccount splits system:serviceaccount:<ns>:<name>.
+func splitServiceAccount(username string) (ns, name string, ok bool) {
+	parts := strings.Split(username, ":")
+	if len(parts) != 4 || parts[0] != "system" || parts[1] != "serviceaccount" || parts[2] == "" || parts[3] == "" {
+		return "", "", false
+	}
+	return parts[2], parts[3], true
+}
+
+func firstExtra(extra map[string]authv1.ExtraValue, key string) string {
+	if v := extra[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}

@@ -1,0 +1,318 @@
+package kubeauth
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	authv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+)
+
+// Error names, as the Infisical API shows them in "error".
+const (
+	ErrNameTokenReview       = "KubernetesTokenReviewError"
+	ErrNameConnectionRefused = "KubernetesConnectionRefused"
+	ErrNameHostNotFound      = "KubernetesHostNotFound"
+	ErrNameConnectionTimeout = "KubernetesConnectionTimeout"
+	ErrNameCertificate       = "KubernetesCertificateError"
+	ErrNameAPI               = "KubernetesApiError"
+	ErrNameUsername          = "KubernetesUsernameParseError"
+	ErrNameMalformedJWT      = "KubernetesJwtMalformed"
+)
+
+// DefaultTimeout bounds one TokenReview call (--kube-timeout).
+const DefaultTimeout = 10 * time.Second
+
+// maxResponseBytes caps what is read of an API server's answer; a
+// TokenReview is a few KiB.
+const maxResponseBytes = 256 << 10
+
+// maxClients bounds the cache of per-cluster HTTP clients.
+const maxClients = 128
+
+const tokenReviewPath = "/apis/authentication.k8s.io/v1/tokenreviews"
+
+// reviewClient calls TokenReview APIs. It keeps one pooled http.Client per
+// distinct (host, CA, verify) so connections are reused across logins; a
+// changed configuration has another key and gets a fresh client, and the
+// least recently used clients beyond maxClients are dropped.
+type reviewClient struct {
+	timeout time.Duration
+	mu      sync.Mutex
+	clients map[[32]byte]*list.Element // of *clientEntry
+	lru     *list.List                 // front = most recently used
+}
+
+type clientEntry struct {
+	key    [32]byte
+	client *http.Client
+}
+
+func newReviewClient(timeout time.Duration) *reviewClient {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &reviewClient{timeout: timeout, clients: map[[32]byte]*list.Element{}, lru: list.New()}
+}
+
+func clientKey(c Cluster) [32]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%s|%d:%s|%t", len(c.Host), c.Host, len(c.CACert), c.CACert, c.VerifyTLS)
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// client returns the pooled client for c, building it on first use.
+func (rc *reviewClient) client(c Cluster) (*http.Client, error) {
+	key := clientKey(c)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if el, ok := rc.clients[key]; ok {
+		rc.lru.MoveToFront(el)
+		return el.Value.(*clientEntry).client, nil
+	}
+	hc, err := rc.newHTTPClient(c)
+	if err != nil {
+		return nil, err
+	}
+	rc.clients[key] = rc.lru.PushFront(&clientEntry{key: key, client: hc})
+	for rc.lru.Len() > maxClients {
+		old := rc.lru.Remove(rc.lru.Back()).(*clientEntry)
+		delete(rc.clients, old.key)
+		old.client.CloseIdleConnections() // requests in flight finish normally
+	}
+	return hc, nil
+}
+
+// cached reports how many clients are pooled (for tests).
+func (rc *reviewClient) cached() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.lru.Len()
+}
+
+func (rc *reviewClient) newHTTPClient(c Cluster) (*http.Client, error) {
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	switch {
+	case !c.VerifyTLS:
+		// The operator chose HTTPS without verification
+		// (verifyTlsCertificate=false).
+		tlsConfig.InsecureSkipVerify = true
+	case c.CACert != "":
+		pool, err := parseCABundle(c.CACert)
+		if err != nil {
+			return nil, errs.Wrap(err, "stored caCert is unreadable")
+		}
+		tlsConfig.RootCAs = pool // the CA alone, never the system roots
+	default:
+		return nil, errs.New(errs.Internal, "TLS verification is on but no CA certificate is stored")
+	}
+	dialer := &net.Dialer{Timeout: rc.timeout, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialer.DialContext,
+			TLSClientConfig:       tlsConfig,
+			TLSHandshakeTimeout:   rc.timeout,
+			ResponseHeaderTimeout: rc.timeout,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          64,
+			MaxIdleConnsPerHost:   16,
+			IdleConnTimeout:       90 * time.Second,
+		},
+		// A TokenReview is never redirected; following one would send the
+		// bearer token elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}
+
+// reviewRequest is one TokenReview call.
+type reviewRequest struct {
+	token     secret.Secret
+	audiences []string
+	bearer    secret.Secret
+	// reviewerIsLoginJWT: no reviewer JWT is configured, so bearer is the
+	// login JWT itself. Failure messages name the bearer that was used.
+	reviewerIsLoginJWT bool
+}
+
+// review posts a TokenReview and returns the answered status. Every
+// failure is a domain error naming what to fix: 401 and 403 from the API
+// server are Unauthenticated (the bearer is not accepted or not allowed to
+// review); transport failures, 5xx and answers that are not a TokenReview
+// are BadGateway.
+func (rc *reviewClient) review(ctx context.Context, c Cluster, req reviewRequest) (authv1.TokenReviewStatus, error) {
+	hc, err := rc.client(c)
+	if err != nil {
+		return authv1.TokenReviewStatus{}, err
+	}
+	body, err := json.Marshal(authv1.TokenReview{
+		TypeMeta: metav1.TypeMeta{Kind: "TokenReview", APIVersion: "authentication.k8s.io/v1"},
+		Spec:     authv1.TokenReviewSpec{Token: req.token.Reveal(), Audiences: req.audiences},
+	})
+	if err != nil {
+		return authv1.TokenReviewStatus{}, errs.Wrap(err, "encoding TokenReview")
+	}
+	ctx, cancel := context.WithTimeout(ctx, rc.timeout)
+	defer cancel()
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Host+tokenReviewPath, bytes.NewReader(body))
+	if err != nil {
+		return authv1.TokenReviewStatus{}, errs.Wrap(err, "building TokenReview request")
+	}
+	httpReq.Header.Set("Content-Type", "application/json")
+	httpReq.Header.Set("Accept", "application/json")
+	httpReq.Header.Set("Authorization", "Bearer "+req.bearer.Reveal())
+	resp, err := hc.Do(httpReq)
+	if err != nil {
+		if ctxErr := context.Cause(ctx); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
+			return authv1.TokenReviewStatus{}, ctxErr // the caller went away
+		}
+		return authv1.TokenReviewStatus{}, rc.transportError(c, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return authv1.TokenReviewStatus{}, rc.transportError(c, err)
+	}
+	if len(raw) > maxResponseBytes {
+		return authv1.TokenReviewStatus{}, errs.Named(errs.BadGateway, ErrNameAPI,
+			"the Kubernetes API server at %s answered more than %d KiB to a TokenReview; check that kubernetesHost is the API server", c.Host, maxResponseBytes>>10)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return authv1.TokenReviewStatus{}, statusError(c, req, resp.StatusCode, raw)
+	}
+	var tr authv1.TokenReview
+	if err := json.Unmarshal(raw, &tr); err != nil || (tr.Kind != "" && tr.Kind != "TokenReview") {
+		return authv1.TokenReviewStatus{}, errs.Named(errs.BadGateway, ErrNameAPI,
+			"the Kubernetes API server at %s answered HTTP %d with something that is not a TokenReview (%s); check that kubernetesHost is the API server and not a proxy or load balancer page",
+			c.Host, resp.StatusCode, describeBody(resp.Header.Get("Content-Type"), raw))
+	}
+	return tr.Status, nil
+}
+
+// statusError turns an HTTP error status of the API server into a domain
+// error.
+func statusError(c Cluster, req reviewRequest, code int, raw []byte) error {
+	detail := apiMessage(raw)
+	bearer := "the token reviewer JWT"
+	if req.reviewerIsLoginJWT {
+		bearer = "the login JWT (no token reviewer JWT is configured, so each login's own JWT is the TokenReview bearer)"
+	}
+	switch {
+	case code == http.StatusUnauthorized:
+		if req.reviewerIsLoginJWT {
+			return errs.Named(errs.Unauthenticated, ErrNameTokenReview,
+				"the Kubernetes API server rejected %s (HTTP 401): it is invalid or expired", bearer)
+		}
+		return errs.Named(errs.Unauthenticated, ErrNameTokenReview,
+			"token reviewer JWT is invalid or expired (the Kubernetes API server answered HTTP 401 to it); set a current tokenReviewerJwt")
+	case code == http.StatusForbidden:
+		return errs.Named(errs.Unauthenticated, ErrNameTokenReview,
+			"the token reviewer lacks the system:auth-delegator ClusterRole binding: the API server answered HTTP 403 to %s%s; bind that service account to system:auth-delegator", bearer, detail)
+	case code >= 500:
+		return errs.Named(errs.BadGateway, ErrNameAPI,
+			"the Kubernetes API server at %s failed the TokenReview with HTTP %d%s; check the API server's health and retry", c.Host, code, detail)
+	case code == http.StatusTooManyRequests:
+		return errs.Named(errs.BadGateway, ErrNameAPI,
+			"the Kubernetes API server at %s is shedding load (HTTP 429)%s; retry later", c.Host, detail)
+	}
+	return errs.Named(errs.BadGateway, ErrNameAPI,
+		"the Kubernetes API server at %s answered the TokenReview with HTTP %d%s; check that kubernetesHost is the API server's URL", c.Host, code, detail)
+}
+
+// apiMessage is ": <message>" of a metav1.Status body, or "".
+func apiMessage(raw []byte) string {
+	var st metav1.Status
+	if json.Unmarshal(raw, &st) != nil || st.Message == "" {
+		return ""
+	}
+	return ": " + clip(st.Message, 300)
+}
+
+func describeBody(contentType string, raw []byte) string {
+	if contentType == "" {
+		contentType = "no Content-Type"
+	}
+	return fmt.Sprintf("%s, %d bytes", contentType, len(raw))
+}
+
+// transportError classifies a failure to get an answer at all.
+func (rc *reviewClient) transportError(c Cluster, err error) error {
+	var dnsErr *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	var verifyErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	var netErr net.Error
+	e := &errs.Error{Code: errs.BadGateway, Err: err}
+	switch {
+	case errors.As(err, &dnsErr):
+		e.Name = ErrNameHostNotFound
+		e.Message = fmt.Sprintf("the Kubernetes API server host %q was not found (DNS lookup failed); check kubernetesHost", dnsErr.Name)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		e.Name = ErrNameConnectionRefused
+		e.Message = fmt.Sprintf("the connection to the Kubernetes API server at %s was refused; check kubernetesHost (host and port) and that the API server is running", c.Host)
+	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidCert), errors.As(err, &verifyErr):
+		e.Name = ErrNameCertificate
+		e.Message = fmt.Sprintf("TLS certificate verification of the Kubernetes API server at %s failed (%s); set caCert to the CA that signed the API server's certificate, or verifyTlsCertificate=false to skip verification", c.Host, certProblem(err))
+	case errors.As(err, &recordErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		// net/http turns a RecordHeaderError that looks like HTTP into
+		// that untyped error.
+		e.Name = ErrNameCertificate
+		e.Message = fmt.Sprintf("the server at %s does not speak TLS; kubernetesHost must be the API server's HTTPS address", c.Host)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		e.Name = ErrNameConnectionTimeout
+		e.Message = fmt.Sprintf("the Kubernetes API server at %s did not answer within %s; check kubernetesHost, the network path and firewalls", c.Host, rc.timeout)
+	default:
+		e.Name = ErrNameAPI
+		e.Message = fmt.Sprintf("the connection to the Kubernetes API server at %s failed before an answer (%s); check kubernetesHost and the API server's health", c.Host, lastCause(err))
+	}
+	return e
+}
+
+// certProblem words an x509 failure briefly.
+func certProblem(err error) string {
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknownCA):
+		return "certificate signed by an authority that caCert does not hold"
+	case errors.As(err, &hostErr):
+		return hostErr.Error()
+	case errors.As(err, &invalidCert):
+		return invalidCert.Error()
+	}
+	return lastCause(err)
+}
+
+// lastCause is the innermost error's text, without the URL wrapping.
+func lastCause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
