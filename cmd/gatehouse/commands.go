@@ -1,0 +1,220 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gatehouse-dev/gatehouse/internal/clientip"
+	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/seal"
+	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gatehouse",
+		Short:         "Gatehouse: machine-identity authentication for Kubernetes workloads and beyond",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServerCommand(), newOperatorCommand(), newVersionCommand())
+	return root
+}
+
+// bindEnv lets every flag be set by GATEHOUSE_<FLAG_NAME> when it is not
+// given on the command line.
+func bindEnv(flags *pflag.FlagSet) error {
+	var err error
+	flags.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || err != nil {
+			return
+		}
+		name := "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if serr := f.Value.Set(v); serr != nil {
+				err = fmt.Errorf("%s: %w", name, serr)
+			}
+			f.Changed = true
+		}
+	})
+	return err
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+type serverFlags struct {
+	listen, storage, tlsCert, tlsKey, trustedProxies string
+	logFormat, logLevel                              string
+	dev                                              bool
+	devRootToken, encryptionKeyFile                  string
+	maxTokenAge, sweepInterval, kubeTimeout          time.Duration
+}
+
+func newServerCommand() *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Gatehouse HTTP server",
+		Long: `Run the Gatehouse HTTP server.
+
+Every flag can also be set with an environment variable GATEHOUSE_<FLAG>,
+e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
+(never as a flag: command lines are visible to other users).`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			logger, err := newLogger(cmd.ErrOrStderr(), f.logFormat, f.logLevel)
+			if err != nil {
+				return err
+			}
+			cfg, err := f.config()
+			if err != nil {
+				return err
+			}
+			cfg.Logger, cfg.Out = logger, cmd.ErrOrStderr()
+			srv, err := server.New(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if err := srv.Listen(); err != nil {
+				srv.Close()
+				return err
+			}
+			return srv.Serve(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on")
+	fl.StringVar(&f.storage, "storage", server.DefaultStorage, "store: sqlite://<path> (embedded) or postgres://... (several replicas)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS when given with --tls-key")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fl.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (default none)")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.BoolVar(&f.dev, "dev", false, "development mode: throwaway SQLite store, plain HTTP on loopback, root token printed at start")
+	fl.StringVar(&f.devRootToken, "dev-root-token", "", "with --dev: use this value as the root token")
+	fl.StringVar(&f.encryptionKeyFile, "encryption-key-file", "", "file holding the key that seals secrets at rest (generated beside a SQLite store when not given)")
+	fl.DurationVar(&f.maxTokenAge, "max-token-age", token.DefaultMaxAge, "hard cap on the life of any non-periodic access token")
+	fl.DurationVar(&f.sweepInterval, "sweep-interval", 10*time.Minute, "how often expired and revoked tokens are purged")
+	fl.DurationVar(&f.kubeTimeout, "kube-timeout", kubeauth.DefaultTimeout, "timeout of each call to a Kubernetes API server (TokenReview)")
+	return cmd
+}
+
+func (f serverFlags) config() (server.Config, error) {
+	cfg := server.Config{
+		Listen: f.listen, Storage: f.storage, TLSCert: f.tlsCert, TLSKey: f.tlsKey,
+		EncryptionKey: os.Getenv("GATEHOUSE_ENCRYPTION_KEY"), EncryptionKeyFile: f.encryptionKeyFile,
+		MaxTokenAge: f.maxTokenAge, SweepInterval: f.sweepInterval, KubeTimeout: f.kubeTimeout,
+		Dev: f.dev, DevRootToken: f.devRootToken,
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return cfg, fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if f.maxTokenAge <= 0 {
+		return cfg, fmt.Errorf("--max-token-age must be positive")
+	}
+	if f.sweepInterval <= 0 {
+		return cfg, fmt.Errorf("--sweep-interval must be positive")
+	}
+	if f.kubeTimeout <= 0 {
+		return cfg, fmt.Errorf("--kube-timeout must be positive")
+	}
+	if f.devRootToken != "" && !f.dev {
+		return cfg, fmt.Errorf("--dev-root-token needs --dev")
+	}
+	if f.dev {
+		if f.tlsCert != "" {
+			return cfg, fmt.Errorf("--dev serves plain HTTP on loopback; do not give --tls-cert")
+		}
+		host, _, err := net.SplitHostPort(f.listen)
+		if err != nil {
+			return cfg, fmt.Errorf("--listen %q: %w", f.listen, err)
+		}
+		if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
+			return cfg, fmt.Errorf("--dev listens on loopback only; --listen %q is not a loopback address", f.listen)
+		}
+	}
+	if f.trustedProxies != "" {
+		prefixes, err := clientip.ParseCIDRFlag(f.trustedProxies)
+		if err != nil {
+			return cfg, fmt.Errorf("--trusted-proxies: %w", err)
+		}
+		cfg.TrustedProxies = prefixes
+	}
+	return cfg, nil
+}
+
+func newOperatorCommand() *cobra.Command {
+	op := &cobra.Command{Use: "operator", Short: "Maintenance commands run against the store directly"}
+	var storage string
+	gen := &cobra.Command{
+		Use:   "generate-root",
+		Short: "Issue a new root token (recovery; run with the server stopped)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			st, err := server.OpenStore(cmd.Context(), storage)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			issued, err := token.NewService(st, time.Now, 0).IssueRoot(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", issued.Token.Reveal())
+			fmt.Fprintf(cmd.ErrOrStderr(), "New root token issued (accessor %s); only its hash is stored.\n", issued.Record.ID)
+			return nil
+		},
+	}
+	gen.Flags().StringVar(&storage, "storage", server.DefaultStorage, "store: sqlite://<path> or postgres://...")
+	key := &cobra.Command{
+		Use:   "generate-key",
+		Short: "Print a new random encryption key (for GATEHOUSE_ENCRYPTION_KEY or --encryption-key-file)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := seal.NewKey()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), k.Encode())
+			return nil
+		},
+	}
+	op.AddCommand(gen, key)
+	return op
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), server.Version)
+		},
+	}
+}

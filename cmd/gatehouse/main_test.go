@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startCommand runs the gatehouse command line in-process until the test
+// ends, and returns its output.
+func startCommand(t *testing.T, args ...string) (*syncBuffer, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	cmd := newRootCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(out)
+	cmd.SetErr(out)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("server did not stop")
+			return nil
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	return out, stop
+}
+
+func waitHealthy(t *testing.T, addr string) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("server at %s never became healthy", addr)
+}
+
+func TestDevServerAcceptsItsRootToken(t *testing.T) {
+	addr := freeAddr(t)
+	out, stop := startCommand(t, "server", "--dev", "--dev-root-token=s3cret-dev-value", "--listen", addr)
+	waitHealthy(t, addr)
+	req, _ := http.NewRequest("GET", "http://"+addr+"/v1/auth/token/lookup-self", nil)
+	req.Header.Set("X-Vault-Token", "s3cret-dev-value")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("root token lookup-self = %d", resp.StatusCode)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("server exit: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "s3cret-dev-value") {
+		t.Errorf("the root token reached the output:\n%s", out.String())
+	}
+}
+
+func TestFirstStartPrintsRootTokenAndGenerateRootRecovers(t *testing.T) {
+	dir := t.TempDir()
+	storage := "sqlite://" + filepath.Join(dir, "g.db")
+	addr := freeAddr(t)
+	t.Setenv("GATEHOUSE_LISTEN", addr) // flags have GATEHOUSE_* equivalents
+	out, stop := startCommand(t, "server", "--storage", storage)
+	waitHealthy(t, addr)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "gth_") {
+		t.Fatalf("first start did not print a root token:\n%s", out.String())
+	}
+
+	cmd := newRootCommand()
+	var stdout, stderr bytes.Buffer
+	cmd.SetArgs([]string{"operator", "generate-root", "--storage", storage})
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	root := strings.TrimSpace(stdout.String())
+	if !strings.HasPrefix(root, "gth_") {
+		t.Fatalf("generate-root printed %q", root)
+	}
+
+	_, stop = startCommand(t, "server", "--storage", storage)
+	waitHealthy(t, addr)
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/identities", nil)
+	req.Header.Set("Authorization", "Bearer "+root)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("recovered root token: %d", resp.StatusCode)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	cases := [][]string{
+		{"server", "--dev", "--listen", "0.0.0.0:0"},
+		{"server", "--dev-root-token", "x"},
+		{"server", "--tls-cert", "a.pem"},
+		{"server", "--log-format", "xml"},
+		{"server", "--trusted-proxies", "10.0.0.0/33"},
+		{"server", "--storage", "mysql://x"},
+		{"server", "--kube-timeout", "0s"},
+	}
+	for _, args := range cases {
+		cmd := newRootCommand()
+		cmd.SetArgs(args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		if err := cmd.Execute(); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// Authenticator turns a presented access token into the caller's Principal.
+// The root token and identity tokens go through the same check.
+type Authenticator struct {
+	Tokens     *token.Service
+	Identities *identity.Service
+}
+
+// Authenticate checks raw (spending one use of a use-limited token) and
+// returns the caller and the token's record.
+func (a *Authenticator) Authenticate(ctx context.Context, raw string, client netip.Addr) (identity.Principal, store.AccessToken, error) {
+	if raw == "" {
+		return identity.Principal{}, store.AccessToken{}, errs.Named(errs.Unauthenticated, "Unauthorized", "no access token was presented; send it as \"Authorization: Bearer <token>\"")
+	}
+	rec, err := a.Tokens.Authenticate(ctx, raw, client)
+	if err != nil {
+		return identity.Principal{}, store.AccessToken{}, err
+	}
+	p, err := a.principal(ctx, rec)
+	return p, rec, err
+}
+
+func (a *Authenticator) principal(ctx context.Context, rec store.AccessToken) (identity.Principal, error) {
+	if rec.AuthMethodType == store.AuthMethodRoot {
+		return identity.Principal{Root: true, Role: store.RoleAdmin, TokenID: rec.ID}, nil
+	}
+	role, err := a.Identities.RoleOf(ctx, rec.IdentityID)
+	if errors.Is(err, store.ErrNotFound) {
+		return identity.Principal{}, errs.Named(errs.Unauthenticated, token.ErrNameRevoked, "the identity of this access token has been deleted; the token is revoked")
+	}
+	if err != nil {
+		return identity.Principal{}, errs.Wrap(err, "reading identity")
+	}
+	return identity.Principal{IdentityID: rec.IdentityID, Role: role, TokenID: rec.ID}, nil
+}
+
+// BearerToken returns the token of an "Authorization: Bearer <token>"
+// header value, or "".
+func BearerToken(header string) string {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}

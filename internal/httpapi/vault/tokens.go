@@ -1,0 +1,245 @@
+package vault
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// tokenPolicies are the policies a token shows. Gatehouse has no policy
+// engine; every token carries "default" (root tokens "root"), which is what
+// Vault clients expect to see.
+func tokenPolicies(rec store.AccessToken) []string {
+	if rec.AuthMethodType == store.AuthMethodRoot {
+		return []string{"root"}
+	}
+	if p := rec.Metadata["policies"]; p != "" {
+		ps := strings.Split(p, ",")
+		sort.Strings(ps)
+		return ps
+	}
+	return []string{"default"}
+}
+
+func tokenPath(rec store.AccessToken) string {
+	if rec.AuthMethodType == store.AuthMethodRoot {
+		return "auth/token/root"
+	}
+	if m := rec.Metadata["mount"]; m != "" {
+		return "auth/" + m + "/login"
+	}
+	return "auth/" + string(rec.AuthMethodType) + "/login"
+}
+
+func metaOf(rec store.AccessToken) map[string]string {
+	if len(rec.Metadata) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(rec.Metadata))
+	for k, v := range rec.Metadata {
+		if k == "policies" || k == "mount" {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// remainingUses is Vault's num_uses: uses left, 0 = unlimited.
+func remainingUses(rec store.AccessToken) int64 {
+	if rec.NumUsesLimit == 0 {
+		return 0
+	}
+	if n := rec.NumUsesLimit - rec.NumUses; n > 0 {
+		return n
+	}
+	return -1 // used up: Vault shows -1 on the last use
+}
+
+func (a *API) lookupSelf(r *http.Request) (int, any, error) {
+	raw := vaultToken(r)
+	_, rec, err := a.authenticate(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	now := a.Now()
+	root := rec.AuthMethodType == store.AuthMethodRoot
+	var expireTime any
+	if !rec.ExpiresAt.IsZero() {
+		expireTime = rec.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	data := map[string]any{
+		"accessor":         rec.ID,
+		"id":               raw,
+		"creation_time":    rec.CreatedAt.Unix(),
+		"creation_ttl":     creationTTL(rec),
+		"issue_time":       rec.CreatedAt.UTC().Format(time.RFC3339Nano),
+		"expire_time":      expireTime,
+		"display_name":     displayName(rec),
+		"entity_id":        rec.IdentityID,
+		"explicit_max_ttl": rec.MaxTTL,
+		"meta":             metaOf(rec),
+		"num_uses":         remainingUses(rec),
+		"orphan":           true,
+		"path":             tokenPath(rec),
+		"policies":         tokenPolicies(rec),
+		"renewable":        !root,
+		"ttl":              token.ExpiresIn(rec, now),
+		"type":             "service",
+	}
+	if rec.Period > 0 {
+		data["period"] = rec.Period
+	}
+	if !rec.LastRenewedAt.Equal(rec.CreatedAt) {
+		data["last_renewal_time"] = rec.LastRenewedAt.Unix()
+		data["last_renewal"] = rec.LastRenewedAt.UTC().Format(time.RFC3339Nano)
+	}
+	resp := envelope(r)
+	resp.Data = data
+	return http.StatusOK, resp, nil
+}
+
+// creationTTL is the lifetime the token was issued with, in seconds.
+func creationTTL(rec store.AccessToken) int64 {
+	if rec.ExpiresAt.IsZero() {
+		return 0
+	}
+	if rec.LastRenewedAt.Equal(rec.CreatedAt) {
+		return int64(rec.ExpiresAt.Sub(rec.CreatedAt) / time.Second)
+	}
+	if rec.TTL > 0 {
+		return rec.TTL
+	}
+	return rec.MaxTTL
+}
+
+func displayName(rec store.AccessToken) string {
+	if rec.AuthMethodType == store.AuthMethodRoot {
+		return "root"
+	}
+	if ns, name := rec.Metadata["service_account_namespace"], rec.Metadata["service_account_name"]; ns != "" && name != "" {
+		return strings.TrimSuffix(rec.Metadata["mount"], "/") + "-" + ns + "-" + name
+	}
+	return string(rec.AuthMethodType)
+}
+
+type renewBody struct {
+	Increment json.RawMessage `json:"increment"`
+}
+
+func (a *API) renewSelf(r *http.Request) (int, any, error) {
+	raw := vaultToken(r)
+	if raw == "" {
+		return 0, nil, errs.New(errs.Unauthenticated, "no token was presented; send it in the X-Vault-Token header")
+	}
+	var body renewBody
+	unknown, err := httpapi.DecodeLenient(r, &body)
+	if err != nil {
+		return 0, nil, err
+	}
+	inc, err := ParseDuration("increment", body.Increment)
+	if err != nil {
+		return 0, nil, err
+	}
+	rec, err := a.Tokens.Renew(r.Context(), raw, httpapi.ClientIP(r), inc)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp := envelope(r)
+	resp.Warnings = ignoredWarning(unknown)
+	if inc > 0 && token.ExpiresIn(rec, a.Now()) < inc {
+		resp.Warnings = append(resp.Warnings, "TTL of \""+strconv.FormatInt(inc, 10)+"s\" exceeded the effective max_ttl; TTL value is capped accordingly")
+	}
+	resp.Auth = a.authBlock(raw, rec)
+	return http.StatusOK, resp, nil
+}
+
+// authBlock is Vault's "auth" object for a token.
+func (a *API) authBlock(raw string, rec store.AccessToken) map[string]any {
+	policies := tokenPolicies(rec)
+	return map[string]any{
+		"client_token":    raw,
+		"accessor":        rec.ID,
+		"policies":        policies,
+		"token_policies":  policies,
+		"metadata":        metaOf(rec),
+		"lease_duration":  token.ExpiresIn(rec, a.Now()),
+		"renewable":       rec.AuthMethodType != store.AuthMethodRoot,
+		"entity_id":       rec.IdentityID,
+		"token_type":      "service",
+		"orphan":          true,
+		"mfa_requirement": nil,
+		"num_uses":        remainingUses(rec),
+	}
+}
+
+func (a *API) revokeSelf(r *http.Request) (int, any, error) {
+	raw := vaultToken(r)
+	if raw == "" {
+		return 0, nil, errs.New(errs.Unauthenticated, "no token was presented; send it in the X-Vault-Token header")
+	}
+	if _, err := a.Tokens.RevokePresented(r.Context(), raw, httpapi.ClientIP(r)); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+// ignoredWarning is Vault's warning for request fields it does not know.
+func ignoredWarning(unknown []string) []string {
+	if len(unknown) == 0 {
+		return nil
+	}
+	return []string{"Endpoint ignored these unrecognized parameters: [" + strings.Join(unknown, " ") + "]"}
+}
+
+// ParseDuration reads a Vault duration: integer seconds, a numeric string,
+// or a Go-style duration string ("1h", "90m"). Absent or null is 0.
+func ParseDuration(field string, raw json.RawMessage) (int64, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return 0, nil
+	}
+	bad := errs.New(errs.BadRequest, "invalid value for %q: want seconds or a duration string such as \"1h\"", field)
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err == nil {
+		v, err := n.Int64()
+		if err != nil || v < 0 {
+			return 0, bad
+		}
+		return v, nil
+	}
+	var str string
+	if err := json.Unmarshal(raw, &str); err != nil {
+		return 0, bad
+	}
+	str = strings.TrimSpace(str)
+	if str == "" {
+		return 0, nil
+	}
+	if v, err := strconv.ParseInt(str, 10, 64); err == nil {
+		if v < 0 {
+			return 0, bad
+		}
+		return v, nil
+	}
+	d, err := time.ParseDuration(str)
+	if err != nil || d < 0 {
+		// Vault also accepts a "d" suffix for days.
+		if days, ok := strings.CutSuffix(str, "d"); ok {
+			if v, err := strconv.ParseInt(days, 10, 64); err == nil && v >= 0 && v <= math.MaxInt64/86400 {
+				return v * 86400, nil
+			}
+		}
+		return 0, bad
+	}
+	return int64(d / time.Second), nil
+}

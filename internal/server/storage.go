@@ -1,0 +1,110 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/seal"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/postgres"
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
+)
+
+// DefaultStorage is the embedded default store.
+const DefaultStorage = "sqlite://./gatehouse-data/gatehouse.db"
+
+// storageKind tells SQLite from PostgreSQL by the URL's scheme and returns
+// the SQLite file path for the former.
+func storageKind(url string) (kind, path string, err error) {
+	switch {
+	case strings.HasPrefix(url, "sqlite://"):
+		path = strings.TrimPrefix(url, "sqlite://")
+		if path == "" {
+			return "", "", fmt.Errorf("storage %q: no file path after sqlite://", url)
+		}
+		return "sqlite", path, nil
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return "postgres", "", nil
+	}
+	return "", "", fmt.Errorf("storage %q: want sqlite://<path> or postgres://...", redactURL(url))
+}
+
+// OpenStore opens (and migrates) the store the URL names.
+func OpenStore(ctx context.Context, url string) (store.Store, error) {
+	kind, path, err := storageKind(url)
+	if err != nil {
+		return nil, err
+	}
+	if kind == "sqlite" {
+		return sqlite.Open(ctx, path)
+	}
+	return postgres.Open(ctx, url)
+}
+
+// loadKey finds the server's sealing key: the key given in the config, the
+// key file given, or (SQLite only) a key file generated beside the database
+// on the first start. Several replicas sharing one PostgreSQL must be given
+// the same key.
+func loadKey(cfg Config) (key seal.Key, generatedAt string, err error) {
+	if cfg.EncryptionKey != "" {
+		key, err = seal.ParseKey(cfg.EncryptionKey)
+		if err != nil {
+			return seal.Key{}, "", fmt.Errorf("GATEHOUSE_ENCRYPTION_KEY: %w", err)
+		}
+		return key, "", nil
+	}
+	if cfg.EncryptionKeyFile != "" {
+		key, err = seal.LoadKeyFile(cfg.EncryptionKeyFile)
+		return key, "", err
+	}
+	kind, path, err := storageKind(cfg.Storage)
+	if err != nil {
+		return seal.Key{}, "", err
+	}
+	if kind != "sqlite" {
+		return seal.Key{}, "", fmt.Errorf("a PostgreSQL store needs an encryption key shared by every replica: set --encryption-key-file or GATEHOUSE_ENCRYPTION_KEY (generate one with `gatehouse operator generate-key`)")
+	}
+	file := filepath.Join(filepath.Dir(path), "encryption.key")
+	key, created, err := seal.LoadOrCreateKeyFile(file)
+	if err != nil {
+		return seal.Key{}, "", err
+	}
+	if created {
+		return key, file, nil
+	}
+	return key, "", nil
+}
+
+// checkKey makes sure the store was sealed with this key: the first start
+// records the key's fingerprint, later starts compare.
+func checkKey(ctx context.Context, s store.Store, key seal.Key) error {
+	const metaKey = "encryption_key_fingerprint"
+	fp := key.Fingerprint()
+	if _, err := s.PutMetaIfAbsent(ctx, metaKey, fp); err != nil {
+		return err
+	}
+	stored, err := s.GetMeta(ctx, metaKey)
+	if err != nil {
+		return err
+	}
+	if stored != fp {
+		return fmt.Errorf("the encryption key (fingerprint %s) is not the one this store was sealed with (fingerprint %s): start with the original key", fp, stored)
+	}
+	return nil
+}
+
+// redactURL hides a password in a connection URL.
+func redactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return u
+	}
+	user, _, _ := strings.Cut(rest[:at], ":")
+	return scheme + "://" + user + ":REDACTED@" + rest[at+1:]
+}
