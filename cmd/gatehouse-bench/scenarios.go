@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// scenario is one named measurement: setup prepares it over the HTTP API
+// and says what to send; the load generator does the rest.
+type scenario struct {
+	name    string
+	about   string  // what is measured, for --list and the report
+	ceiling string  // the baseline scenario it is compared with; "" for a baseline
+	target  *target // issue 7's target, nil when it has none
+	setup   func(ctx context.Context, e *env) (*plan, error)
+}
+
+// target is a goal from issue 7: at least minRatio of the ceiling's
+// requests/s and, when maxP99 is set, a p99 under it.
+type target struct {
+	minRatio float64
+	maxP99   time.Duration
+}
+
+func (t *target) String() string {
+	s := fmt.Sprintf("≥ %.0f %%", t.minRatio*100)
+	if t.maxP99 > 0 {
+		s += ", p99 < " + formatMS(t.maxP99)
+	}
+	return s
+}
+
+// plan is a scenario ready to run.
+type plan struct {
+	server *proc // whose RSS is reported
+	tls    *tlsSettings
+	req    request
+	note   string // exactly what was measured, when the name does not say it all
+}
+
+// tokenCheck is issue 7's token-check target (2-core machine, SQLite,
+// concurrency 64).
+var tokenCheck = &target{minRatio: 0.50, maxP99: 5 * time.Millisecond}
+
+// registry is every scenario, baselines first, in the order they run.
+// Login scenarios (Kubernetes Auth in TokenReview and pem_keys modes on
+// both APIs, Universal Auth) join when those methods are served.
+func registry() []scenario {
+	return []scenario{
+		{
+			name:  "baseline-nethttp",
+			about: "GET against a trivial net/http handler in its own process: the ceiling for token checks and for logins that make no outside call",
+			setup: setupNetHTTP,
+		},
+		{
+			name:  "baseline-tokenreview",
+			about: "TokenReview POSTed straight at the test Kubernetes API server (internal/kubetest, with --kube-latency added): the ceiling for Kubernetes logins in TokenReview mode",
+			setup: setupTokenReview,
+		},
+		{
+			name:    "token-check-infisical",
+			about:   "GET /api/v1/auth/token/lookup with an unlimited token (Authorization: Bearer)",
+			ceiling: "baseline-nethttp", target: tokenCheck,
+			setup: func(ctx context.Context, e *env) (*plan, error) {
+				return setupTokenCheck(ctx, e, infisicalLookup, 0)
+			},
+		},
+		{
+			name:    "token-check-vault",
+			about:   "GET /v1/auth/token/lookup-self with an unlimited token (X-Vault-Token)",
+			ceiling: "baseline-nethttp", target: tokenCheck,
+			setup: func(ctx context.Context, e *env) (*plan, error) {
+				return setupTokenCheck(ctx, e, vaultLookupSelf, 0)
+			},
+		},
+		{
+			name:    "token-check-limited",
+			about:   "GET /api/v1/auth/token/lookup with a use-limited identity token (each request spends a use in the store)",
+			ceiling: "baseline-nethttp", target: tokenCheck,
+			setup: func(ctx context.Context, e *env) (*plan, error) {
+				// Enough uses for every request the run may make, warm-up
+				// included: the request cap bounds them.
+				return setupTokenCheck(ctx, e, infisicalLookup, e.opts.maxRequests+1000)
+			},
+		},
+	}
+}
+
+// selectScenarios picks the named scenarios (all when names is empty) in
+// registry order, adding the baselines they are compared with.
+func selectScenarios(names []string) ([]scenario, error) {
+	all := registry()
+	if len(names) == 0 {
+		return all, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		found := false
+		for _, sc := range all {
+			if sc.name == n {
+				found = true
+				want[n] = true
+				if sc.ceiling != "" {
+					want[sc.ceiling] = true
+				}
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown scenario %q (--list shows them)", n)
+		}
+	}
+	var out []scenario
+	for _, sc := range all {
+		if want[sc.name] {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+func setupNetHTTP(ctx context.Context, e *env) (*plan, error) {
+	h, err := e.NetHTTP(ctx)
+	if err != nil {
+		return nil, err
+	}
+	url := h.info.URL + "/"
+	return &plan{
+		server: h.proc,
+		req: request{
+			new: func(ctx context.Context) (*http.Request, error) {
+				return http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			},
+			check: wantBody(trivialBody),
+		},
+	}, nil
+}
+
+func setupTokenReview(ctx context.Context, e *env) (*plan, error) {
+	h, err := e.Kube(ctx)
+	if err != nil {
+		return nil, err
+	}
+	url := h.info.URL + "/apis/authentication.k8s.io/v1/tokenreviews"
+	body := []byte(`{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"` + h.info.LoginJWT + `"}}`)
+	bearer := "Bearer " + h.info.ReviewerJWT
+	return &plan{
+		server: h.proc,
+		tls:    &tlsSettings{caPEM: h.info.CAPEM, http2: e.opts.kubeHTTP2},
+		req: request{
+			new: func(ctx context.Context) (*http.Request, error) {
+				r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+				if err != nil {
+					return nil, err
+				}
+				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("Authorization", bearer)
+				return r, nil
+			},
+			check: wantBody([]byte(`"authenticated":true`)),
+		},
+		note: fmt.Sprintf("reviewer and workload tokens are RS256 service account JWTs; %s added per review; %s", e.opts.kubeLatency, protoName(e.opts.kubeHTTP2)),
+	}, nil
+}
+
+func protoName(http2 bool) string {
+	if http2 {
+		return "HTTP/2 over TLS (one multiplexed connection)"
+	}
+	return "keep-alive HTTP/1.1 over TLS"
+}
+
+// lookupEndpoint is a token-check endpoint of one of the two APIs.
+type lookupEndpoint struct {
+	path   string
+	header func(tok string) (key, value string)
+	want   []byte // in every successful answer
+}
+
+var (
+	infisicalLookup = lookupEndpoint{
+		path:   "/api/v1/auth/token/lookup",
+		header: func(tok string) (string, string) { return "Authorization", "Bearer " + tok },
+		want:   []byte(`"token":{`),
+	}
+	vaultLookupSelf = lookupEndpoint{
+		path:   "/v1/auth/token/lookup-self",
+		header: func(tok string) (string, string) { return "X-Vault-Token", tok },
+		want:   []byte(`"accessor":`),
+	}
+)
+
+// setupTokenCheck gets a token and checks it over and over at ep. An
+// unlimited check uses an identity token from Universal Auth when the
+// build has it, else the root token (said so in the note); a use-limited
+// check needs Universal Auth.
+func setupTokenCheck(ctx context.Context, e *env, ep lookupEndpoint, numUsesLimit int64) (*plan, error) {
+	g, err := e.Gatehouse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := e.universalAuthToken(ctx, g, numUsesLimit)
+	var note string
+	switch {
+	case err == nil && numUsesLimit > 0:
+		note = fmt.Sprintf("identity token from Universal Auth, numUsesLimit %d (a store write per check); trusted IPs 0.0.0.0/0, ::/0", numUsesLimit)
+	case err == nil:
+		note = "identity token from Universal Auth, unlimited; trusted IPs 0.0.0.0/0, ::/0 (the check reads the token, its auth method and the identity's role)"
+	case numUsesLimit == 0 && errors.As(err, new(*skipError)):
+		tok = g.rootToken
+		note = "ROOT token: this build has no Universal Auth, so the API cannot mint an identity token. Same check path, minus the two reads an identity token adds (its auth method's trusted IPs, the identity's role)"
+	default:
+		return nil, err
+	}
+	url := g.url + ep.path
+	hk, hv := ep.header(tok)
+	return &plan{
+		server: g.proc,
+		req: request{
+			new: func(ctx context.Context) (*http.Request, error) {
+				r, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				if err != nil {
+					return nil, err
+				}
+				r.Header.Set(hk, hv)
+				return r, nil
+			},
+			check: wantBody(ep.want),
+		},
+		note: note,
+	}, nil
+}
+
+// wantBody is a check that the answer holds want.
+func wantBody(want []byte) func([]byte) error {
+	return func(body []byte) error {
+		if !bytes.Contains(body, want) {
+			return fmt.Errorf("2xx answer without %s: %s", want, redactTokens(snippet(body)))
+		}
+		return nil
+	}
+}
+
+// listScenarios prints the registry for --list.
+func listScenarios(w *strings.Builder) {
+	for _, sc := range registry() {
+		fmt.Fprintf(w, "%-24s %s", sc.name, sc.about)
+		if sc.ceiling != "" {
+			fmt.Fprintf(w, " [vs %s, target %s]", sc.ceiling, sc.target)
+		}
+		w.WriteString("\n")
+	}
+}
+
+// client is the load tool's client for this plan's target.
+func (p *plan) client(concurrency int) (*http.Client, error) {
+	if p.tls == nil {
+		return newClient(concurrency, nil), nil
+	}
+	cfg, err := kubeTLS(p.tls.caPEM)
+	if err != nil {
+		return nil, err
+	}
+	c := newClient(concurrency, cfg)
+	c.Transport.(*http.Transport).ForceAttemptHTTP2 = p.tls.http2
+	return c, nil
+}
