@@ -70,6 +70,10 @@ type AuthMethodType string
 const (
 	AuthMethodKubernetes AuthMethodType = "kubernetes-auth"
 	AuthMethodUniversal  AuthMethodType = "universal-auth"
+	// AuthMethodVaultKubernetes is a role of a Vault-API Kubernetes auth
+	// mount: its AuthMethod has MountPath set and LookupKey "<mount>/<role>",
+	// and belongs to an identity created with it for that role.
+	AuthMethodVaultKubernetes AuthMethodType = "vault-kubernetes"
 	// AuthMethodRoot marks root admin tokens; no AuthMethod row has it.
 	AuthMethodRoot AuthMethodType = "root"
 )
@@ -97,11 +101,32 @@ type AuthMethod struct {
 	// LookupKey, when non-empty, is unique per Type: e.g. the Universal
 	// Auth client ID that login looks the method up by.
 	LookupKey string
+	// MountPath is the Vault auth mount the method belongs to (a role of
+	// it); "" for methods outside any mount.
+	MountPath string
 	Config    json.RawMessage
 	// SealedSecret is secret material sealed (AES-GCM) by the caller with the
 	// server key, e.g. a Kubernetes token reviewer JWT; nil when none.
 	SealedSecret []byte
 	TokenPolicy  TokenPolicy
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Mount is a Vault auth mount: a path under auth/ with its method type
+// and, for Kubernetes, the cluster connection all its roles share. Its
+// roles are AuthMethods with MountPath = Path.
+type Mount struct {
+	Path        string // without "auth/" and trailing "/": "kubernetes", "team-a/k8s"; unique
+	Type        string // "kubernetes"
+	Accessor    string // e.g. "auth_kubernetes_1a2b3c4d"; unique
+	Description string
+	// Config is the method's settings, a JSON document owned by its
+	// package; nil until configured.
+	Config json.RawMessage
+	// SealedSecret is secret material sealed by the caller (the token
+	// reviewer JWT); nil when none.
+	SealedSecret []byte
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -203,6 +228,30 @@ type Store interface {
 	// DeleteAuthMethod removes the method and its client secrets and
 	// revokes every token it issued.
 	DeleteAuthMethod(ctx context.Context, id string, now time.Time) error
+
+	// CreateIdentityWithAuthMethod creates an identity and its first auth
+	// method in one transaction (a Vault role and the identity its tokens
+	// belong to): ErrAlreadyExists when either ID or the method's LookupKey
+	// is taken, ErrNotFound when m.MountPath names no mount. On any failure
+	// neither is created.
+	CreateIdentityWithAuthMethod(ctx context.Context, id Identity, m AuthMethod) error
+	// ListAuthMethodsByMount returns a mount's methods (its roles) ordered
+	// by LookupKey; none is an empty slice, not an error.
+	ListAuthMethodsByMount(ctx context.Context, mountPath string) ([]AuthMethod, error)
+
+	// Vault auth mounts.
+	CreateMount(ctx context.Context, m Mount) error // ErrAlreadyExists on a duplicate Path or Accessor
+	GetMount(ctx context.Context, path string) (Mount, error)
+	// ListMounts returns every mount ordered by Path.
+	ListMounts(ctx context.Context) ([]Mount, error)
+	// UpdateMount runs update on the mount in a transaction and stores the
+	// result (Path, Type, Accessor and CreatedAt cannot change).
+	UpdateMount(ctx context.Context, path string, update func(*Mount) error) (Mount, error)
+	// DeleteMount, in one transaction, revokes (RevokedAt = now) every
+	// token issued through the mount's roles, deletes those roles and the
+	// identities they belong to (with anything else of theirs, as
+	// DeleteIdentity does), and deletes the mount. ErrNotFound when absent.
+	DeleteMount(ctx context.Context, path string, now time.Time) error
 
 	// Client secrets.
 	CreateClientSecret(ctx context.Context, s ClientSecret) error // ErrNotFound if the method is absent
