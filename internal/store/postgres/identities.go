@@ -43,11 +43,15 @@ func metadataArg(m []store.MetadataEntry) (string, error) {
 
 // CreateIdentity stores a new identity.
 func (s *Store) CreateIdentity(ctx context.Context, id store.Identity) error {
+	return insertIdentity(ctx, s.pool, id)
+}
+
+func insertIdentity(ctx context.Context, db execer, id store.Identity) error {
 	metadata, err := metadataArg(id.Metadata)
 	if err != nil {
 		return wrapErr("create identity", err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO identities (`+identityColumns+`)
+	_, err = db.Exec(ctx, `INSERT INTO identities (`+identityColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		id.ID, id.Name, string(id.Role), id.HasDeleteProtection, metadata,
 		timeArg(id.CreatedAt), timeArg(id.UpdatedAt))

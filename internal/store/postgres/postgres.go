@@ -173,6 +173,23 @@ func jsonArg(v any) (string, error) {
 	return string(b), nil
 }
 
+// configArg is a JSON document as a json parameter: NULL when empty.
+func configArg(c json.RawMessage) any {
+	if len(c) == 0 {
+		return nil
+	}
+	return []byte(c)
+}
+
+// bytesArg is a byte string (a sealed secret) as a bytea parameter: NULL
+// when empty.
+func bytesArg(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
 // limitArg is a LIMIT parameter: NULL (no limit) unless limit is positive.
 func limitArg(limit int) any {
 	if limit <= 0 {

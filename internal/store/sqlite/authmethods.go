@@ -11,20 +11,21 @@ import (
 )
 
 const authMethodCols = `id, identity_id, type, lookup_key, config, sealed_secret,
-	ttl, max_ttl, period, num_uses_limit, trusted_ips, created_at, updated_at`
+	ttl, max_ttl, period, num_uses_limit, trusted_ips, created_at, updated_at, mount_path`
 
 func scanAuthMethod(r rowScanner) (store.AuthMethod, error) {
 	var (
 		m                store.AuthMethod
-		config           sql.NullString
+		config, mount    sql.NullString
 		ips              string
 		created, updated sql.NullInt64
 	)
 	p := &m.TokenPolicy
 	if err := r.Scan(&m.ID, &m.IdentityID, &m.Type, &m.LookupKey, &config, &m.SealedSecret,
-		&p.TTL, &p.MaxTTL, &p.Period, &p.NumUsesLimit, &ips, &created, &updated); err != nil {
+		&p.TTL, &p.MaxTTL, &p.Period, &p.NumUsesLimit, &ips, &created, &updated, &mount); err != nil {
 		return store.AuthMethod{}, err
 	}
+	m.MountPath = mount.String
 	if config.Valid {
 		m.Config = json.RawMessage(config.String)
 	}
@@ -47,23 +48,48 @@ func config(c json.RawMessage) any {
 	return string(c)
 }
 
-// CreateAuthMethod stores a new auth method. The identity foreign key gives
-// ErrNotFound for a missing identity; UNIQUE (identity_id, type) and the
-// partial unique index on (type, lookup_key) give ErrAlreadyExists.
+// CreateAuthMethod stores a new auth method. The identity and mount foreign
+// keys give ErrNotFound for a missing identity or mount; UNIQUE
+// (identity_id, type) and the partial unique index on (type, lookup_key)
+// give ErrAlreadyExists.
 func (s *Store) CreateAuthMethod(ctx context.Context, m store.AuthMethod) error {
+	return insertAuthMethod(ctx, s.write, m)
+}
+
+// execer is *sql.DB or *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func insertAuthMethod(ctx context.Context, db execer, m store.AuthMethod) error {
 	ips, err := encodeJSON(m.TokenPolicy.TrustedIPs, "[]")
 	if err != nil {
 		return fmt.Errorf("sqlite: create auth method: %w", err)
 	}
 	p := m.TokenPolicy
-	_, err = s.write.ExecContext(ctx, `INSERT INTO auth_methods (`+authMethodCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.ExecContext(ctx, `INSERT INTO auth_methods (`+authMethodCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.IdentityID, m.Type, m.LookupKey, config(m.Config), blob(m.SealedSecret),
-		p.TTL, p.MaxTTL, p.Period, p.NumUsesLimit, ips, micros(m.CreatedAt), micros(m.UpdatedAt))
+		p.TTL, p.MaxTTL, p.Period, p.NumUsesLimit, ips, micros(m.CreatedAt), micros(m.UpdatedAt),
+		nullString(m.MountPath))
 	if err != nil {
 		return fmt.Errorf("sqlite: create auth method %q: %w", m.ID, mapErr(err))
 	}
 	return nil
+}
+
+// CreateIdentityWithAuthMethod stores an identity and its first auth method
+// in one write transaction: if either insert fails, neither is kept.
+func (s *Store) CreateIdentityWithAuthMethod(ctx context.Context, id store.Identity, m store.AuthMethod) error {
+	if m.IdentityID != id.ID {
+		return fmt.Errorf("sqlite: create identity %q with auth method %q: the method belongs to identity %q", id.ID, m.ID, m.IdentityID)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := insertIdentity(ctx, tx, id); err != nil {
+			return err
+		}
+		return insertAuthMethod(ctx, tx, m)
+	})
 }
 
 // GetAuthMethod returns one auth method.
@@ -102,29 +128,49 @@ func (s *Store) GetAuthMethodByLookupKey(ctx context.Context, typ store.AuthMeth
 // ListAuthMethods returns an identity's methods ordered by type (empty for
 // an identity without methods or an unknown one).
 func (s *Store) ListAuthMethods(ctx context.Context, identityID string) ([]store.AuthMethod, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods
-		WHERE identity_id = ? ORDER BY type`, identityID)
+	out, err := s.listAuthMethods(ctx, `identity_id = ? ORDER BY type`, identityID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list auth methods of %q: %w", identityID, err)
+	}
+	return out, nil
+}
+
+// ListAuthMethodsByMount returns a mount's methods (its roles) ordered by
+// lookup key (empty for a mount without roles or an unknown one).
+func (s *Store) ListAuthMethodsByMount(ctx context.Context, mountPath string) ([]store.AuthMethod, error) {
+	out, err := s.listAuthMethods(ctx, `mount_path = ? ORDER BY lookup_key`, mountPath)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list auth methods of mount %q: %w", mountPath, err)
+	}
+	return out, nil
+}
+
+// listAuthMethods returns the methods a WHERE clause (with its ORDER BY)
+// selects; none is an empty slice.
+func (s *Store) listAuthMethods(ctx context.Context, where string, args ...any) ([]store.AuthMethod, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods WHERE `+where, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	out := []store.AuthMethod{}
 	for rows.Next() {
 		m, err := scanAuthMethod(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list auth methods of %q: %w", identityID, err)
+			return nil, err
 		}
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list auth methods of %q: %w", identityID, err)
+		return nil, err
 	}
 	return out, nil
 }
 
 // UpdateAuthMethod runs update on the current method inside a write
-// transaction and stores the result. ID, IdentityID and Type cannot be
-// changed: a method belongs to one identity and is of one kind for life.
+// transaction and stores the result. ID, IdentityID, Type and MountPath
+// cannot be changed: a method belongs to one identity (and mount) and is of
+// one kind for life.
 // Taking a lookup key that another method of the type has gives
 // ErrAlreadyExists.
 func (s *Store) UpdateAuthMethod(ctx context.Context, id string, update func(*store.AuthMethod) error) (store.AuthMethod, error) {

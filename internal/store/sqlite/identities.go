@@ -37,11 +37,15 @@ func encodeMetadata(md []store.MetadataEntry) (string, error) {
 
 // CreateIdentity stores a new identity.
 func (s *Store) CreateIdentity(ctx context.Context, id store.Identity) error {
+	return insertIdentity(ctx, s.write, id)
+}
+
+func insertIdentity(ctx context.Context, db execer, id store.Identity) error {
 	md, err := encodeMetadata(id.Metadata)
 	if err != nil {
 		return fmt.Errorf("sqlite: create identity: %w", err)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO identities (`+identityCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.ExecContext(ctx, `INSERT INTO identities (`+identityCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		id.ID, id.Name, id.Role, id.HasDeleteProtection, md, micros(id.CreatedAt), micros(id.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create identity %q: %w", id.ID, mapErr(err))

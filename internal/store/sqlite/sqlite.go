@@ -297,6 +297,14 @@ func blob(b []byte) any {
 	return b
 }
 
+// nullString stores an optional string: NULL when empty.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 // checkNow refuses a zero revocation time: stored as NULL it would leave
 // the tokens live.
 func checkNow(now time.Time) error {

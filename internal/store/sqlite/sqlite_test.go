@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -235,6 +237,73 @@ func TestFailedMigrationLeavesNothing(t *testing.T) {
 	}
 	if want := []int{base + 1, base + 2, base + 3}; !reflect.DeepEqual(applied, want) {
 		t.Errorf("applied %v, want %v", applied, want)
+	}
+}
+
+// TestMigrateVersion2WithData upgrades a populated version-2 database:
+// 0003 adds mount_path to auth_methods that already hold rows (SQLite allows
+// a REFERENCES column with a NULL default), and the old methods read back
+// outside any mount.
+func TestMigrateVersion2WithData(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := fstest.MapFS{}
+	for _, name := range []string{"0001_init.sql", "0002_login_lockouts.sql"} {
+		b, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2[name] = &fstest.MapFile{Data: b}
+	}
+	if _, err := migrate(ctx, db, v2); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO identities (id, name, role) VALUES ('i1', 'old', 'member')`,
+		`INSERT INTO auth_methods (id, identity_id, type, lookup_key) VALUES ('am1', 'i1', 'universal-auth', 'client-1')`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := s.GetAuthMethod(ctx, "am1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.MountPath != "" || m.LookupKey != "client-1" {
+		t.Errorf("auth method after the upgrade = %+v, want MountPath \"\" and its lookup key", m)
+	}
+	mount := store.Mount{Path: "kubernetes", Type: "kubernetes", Accessor: "auth_kubernetes_1"}
+	if err := s.CreateMount(ctx, mount); err != nil {
+		t.Fatal(err)
+	}
+	id := store.Identity{ID: "i2", Name: "role", Role: store.RoleNoAccess}
+	role := store.AuthMethod{ID: "am2", IdentityID: "i2", Type: store.AuthMethodVaultKubernetes,
+		LookupKey: "kubernetes/r", MountPath: "kubernetes"}
+	if err := s.CreateIdentityWithAuthMethod(ctx, id, role); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMount(ctx, "kubernetes", time.UnixMicro(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetAuthMethod(ctx, "am1"); err != nil {
+		t.Errorf("the old method after DeleteMount: %v", err)
 	}
 }
 

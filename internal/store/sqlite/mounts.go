@@ -1,0 +1,136 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+const mountCols = `path, type, accessor, description, config, sealed_secret, created_at, updated_at`
+
+func scanMount(r rowScanner) (store.Mount, error) {
+	var (
+		m                store.Mount
+		config           sql.NullString
+		created, updated sql.NullInt64
+	)
+	if err := r.Scan(&m.Path, &m.Type, &m.Accessor, &m.Description, &config, &m.SealedSecret,
+		&created, &updated); err != nil {
+		return store.Mount{}, err
+	}
+	if config.Valid {
+		m.Config = json.RawMessage(config.String)
+	}
+	if len(m.SealedSecret) == 0 {
+		m.SealedSecret = nil
+	}
+	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return m, nil
+}
+
+// CreateMount stores a new mount. The primary key on path and the UNIQUE
+// accessor give ErrAlreadyExists.
+func (s *Store) CreateMount(ctx context.Context, m store.Mount) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO mounts (`+mountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.Path, m.Type, m.Accessor, m.Description, config(m.Config), blob(m.SealedSecret),
+		micros(m.CreatedAt), micros(m.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: create mount %q: %w", m.Path, mapErr(err))
+	}
+	return nil
+}
+
+// GetMount returns one mount.
+func (s *Store) GetMount(ctx context.Context, path string) (store.Mount, error) {
+	m, err := scanMount(s.read.QueryRowContext(ctx, `SELECT `+mountCols+` FROM mounts WHERE path = ?`, path))
+	if err != nil {
+		return store.Mount{}, notFound(err, "mount %q", path)
+	}
+	return m, nil
+}
+
+// ListMounts returns every mount ordered by path (byte order: SQLite's
+// BINARY collation).
+func (s *Store) ListMounts(ctx context.Context) ([]store.Mount, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+mountCols+` FROM mounts ORDER BY path`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list mounts: %w", err)
+	}
+	defer rows.Close()
+	out := []store.Mount{}
+	for rows.Next() {
+		m, err := scanMount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list mounts: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list mounts: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateMount runs update on the current mount inside a write transaction
+// and stores the result. Path, Type, Accessor and CreatedAt are not
+// written: what the updater does to them is lost.
+func (s *Store) UpdateMount(ctx context.Context, path string, update func(*store.Mount) error) (store.Mount, error) {
+	var out store.Mount
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := scanMount(tx.QueryRowContext(ctx, `SELECT `+mountCols+` FROM mounts WHERE path = ?`, path))
+		if err != nil {
+			return notFound(err, "mount %q", path)
+		}
+		if err := update(&cur); err != nil {
+			return err
+		}
+		out, err = scanMount(tx.QueryRowContext(ctx, `UPDATE mounts
+			SET description = ?, config = ?, sealed_secret = ?, updated_at = ?
+			WHERE path = ? RETURNING `+mountCols,
+			cur.Description, config(cur.Config), blob(cur.SealedSecret), micros(cur.UpdatedAt), path))
+		if err != nil {
+			return fmt.Errorf("sqlite: update mount %q: %w", path, mapErr(err))
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Mount{}, err
+	}
+	return out, nil
+}
+
+// DeleteMount, in one transaction, revokes the tokens issued through the
+// mount's roles, deletes the identities the roles belong to (their auth
+// methods, roles included, client secrets and lockouts go by ON DELETE
+// CASCADE, and their other tokens are revoked, as DeleteIdentity does) and
+// then the mount.
+func (s *Store) DeleteMount(ctx context.Context, path string, now time.Time) error {
+	if err := checkNow(now); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM mounts WHERE path = ?`, path).Scan(&one); err != nil {
+			return notFound(err, "mount %q", path)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked_at = ?
+			WHERE revoked_at IS NULL AND (
+				auth_method_id IN (SELECT id FROM auth_methods WHERE mount_path = ?)
+				OR identity_id IN (SELECT identity_id FROM auth_methods WHERE mount_path = ?))`,
+			micros(now), path, path); err != nil {
+			return fmt.Errorf("sqlite: delete mount %q: revoking tokens: %w", path, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM identities
+			WHERE id IN (SELECT identity_id FROM auth_methods WHERE mount_path = ?)`, path); err != nil {
+			return fmt.Errorf("sqlite: delete mount %q: deleting its identities: %w", path, mapErr(err))
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM mounts WHERE path = ?`, path); err != nil {
+			return fmt.Errorf("sqlite: delete mount %q: %w", path, mapErr(err))
+		}
+		return nil
+	})
+}
