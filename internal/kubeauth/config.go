@@ -41,6 +41,10 @@ type Cluster struct {
 	// certificate. It is set exactly when VerifyTLS is true.
 	CACert    string `json:"caCert"`
 	VerifyTLS bool   `json:"verifyTlsCertificate"`
+	// SystemRoots: with VerifyTLS and no CACert, verify against the
+	// system trust store (Vault's config) rather than refuse. Never set by
+	// the Infisical API, whose contract needs a CA to verify.
+	SystemRoots bool `json:"-"`
 	// ReviewMode is ReviewAPI or ReviewGateway.
 	ReviewMode    ReviewMode `json:"tokenReviewMode"`
 	GatewayID     string     `json:"gatewayId,omitempty"`
@@ -320,3 +324,7 @@ func parseCABundle(ca string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// CheckCABundle accepts "" or a PEM bundle of certificates only, at least
+// one, each parseable, at most MaxCACertBytes.
+func CheckCABundle(ca string) error { return checkCABundle(ca) }

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -143,7 +144,7 @@ func verifyLocally(jwt JWT, c Cluster, audiences []string, now time.Time) (claim
 	case errors.Is(err, josejwt.ErrInvalidIssuer):
 		return claimedAccount{}, denied("the jwt's issuer (iss) %q is not the configured issuer", clip(public.Issuer, 200))
 	case errors.Is(err, josejwt.ErrInvalidAudience):
-		return claimedAccount{}, denied("the jwt is not valid for the audience %q (its aud is %q)", audiences, []string(public.Audience))
+		return claimedAccount{}, deniedBy(&NotAllowedError{ErrAudienceMismatch, strings.Join(audiences, ",")}, "the jwt is not valid for the audience %q (its aud is %q)", audiences, []string(public.Audience))
 	default:
 		return claimedAccount{}, denied("the jwt's claims are invalid: %v", err)
 	}

@@ -2,6 +2,7 @@ package kubeauth
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -24,6 +25,25 @@ const (
 	MetaPodName   = "pod_name"
 	MetaPodUID    = "pod_uid"
 )
+
+// Causes of a refused login that a front end may word in its own API's
+// terms (errors.Is works on the errors Login returns).
+var (
+	ErrNamespaceNotAllowed = errors.New("namespace not authorized")
+	ErrNameNotAllowed      = errors.New("service account name not authorized")
+	ErrAudienceMismatch    = errors.New("audience not authorized")
+)
+
+// NotAllowedError is a reviewed account (or token) that the rules refuse:
+// Kind is one of the Err*NotAllowed/ErrAudienceMismatch causes, Value what
+// was refused (a namespace, a name, audiences).
+type NotAllowedError struct {
+	Kind  error
+	Value string
+}
+
+func (e *NotAllowedError) Error() string { return e.Kind.Error() + ": " + e.Value }
+func (e *NotAllowedError) Unwrap() error { return e.Kind }
 
 // ServiceAccount is who a login token belongs to, as the API server
 // reviewed it.
@@ -118,7 +138,7 @@ func judge(st authv1.TokenReviewStatus, sent []string, rules Rules) (ServiceAcco
 		return ServiceAccount{}, errs.Named(errs.Unauthenticated, ErrNameTokenReview, "Kubernetes token not authenticated")
 	}
 	if len(sent) > 0 && !slices.ContainsFunc(st.Audiences, func(a string) bool { return slices.Contains(sent, a) }) {
-		return ServiceAccount{}, denied("Access denied: the token is not valid for the audience %q (the API server answered audiences %q)", strings.Join(sent, ","), st.Audiences)
+		return ServiceAccount{}, deniedBy(&NotAllowedError{ErrAudienceMismatch, strings.Join(sent, ",")}, "Access denied: the token is not valid for the audience %q (the API server answered audiences %q)", strings.Join(sent, ","), st.Audiences)
 	}
 	ns, name, ok := splitServiceAccount(st.User.Username)
 	if !ok {
@@ -126,10 +146,10 @@ func judge(st authv1.TokenReviewStatus, sent []string, rules Rules) (ServiceAcco
 			"the token belongs to %q, not to a service account (system:serviceaccount:<namespace>:<name>); only service account tokens can log in", clip(st.User.Username, 200))
 	}
 	if !rules.Namespaces.Allows(ns) {
-		return ServiceAccount{}, denied("Access denied: K8s namespace %q is not allowed by allowedNamespaces", ns)
+		return ServiceAccount{}, deniedBy(&NotAllowedError{ErrNamespaceNotAllowed, ns}, "Access denied: K8s namespace %q is not allowed by allowedNamespaces", ns)
 	}
 	if !rules.Names.Allows(name) {
-		return ServiceAccount{}, denied("Access denied: K8s service account name %q is not allowed by allowedNames", name)
+		return ServiceAccount{}, deniedBy(&NotAllowedError{ErrNameNotAllowed, name}, "Access denied: K8s service account name %q is not allowed by allowedNames", name)
 	}
 	return ServiceAccount{
 		Namespace: ns,
@@ -143,6 +163,12 @@ func judge(st authv1.TokenReviewStatus, sent []string, rules Rules) (ServiceAcco
 
 func denied(format string, args ...any) error {
 	return errs.New(errs.Unauthenticated, format, args...)
+}
+
+func deniedBy(cause error, format string, args ...any) error {
+	e := errs.New(errs.Unauthenticated, format, args...)
+	e.Err = cause
+	return e
 }
 
 // splitServiceAccount splits system:serviceaccount:<ns>:<name>.

@@ -75,7 +75,7 @@ func newReviewClient(timeout time.Duration) *reviewClient {
 
 func clientKey(c Cluster) [32]byte {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s|%d:%s|%t", len(c.Host), c.Host, len(c.CACert), c.CACert, c.VerifyTLS)
+	fmt.Fprintf(h, "%d:%s|%d:%s|%t|%t", len(c.Host), c.Host, len(c.CACert), c.CACert, c.VerifyTLS, c.SystemRoots)
 	var k [32]byte
 	h.Sum(k[:0])
 	return k
@@ -123,6 +123,8 @@ func (rc *reviewClient) newHTTPClient(c Cluster) (*http.Client, error) {
 			return nil, errs.Wrap(err, "stored caCert is unreadable")
 		}
 		tlsConfig.RootCAs = pool // the CA alone, never the system roots
+	case c.SystemRoots:
+		// Vault's config: without a CA, the system trust store.
 	default:
 		return nil, errs.New(errs.Internal, "TLS verification is on but no CA certificate is stored")
 	}

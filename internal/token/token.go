@@ -292,22 +292,60 @@ func (s *Service) live(ctx context.Context, raw string, client netip.Addr) (stor
 	if err != nil {
 		return store.AccessToken{}, unavailable(err)
 	}
-	now := s.now()
-	switch {
-	case !rec.RevokedAt.IsZero():
-		return store.AccessToken{}, revoked()
-	case !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt):
-		if rec.MaxTTL > 0 && !now.Before(maxTTLEnd(rec)) {
-			return store.AccessToken{}, maxTTLReached()
-		}
-		return store.AccessToken{}, errs.Named(errs.Unauthenticated, ErrNameExpired, "the access token has expired"+reLogin)
-	case rec.NumUsesLimit > 0 && rec.NumUses >= rec.NumUsesLimit:
-		return store.AccessToken{}, usesExhausted()
+	if err := checkState(rec, s.now()); err != nil {
+		return store.AccessToken{}, err
 	}
 	if rec.AuthMethodID != "" {
 		if err := s.checkTrustedIPs(ctx, rec, client); err != nil {
 			return store.AccessToken{}, err
 		}
+	}
+	return rec, nil
+}
+
+// checkState fails unless rec is live at now: not revoked, not expired,
+// not used up.
+func checkState(rec store.AccessToken, now time.Time) error {
+	switch {
+	case !rec.RevokedAt.IsZero():
+		return revoked()
+	case !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt):
+		if rec.MaxTTL > 0 && !now.Before(maxTTLEnd(rec)) {
+			return maxTTLReached()
+		}
+		return errs.Named(errs.Unauthenticated, ErrNameExpired, "the access token has expired"+reLogin)
+	case rec.NumUsesLimit > 0 && rec.NumUses >= rec.NumUsesLimit:
+		return usesExhausted()
+	}
+	return nil
+}
+
+// Inspect returns the record of a live token given its value, for an
+// administrator looking another token up: no use is spent and no address
+// is checked. A malformed, unknown or dead token is NotFound.
+func (s *Service) Inspect(ctx context.Context, raw string) (store.AccessToken, error) {
+	tok, err := secret.Parse(secret.KindAccessToken, raw)
+	if err != nil {
+		return store.AccessToken{}, errs.New(errs.NotFound, "bad token")
+	}
+	h := tok.Hash()
+	return s.inspect(s.store.GetAccessTokenByHash(ctx, h[:]))
+}
+
+// InspectAccessor is Inspect by accessor (the token's id).
+func (s *Service) InspectAccessor(ctx context.Context, id string) (store.AccessToken, error) {
+	return s.inspect(s.store.GetAccessToken(ctx, id))
+}
+
+func (s *Service) inspect(rec store.AccessToken, err error) (store.AccessToken, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return store.AccessToken{}, errs.New(errs.NotFound, "bad token")
+	}
+	if err != nil {
+		return store.AccessToken{}, unavailable(err)
+	}
+	if checkState(rec, s.now()) != nil {
+		return store.AccessToken{}, errs.New(errs.NotFound, "bad token")
 	}
 	return rec, nil
 }
