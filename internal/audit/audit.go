@@ -27,6 +27,9 @@ const (
 	TypeTokenRevoke        = "token.revoke"
 	TypeTokenRenew         = "token.renew"
 	TypeRootTokenCreate    = "root-token.create"
+	TypeMountCreate        = "mount.create"
+	TypeMountDelete        = "mount.delete"
+	TypeMountConfigure     = "mount.configure"
 )
 
 type requestIDKey struct{}

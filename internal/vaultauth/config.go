@@ -1,0 +1,194 @@
+package vaultauth
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// MaxPEMKeys bounds pem_keys.
+const MaxPEMKeys = 100
+
+// Config is a mount's configuration (Vault's auth/<mount>/config). The
+// reviewer JWT is sealed apart and never returned.
+type Config struct {
+	Host                 string   `json:"kubernetesHost"`
+	CACert               string   `json:"kubernetesCaCert"`
+	PEMKeys              []string `json:"pemKeys"`
+	Issuer               string   `json:"issuer"`
+	DisableISSValidation bool     `json:"disableIssValidation"`
+	DisableLocalCAJWT    bool     `json:"disableLocalCaJwt"`
+}
+
+// ConfigInput is a config write. A write replaces the whole config:
+// omitted fields return to their defaults.
+type ConfigInput struct {
+	Host                 string
+	CACert               string
+	ReviewerJWT          secret.Secret
+	PEMKeys              []string
+	Issuer               string
+	DisableISSValidation *bool // nil: true
+	DisableLocalCAJWT    bool
+}
+
+// ConfigView is a mount's config as the API shows it.
+type ConfigView struct {
+	Config
+	ReviewerJWTSet bool
+}
+
+// WriteConfig validates in and replaces the mount's config with it.
+func (s *Service) WriteConfig(ctx context.Context, p identity.Principal, mountPath string, in ConfigInput) error {
+	if err := p.RequireAdmin("configuring an auth method"); err != nil {
+		return err
+	}
+	m, err := s.mount(ctx, mountPath)
+	if err != nil {
+		return err
+	}
+	cfg, err := in.validate()
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return errs.Wrap(err, "encoding config")
+	}
+	var sealed []byte
+	if in.ReviewerJWT != "" {
+		if sealed, err = s.key.Seal([]byte(in.ReviewerJWT.Reveal()), reviewerAAD(m)); err != nil {
+			return errs.Wrap(err, "sealing the token reviewer JWT")
+		}
+	}
+	m, err = s.store.UpdateMount(ctx, m.Path, func(m *store.Mount) error {
+		m.Config, m.SealedSecret, m.UpdatedAt = raw, sealed, s.now()
+		return nil
+	})
+	if err != nil {
+		return errs.Wrap(err, "storing config")
+	}
+	s.audit.Record(ctx, store.AuditEvent{Type: audit.TypeMountConfigure, Success: true, ActorID: p.ActorID(),
+		AuthMethod: string(store.AuthMethodVaultKubernetes), Details: map[string]string{
+			"path": m.Path, "kubernetesHost": cfg.Host, "tokenReviewerJwtSet": strconv.FormatBool(sealed != nil),
+			"pemKeys": strconv.Itoa(len(cfg.PEMKeys)),
+		}})
+	return nil
+}
+
+// ReadConfig returns a mount's config; NotFound before the first write.
+func (s *Service) ReadConfig(ctx context.Context, p identity.Principal, mountPath string) (ConfigView, error) {
+	if err := p.RequireMember("reading an auth method's config"); err != nil {
+		return ConfigView{}, err
+	}
+	m, err := s.mount(ctx, mountPath)
+	if err != nil {
+		return ConfigView{}, err
+	}
+	cfg, ok, err := decodeConfig(m)
+	if err != nil || !ok {
+		return ConfigView{}, err
+	}
+	return ConfigView{Config: cfg, ReviewerJWTSet: m.SealedSecret != nil}, nil
+}
+
+func (in ConfigInput) validate() (Config, error) {
+	cfg := Config{
+		CACert:               in.CACert,
+		Issuer:               strings.TrimSpace(in.Issuer),
+		DisableISSValidation: in.DisableISSValidation == nil || *in.DisableISSValidation,
+		DisableLocalCAJWT:    in.DisableLocalCAJWT,
+		PEMKeys:              []string{},
+	}
+	if strings.TrimSpace(in.Host) == "" {
+		return Config{}, errs.New(errs.BadRequest, "no host provided: kubernetes_host is required (the API server's URL, host or host:port)")
+	}
+	host, err := kubeauth.NormalizeHost(strings.TrimSpace(in.Host))
+	if err != nil {
+		return Config{}, errs.New(errs.BadRequest, "kubernetes_host: %s", errs.As(err).Message)
+	}
+	cfg.Host = host
+	if strings.TrimSpace(cfg.CACert) == "" {
+		cfg.CACert = ""
+	} else if err := kubeauth.CheckCABundle(cfg.CACert); err != nil {
+		return Config{}, errs.New(errs.BadRequest, "kubernetes_ca_cert %s", err)
+	}
+	if len(in.PEMKeys) > MaxPEMKeys {
+		return Config{}, errs.New(errs.BadRequest, "pem_keys: at most %d keys", MaxPEMKeys)
+	}
+	for _, k := range in.PEMKeys {
+		if k = strings.TrimSpace(k); k != "" {
+			cfg.PEMKeys = append(cfg.PEMKeys, k)
+		}
+	}
+	if _, err := kubeauth.ParsePEMKeys(cfg.PEMKeys); err != nil {
+		return Config{}, errs.New(errs.BadRequest, "pem_keys: %s", err)
+	}
+	if len(cfg.Issuer) > 1024 {
+		return Config{}, errs.New(errs.BadRequest, "issuer must be at most 1024 characters")
+	}
+	if in.ReviewerJWT != "" {
+		if _, err := kubeauth.ParseJWT(in.ReviewerJWT.Reveal()); err != nil {
+			return Config{}, errs.New(errs.BadRequest, "token_reviewer_jwt is not a JWT: %s", errs.As(err).Message)
+		}
+	}
+	return cfg, nil
+}
+
+func decodeConfig(m store.Mount) (Config, bool, error) {
+	if m.Config == nil {
+		return Config{}, false, nil
+	}
+	var cfg Config
+	if err := json.Unmarshal(m.Config, &cfg); err != nil {
+		return Config{}, false, errs.Wrap(err, "stored config of mount %s is unreadable", m.Path)
+	}
+	if cfg.PEMKeys == nil {
+		cfg.PEMKeys = []string{}
+	}
+	return cfg, true, nil
+}
+
+// reviewerAAD binds a sealed reviewer JWT to its mount.
+func reviewerAAD(m store.Mount) []byte {
+	return []byte("gatehouse/vault-kubernetes/token-reviewer-jwt/" + m.Accessor)
+}
+
+// cluster is the kubeauth.Cluster a login on m uses: the configured CA
+// and reviewer JWT, or in a pod (unless disable_local_ca_jwt) the pod's
+// own when they are empty. TLS is always verified: with the CA when one
+// is set, else with the system roots, as Vault does.
+func (s *Service) cluster(m store.Mount, cfg Config) (kubeauth.Cluster, error) {
+	c := kubeauth.Cluster{Host: cfg.Host, CACert: cfg.CACert, VerifyTLS: true, SystemRoots: true, ReviewMode: kubeauth.ReviewAPI, PEMKeys: cfg.PEMKeys}
+	// iss is checked only when validation is on and an issuer is set: with
+	// no issuer Vault checks nothing (it records its old default,
+	// "kubernetes/serviceaccount", but never compares it), and checking
+	// that default would refuse every projected token.
+	if !cfg.DisableISSValidation {
+		c.Issuer = cfg.Issuer
+	}
+	if m.SealedSecret != nil {
+		jwt, err := s.key.Open(m.SealedSecret, reviewerAAD(m))
+		if err != nil {
+			return kubeauth.Cluster{}, errs.Wrap(err, "opening the token reviewer JWT of mount %s", m.Path)
+		}
+		c.ReviewerJWT = secret.Secret(jwt)
+	}
+	if !cfg.DisableLocalCAJWT {
+		if c.CACert == "" {
+			c.CACert = s.pod.caCert()
+		}
+		if c.ReviewerJWT == "" {
+			c.ReviewerJWT = s.pod.token()
+		}
+	}
+	return c, nil
+}
