@@ -30,10 +30,15 @@ func kubePath(identityID string) string { return kubeBase + "/identities/" + ide
 // kubeConfig is an attach body for cluster c with a reviewer allowed to
 // review; extra fields are added or (nil) removed.
 func kubeConfig(c *kubetest.Cluster, reviewer string, extra map[string]any) map[string]any {
-	body := map[string]any{
+	return withFields(map[string]any{
 		"kubernetesHost": c.Host(), "caCert": c.CAPEM(), "tokenReviewerJwt": reviewer,
 		"allowedNamespaces": "apps, team-*", "allowedNames": "web,worker-*",
-	}
+	}, extra)
+}
+
+// withFields sets the fields of extra on body, removing those whose value
+// is nil, and returns body.
+func withFields(body, extra map[string]any) map[string]any {
 	for k, v := range extra {
 		if v == nil {
 			delete(body, k)

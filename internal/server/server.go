@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 	"github.com/gatehouse-dev/gatehouse/internal/universalauth"
+	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
 )
 
 // Version is the server's version, shown by /v1/sys/health.
@@ -55,6 +56,10 @@ type Config struct {
 	// KubeTimeout bounds each call to a Kubernetes API server
 	// (kubeauth.DefaultTimeout when 0).
 	KubeTimeout time.Duration
+	// PodServiceAccountDir is where, when Gatehouse runs in a pod, its own
+	// service-account CA and token are read from for Vault mounts whose
+	// config leaves them empty (vaultauth.DefaultPodDir when ""; "-" = never).
+	PodServiceAccountDir string
 
 	Logger *slog.Logger
 	// Out receives the one-time root token notice (stderr in production).
@@ -166,7 +171,20 @@ func (s *Server) init(ctx context.Context) error {
 	universalAuth := universalauth.NewService(s.store, s.tokens, auditLog, now)
 	kubeAuth := kubeauth.NewService(s.store, s.key, s.tokens, auditLog, now, cfg.KubeTimeout)
 	infisical.Register(mux, infisical.Deps{Auth: auth, Identities: identities, Tokens: s.tokens, UniversalAuth: universalAuth, KubernetesAuth: kubeAuth, Store: s.store, Now: now, Logger: cfg.Logger})
-	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Now: now, Version: Version, Logger: cfg.Logger})
+	podDir := cfg.PodServiceAccountDir
+	switch podDir {
+	case "":
+		podDir = vaultauth.DefaultPodDir
+	case "-":
+		podDir = ""
+	}
+	vaultAuth := vaultauth.NewService(s.store, s.key, kubeAuth, s.tokens, auditLog, now, podDir)
+	if cfg.Dev {
+		if err := vaultAuth.EnableIfAbsent(ctx, "kubernetes"); err != nil {
+			return fmt.Errorf("enabling auth/kubernetes: %w", err)
+		}
+	}
+	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: Version, Logger: cfg.Logger})
 
 	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)
 	go s.sweep()

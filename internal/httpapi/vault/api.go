@@ -3,7 +3,6 @@ package vault
 import (
 	"log/slog"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -12,15 +11,17 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
+	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
 )
 
 // Deps are the domain services the Vault API serves.
 type Deps struct {
-	Auth    *httpapi.Authenticator
-	Tokens  *token.Service
-	Now     func() time.Time
-	Version string
-	Logger  *slog.Logger
+	Auth       *httpapi.Authenticator
+	Tokens     *token.Service
+	Kubernetes *vaultauth.Service
+	Now        func() time.Time
+	Version    string
+	Logger     *slog.Logger
 }
 
 // API is the Vault front end.
@@ -37,6 +38,16 @@ func Register(mux *http.ServeMux, d Deps) {
 	a.route(mux, "/v1/auth/token/lookup-self", map[string]handlerFunc{"GET": a.lookupSelf, "POST": a.lookupSelf})
 	a.route(mux, "/v1/auth/token/renew-self", map[string]handlerFunc{"PUT": a.renewSelf, "POST": a.renewSelf})
 	a.route(mux, "/v1/auth/token/revoke-self", map[string]handlerFunc{"PUT": a.revokeSelf, "POST": a.revokeSelf})
+	a.route(mux, "/v1/auth/token/lookup", map[string]handlerFunc{"PUT": a.lookupToken, "POST": a.lookupToken})
+	a.route(mux, "/v1/auth/token/revoke", map[string]handlerFunc{"PUT": a.revokeToken, "POST": a.revokeToken})
+	a.route(mux, "/v1/auth/token/lookup-accessor", map[string]handlerFunc{"PUT": a.lookupAccessor, "POST": a.lookupAccessor})
+	a.route(mux, "/v1/auth/token/revoke-accessor", map[string]handlerFunc{"PUT": a.revokeAccessor, "POST": a.revokeAccessor})
+	mux.Handle("/v1/auth/token/", a.serve(func(*http.Request) (int, any, error) {
+		return 0, nil, errs.New(errs.NotFound, "no handler for route")
+	}))
+	a.route(mux, "/v1/sys/auth", map[string]handlerFunc{"GET": a.listMounts})
+	mux.Handle("/v1/sys/auth/", a.serve(a.serveSysAuth))
+	mux.Handle("/v1/auth/", a.serve(a.serveAuth))
 	mux.Handle("/v1/", a.serve(func(*http.Request) (int, any, error) {
 		return 0, nil, errs.New(errs.NotFound, "no handler for route")
 	}))
@@ -45,22 +56,7 @@ func Register(mux *http.ServeMux, d Deps) {
 // route registers a path whose methods are dispatched here, so a known
 // path with an unsupported method is a 405 in Vault's body.
 func (a *API) route(mux *http.ServeMux, path string, methods map[string]handlerFunc) {
-	allowed := make([]string, 0, len(methods))
-	for m := range methods {
-		allowed = append(allowed, m)
-	}
-	sort.Strings(allowed)
-	mux.Handle(path, a.serve(func(r *http.Request) (int, any, error) {
-		method := r.Method
-		if method == http.MethodGet && r.URL.Query().Get("list") == "true" {
-			method = "LIST"
-		}
-		fn, ok := methods[method]
-		if !ok {
-			return http.StatusMethodNotAllowed, nil, nil
-		}
-		return fn(r)
-	}))
+	mux.Handle(path, a.serve(func(r *http.Request) (int, any, error) { return dispatch(r, methods) }))
 }
 
 func (a *API) serve(fn handlerFunc) http.Handler {

@@ -7,6 +7,7 @@ package vault
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
@@ -72,6 +73,9 @@ func message(e *errs.Error) string {
 	case errs.Unauthenticated, errs.Forbidden, errs.BadGateway:
 		if msg == "" {
 			return "permission denied"
+		}
+		if strings.HasPrefix(msg, "permission denied") {
+			return msg // already worded so (identity.Principal's checks)
 		}
 		return "permission denied: " + msg
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -71,6 +73,14 @@ func (a *API) lookupSelf(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	resp := envelope(r)
+	resp.Data = a.tokenData(raw, rec)
+	return http.StatusOK, resp, nil
+}
+
+// tokenData is a token lookup's data. raw is the token itself, or "" when
+// it was looked up by accessor (Vault then shows an empty id).
+func (a *API) tokenData(raw string, rec store.AccessToken) map[string]any {
 	now := a.Now()
 	root := rec.AuthMethodType == store.AuthMethodRoot
 	var expireTime any
@@ -103,9 +113,7 @@ func (a *API) lookupSelf(r *http.Request) (int, any, error) {
 		data["last_renewal_time"] = rec.LastRenewedAt.Unix()
 		data["last_renewal"] = rec.LastRenewedAt.UTC().Format(time.RFC3339Nano)
 	}
-	resp := envelope(r)
-	resp.Data = data
-	return http.StatusOK, resp, nil
+	return data
 }
 
 // creationTTL is the lifetime the token was issued with, in seconds.
@@ -242,4 +250,127 @@ func ParseDuration(field string, raw json.RawMessage) (int64, error) {
 		return 0, bad
 	}
 	return int64(d / time.Second), nil
+}
+
+// tokenBody is auth/token/lookup and auth/token/revoke.
+type tokenBody struct {
+	Token string `json:"token"`
+}
+
+// accessorBody is auth/token/lookup-accessor and revoke-accessor.
+type accessorBody struct {
+	Accessor string `json:"accessor"`
+}
+
+// adminBody authenticates an administrator and decodes the body into v.
+func (a *API) adminBody(r *http.Request, action string, v any) error {
+	p, _, err := a.authedBody(r, v)
+	if err != nil {
+		return err
+	}
+	return p.RequireAdmin(action)
+}
+
+// tokenOf reads the token of an admin lookup or revoke body.
+func (a *API) tokenOf(r *http.Request, action string) (string, error) {
+	var b tokenBody
+	if err := a.adminBody(r, action, &b); err != nil {
+		return "", err
+	}
+	raw := strings.TrimSpace(b.Token)
+	if raw == "" {
+		return "", errs.New(errs.BadRequest, "missing token")
+	}
+	return raw, nil
+}
+
+// badToken is Vault's answer for a token that is not live: 403.
+func badToken(err error) error {
+	if e := errs.As(err); e.Code == errs.NotFound {
+		return errs.New(errs.Forbidden, "bad token")
+	}
+	return err
+}
+
+func (a *API) lookupToken(r *http.Request) (int, any, error) {
+	raw, err := a.tokenOf(r, "looking up another token")
+	if err != nil {
+		return 0, nil, err
+	}
+	rec, err := a.Tokens.Inspect(r.Context(), raw)
+	if err != nil {
+		return 0, nil, badToken(err)
+	}
+	resp := envelope(r)
+	resp.Data = a.tokenData(raw, rec)
+	return http.StatusOK, resp, nil
+}
+
+func (a *API) revokeToken(r *http.Request) (int, any, error) {
+	raw, err := a.tokenOf(r, "revoking another token")
+	if err != nil {
+		return 0, nil, err
+	}
+	rec, err := a.Tokens.Inspect(r.Context(), raw)
+	if err != nil {
+		// Revoking a token that is already dead or unknown changes nothing.
+		if e := errs.As(err); e.Code == errs.NotFound {
+			return http.StatusNoContent, nil, nil
+		}
+		return 0, nil, err
+	}
+	if _, err := a.Tokens.Revoke(r.Context(), store.TokenFilter{ID: rec.ID}); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+// accessor reads and checks the accessor of a request body.
+func (a *API) accessor(r *http.Request, action string) (string, error) {
+	var b accessorBody
+	if err := a.adminBody(r, action, &b); err != nil {
+		return "", err
+	}
+	acc := strings.TrimSpace(b.Accessor)
+	if acc == "" {
+		return "", errs.New(errs.BadRequest, "missing accessor")
+	}
+	if _, err := uuid.Parse(acc); err != nil || len(acc) != 36 {
+		return "", errs.New(errs.BadRequest, "invalid accessor")
+	}
+	return strings.ToLower(acc), nil
+}
+
+func (a *API) lookupAccessor(r *http.Request) (int, any, error) {
+	acc, err := a.accessor(r, "looking up a token by accessor")
+	if err != nil {
+		return 0, nil, err
+	}
+	rec, err := a.Tokens.InspectAccessor(r.Context(), acc)
+	if err != nil {
+		if e := errs.As(err); e.Code == errs.NotFound {
+			return 0, nil, errs.New(errs.BadRequest, "invalid accessor")
+		}
+		return 0, nil, err
+	}
+	resp := envelope(r)
+	resp.Data = a.tokenData("", rec)
+	return http.StatusOK, resp, nil
+}
+
+func (a *API) revokeAccessor(r *http.Request) (int, any, error) {
+	acc, err := a.accessor(r, "revoking a token by accessor")
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := a.Tokens.InspectAccessor(r.Context(), acc); err != nil {
+		if e := errs.As(err); e.Code == errs.NotFound {
+			return 0, nil, errs.New(errs.BadRequest, "invalid accessor")
+		}
+		return 0, nil, err
+	}
+	if _, err := a.Tokens.Revoke(r.Context(), store.TokenFilter{ID: acc}); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
 }
