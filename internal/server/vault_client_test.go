@@ -139,3 +139,65 @@ func TestVaultGoClientKubernetesLogin(t *testing.T) {
 		t.Fatalf("login from another namespace: %v", err)
 	}
 }
+
+// TestVaultGoClientLifetimeWatcher runs the renewal loop Vault Agent and
+// the Go client's users run on a login token: renew-self until the max TTL
+// stops it, then done without an error (time to log in again).
+func TestVaultGoClientLifetimeWatcher(t *testing.T) {
+	ls := startLiveServer(t)
+	c := kubetest.New(t)
+	ctx := context.Background()
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = ls.base
+	client, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.SetToken(ls.root)
+	if err := client.Sys().EnableAuthWithOptionsWithContext(ctx, "kubernetes", &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Logical().WriteWithContext(ctx, "auth/kubernetes/config", map[string]any{
+		"kubernetes_host": c.URL(), "kubernetes_ca_cert": c.CAPEM(), "token_reviewer_jwt": c.ReviewerToken("kube-system", "gatehouse"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Logical().WriteWithContext(ctx, "auth/kubernetes/role/web", map[string]any{
+		"bound_service_account_names": "web", "bound_service_account_namespaces": "apps", "token_ttl": 2, "token_max_ttl": 4,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	client.ClearToken()
+	login, err := vaultk8s.NewKubernetesAuth("web", vaultk8s.WithServiceAccountToken(c.Token("apps", "web")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := client.Auth().Login(ctx, login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	watcher, err := client.NewLifetimeWatcher(&vaultapi.LifetimeWatcherInput{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go watcher.Start()
+	defer watcher.Stop()
+	renewals := 0
+	for {
+		select {
+		case err := <-watcher.DoneCh():
+			if err != nil {
+				t.Fatalf("watcher stopped with an error: %v", err)
+			}
+			if renewals == 0 {
+				t.Error("the watcher never renewed the token")
+			}
+			return
+		case r := <-watcher.RenewCh():
+			renewals++
+			if r.Secret.Auth == nil || r.Secret.Auth.LeaseDuration > 4 {
+				t.Errorf("renewal %d: %+v", renewals, r.Secret.Auth)
+			}
+		}
+	}
+}
