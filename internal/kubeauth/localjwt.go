@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -83,6 +84,39 @@ func parsePublicKey(block *pem.Block) (crypto.PublicKey, error) {
 	return nil, errors.New("only RSA and ECDSA public keys are supported")
 }
 
+// keyCache keeps parsed pem_keys, so a login does not parse PEM and DER
+// again. It is keyed by the keys' text, so a changed config is a new entry;
+// it is bounded and simply emptied when full (configs rarely change).
+type keyCache struct {
+	mu   sync.Mutex
+	keys map[string][]crypto.PublicKey
+}
+
+const maxCachedKeySets = 256
+
+var parsedKeys = &keyCache{keys: map[string][]crypto.PublicKey{}}
+
+func (kc *keyCache) get(entries []string) ([]crypto.PublicKey, error) {
+	id := strings.Join(entries, "\x00")
+	kc.mu.Lock()
+	keys, ok := kc.keys[id]
+	kc.mu.Unlock()
+	if ok {
+		return keys, nil
+	}
+	keys, err := ParsePEMKeys(entries)
+	if err != nil {
+		return nil, err
+	}
+	kc.mu.Lock()
+	if len(kc.keys) >= maxCachedKeySets {
+		clear(kc.keys)
+	}
+	kc.keys[id] = keys
+	kc.mu.Unlock()
+	return keys, nil
+}
+
 // claimedAccount is the service account a locally verified JWT names.
 type claimedAccount struct {
 	Namespace, Name, UID string
@@ -111,7 +145,7 @@ type serviceAccountClaims struct {
 // exp/nbf/iat with leeway, iss when c.Issuer is set and aud when audiences
 // are given. It returns the account the (now verified) claims name.
 func verifyLocally(jwt JWT, c Cluster, audiences []string, now time.Time) (claimedAccount, error) {
-	keys, err := ParsePEMKeys(c.PEMKeys)
+	keys, err := parsedKeys.get(c.PEMKeys)
 	if err != nil {
 		return claimedAccount{}, errs.Wrap(err, "stored pem_keys are unreadable")
 	}
