@@ -62,7 +62,7 @@ func (s *Store) GetAccessToken(ctx context.Context, id string) (store.AccessToke
 
 // GetAccessTokenByHash returns the access token with that hash.
 func (s *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.AccessToken, error) {
-	t, err := scanAccessToken(s.read.QueryRowContext(ctx, `SELECT `+accessTokenCols+` FROM access_tokens WHERE hash = ?`, hash))
+	t, err := scanAccessToken(s.stmts.tokenByHash.QueryRowContext(ctx, hash))
 	if err != nil {
 		return store.AccessToken{}, notFound(err, "access token by hash")
 	}
@@ -74,10 +74,7 @@ func (s *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.Ac
 // tells "at the limit" from "absent or revoked"; it decides only which error
 // to return, so a change between the two cannot let a use through.
 func (s *Store) UseAccessToken(ctx context.Context, id string, now time.Time) (store.AccessToken, error) {
-	t, err := scanAccessToken(s.write.QueryRowContext(ctx, `UPDATE access_tokens
-		SET num_uses = num_uses + 1, last_used_at = ?
-		WHERE id = ? AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)
-		RETURNING `+accessTokenCols, micros(now), id))
+	t, err := scanAccessToken(s.stmts.useToken.QueryRowContext(ctx, micros(now), id))
 	if err == nil {
 		return t, nil
 	}

@@ -68,7 +68,7 @@ func (s *Store) CreateAuthMethod(ctx context.Context, m store.AuthMethod) error 
 
 // GetAuthMethod returns one auth method.
 func (s *Store) GetAuthMethod(ctx context.Context, id string) (store.AuthMethod, error) {
-	m, err := scanAuthMethod(s.read.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods WHERE id = ?`, id))
+	m, err := scanAuthMethod(s.stmts.authMethod.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.AuthMethod{}, notFound(err, "auth method %q", id)
 	}

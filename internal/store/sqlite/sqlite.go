@@ -52,6 +52,7 @@ const busyTimeout = 5 * time.Second
 type Store struct {
 	write *sql.DB // one connection: all writes
 	read  *sql.DB // query_only connections: reads
+	stmts *stmts  // the hot paths' prepared statements
 }
 
 var _ store.Store = (*Store)(nil)
@@ -107,7 +108,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	return &Store{write: write, read: read}, nil
+	st, err := prepareStmts(ctx, read, write)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, err
+	}
+	return &Store{write: write, read: read, stmts: st}, nil
 }
 
 // dsn builds the driver's connection string. The pragmas go in the DSN (not
@@ -143,9 +150,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close closes the prepared statements and both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.stmts.close(), s.read.Close(), s.write.Close())
 }
 
 // GetMeta returns a server-level setting.
