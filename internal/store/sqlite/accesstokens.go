@@ -14,15 +14,17 @@ const accessTokenCols = `id, hash, identity_id, auth_method_id, auth_method_type
 	created_at, last_renewed_at, ttl, max_ttl, period, expires_at, num_uses, num_uses_limit,
 	metadata, last_used_at, revoked_at`
 
-func scanAccessToken(r rowScanner) (store.AccessToken, error) {
+// scanAccessToken reads accessTokenCols, then extra.
+func scanAccessToken(r rowScanner, extra ...any) (store.AccessToken, error) {
 	var (
 		t                                        store.AccessToken
 		md                                       string
 		created, renewed, expires, used, revoked sql.NullInt64
 	)
-	if err := r.Scan(&t.ID, &t.Hash, &t.IdentityID, &t.AuthMethodID, &t.AuthMethodType, &t.ClientSecretID,
+	dest := append([]any{&t.ID, &t.Hash, &t.IdentityID, &t.AuthMethodID, &t.AuthMethodType, &t.ClientSecretID,
 		&created, &renewed, &t.TTL, &t.MaxTTL, &t.Period, &expires, &t.NumUses, &t.NumUsesLimit,
-		&md, &used, &revoked); err != nil {
+		&md, &used, &revoked}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return store.AccessToken{}, err
 	}
 	var err error
@@ -67,6 +69,23 @@ func (s *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.Ac
 		return store.AccessToken{}, notFound(err, "access token by hash")
 	}
 	return t, nil
+}
+
+// GetTokenCheck returns the token with that hash, its method's trusted IPs
+// and its identity's role, in one prepared statement.
+func (s *Store) GetTokenCheck(ctx context.Context, hash []byte) (store.TokenCheck, error) {
+	var ips, role sql.NullString
+	t, err := scanAccessToken(s.stmts.tokenCheck.QueryRowContext(ctx, hash), &ips, &role)
+	if err != nil {
+		return store.TokenCheck{}, notFound(err, "access token by hash")
+	}
+	c := store.TokenCheck{Token: t, AuthMethodFound: ips.Valid, IdentityRole: store.Role(role.String)}
+	if ips.Valid {
+		if c.TrustedIPs, err = decodeStrings(ips.String); err != nil {
+			return store.TokenCheck{}, fmt.Errorf("sqlite: auth method %q trusted IPs: %w", t.AuthMethodID, err)
+		}
+	}
+	return c, nil
 }
 
 // UseAccessToken counts one use of an unrevoked token below its limit and

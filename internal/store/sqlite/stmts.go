@@ -16,6 +16,7 @@ import (
 // statement once. SQLite recompiles a prepared statement by itself when the
 // schema changes under it.
 type stmts struct {
+	tokenCheck  *sql.Stmt // read
 	tokenByHash *sql.Stmt // read
 	authMethod  *sql.Stmt // read
 	identity    *sql.Stmt // read
@@ -25,6 +26,13 @@ type stmts struct {
 
 // SQL of the prepared statements.
 const (
+	// sqlTokenCheck reads the token with its method's trusted IPs and its
+	// identity's role: NULL when the method or the identity is gone (both
+	// columns are NOT NULL in their tables).
+	sqlTokenCheck = `SELECT ` + accessTokenCols + `,
+		(SELECT m.trusted_ips FROM auth_methods m WHERE m.id = access_tokens.auth_method_id),
+		(SELECT i.role FROM identities i WHERE i.id = access_tokens.identity_id)
+		FROM access_tokens WHERE hash = ?`
 	sqlTokenByHash = `SELECT ` + accessTokenCols + ` FROM access_tokens WHERE hash = ?`
 	sqlAuthMethod  = `SELECT ` + authMethodCols + ` FROM auth_methods WHERE id = ?`
 	sqlIdentity    = `SELECT ` + identityCols + ` FROM identities WHERE id = ?`
@@ -43,6 +51,7 @@ func prepareStmts(ctx context.Context, read, write *sql.DB) (*stmts, error) {
 		db    *sql.DB
 		query string
 	}{
+		{&st.tokenCheck, read, sqlTokenCheck},
 		{&st.tokenByHash, read, sqlTokenByHash},
 		{&st.authMethod, read, sqlAuthMethod},
 		{&st.identity, read, sqlIdentity},
