@@ -143,7 +143,7 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.bootstrapRoot(ctx, auditLog); err != nil {
 		return err
 	}
-	auth := &httpapi.Authenticator{Tokens: s.tokens, Identities: identities}
+	auth := &httpapi.Authenticator{Tokens: s.tokens}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
