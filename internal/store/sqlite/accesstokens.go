@@ -42,8 +42,7 @@ func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) erro
 	if err != nil {
 		return fmt.Errorf("sqlite: create access token: %w", err)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO access_tokens (`+accessTokenCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.stmts.createToken.ExecContext(ctx,
 		t.ID, t.Hash, t.IdentityID, t.AuthMethodID, t.AuthMethodType, t.ClientSecretID,
 		micros(t.CreatedAt), micros(t.LastRenewedAt), t.TTL, t.MaxTTL, t.Period, micros(t.ExpiresAt),
 		t.NumUses, t.NumUsesLimit, md, micros(t.LastUsedAt), micros(t.RevokedAt))

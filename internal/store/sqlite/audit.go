@@ -35,8 +35,7 @@ func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error 
 	if err != nil {
 		return fmt.Errorf("sqlite: append audit event: %w", err)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO audit_events (`+auditEventCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.stmts.appendAuditEvent.ExecContext(ctx,
 		e.ID, micros(e.Time), e.Type, e.Success, e.RequestID, e.ActorID, e.IdentityID,
 		e.AuthMethod, e.ClientIP, e.Reason, details)
 	if err != nil {
