@@ -37,6 +37,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	sqlitedrv "modernc.org/sqlite"
@@ -53,6 +54,11 @@ type Store struct {
 	write *sql.DB // one connection: all writes
 	read  *sql.DB // query_only connections: reads
 	stmts *stmts  // the hot paths' prepared statements
+
+	stopCheckpoints chan struct{} // closed by Close
+	checkpointsDone chan struct{} // closed when checkpointLoop returns
+	closeOnce       sync.Once
+	closeErr        error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -114,7 +120,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		read.Close()
 		return nil, err
 	}
-	return &Store{write: write, read: read, stmts: st}, nil
+	s := &Store{write: write, read: read, stmts: st, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
+	go s.checkpointLoop(s.stopCheckpoints, s.checkpointsDone)
+	return s, nil
 }
 
 // dsn builds the driver's connection string. The pragmas go in the DSN (not
@@ -150,9 +158,15 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the prepared statements and both pools.
+// Close stops the checkpoints and closes the prepared statements and both
+// pools.
 func (s *Store) Close() error {
-	return errors.Join(s.stmts.close(), s.read.Close(), s.write.Close())
+	s.closeOnce.Do(func() {
+		close(s.stopCheckpoints)
+		<-s.checkpointsDone
+		s.closeErr = errors.Join(s.stmts.close(), s.read.Close(), s.write.Close())
+	})
+	return s.closeErr
 }
 
 // GetMeta returns a server-level setting.
