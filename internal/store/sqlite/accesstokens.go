@@ -36,13 +36,14 @@ func scanAccessToken(r rowScanner, extra ...any) (store.AccessToken, error) {
 	return t, nil
 }
 
-// CreateAccessToken stores a new access token.
+// CreateAccessToken stores a new access token, committed with the other
+// inserts waiting at that moment (groupcommit.go).
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
 	md, err := encodeJSON(t.Metadata, "{}")
 	if err != nil {
 		return fmt.Errorf("sqlite: create access token: %w", err)
 	}
-	_, err = s.stmts.createToken.ExecContext(ctx,
+	err = s.groupExec(ctx, s.stmts.createToken,
 		t.ID, t.Hash, t.IdentityID, t.AuthMethodID, t.AuthMethodType, t.ClientSecretID,
 		micros(t.CreatedAt), micros(t.LastRenewedAt), t.TTL, t.MaxTTL, t.Period, micros(t.ExpiresAt),
 		t.NumUses, t.NumUsesLimit, md, micros(t.LastUsedAt), micros(t.RevokedAt))
@@ -92,7 +93,11 @@ func (s *Store) GetTokenCheck(ctx context.Context, hash []byte) (store.TokenChec
 // tells "at the limit" from "absent or revoked"; it decides only which error
 // to return, so a change between the two cannot let a use through.
 func (s *Store) UseAccessToken(ctx context.Context, id string, now time.Time) (store.AccessToken, error) {
-	t, err := scanAccessToken(s.stmts.useToken.QueryRowContext(ctx, micros(now), id))
+	var t store.AccessToken
+	err := s.groupQueryRow(ctx, s.stmts.useToken, func(r *sql.Row) (err error) {
+		t, err = scanAccessToken(r)
+		return err
+	}, micros(now), id)
 	if err == nil {
 		return t, nil
 	}

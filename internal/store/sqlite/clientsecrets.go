@@ -85,7 +85,11 @@ func (s *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]s
 // which error to return, so a change between the two cannot let a use
 // through.
 func (s *Store) ConsumeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
-	cs, err := scanClientSecret(s.stmts.consumeClientSecret.QueryRowContext(ctx, micros(now), id))
+	var cs store.ClientSecret
+	err := s.groupQueryRow(ctx, s.stmts.consumeClientSecret, func(r *sql.Row) (err error) {
+		cs, err = scanClientSecret(r)
+		return err
+	}, micros(now), id)
 	if err == nil {
 		return cs, nil
 	}

@@ -55,8 +55,10 @@ type Store struct {
 	read  *sql.DB // query_only connections: reads
 	stmts *stmts  // the hot paths' prepared statements
 
-	stopCheckpoints chan struct{} // closed by Close
-	checkpointsDone chan struct{} // closed when checkpointLoop returns
+	writes          chan *pendingWrite // to groupWriter (groupcommit.go)
+	closing         chan struct{}      // closed by Close: stops the goroutines below
+	checkpointsDone chan struct{}      // closed when checkpointLoop returns
+	writerDone      chan struct{}      // closed when groupWriter returns
 	closeOnce       sync.Once
 	closeErr        error
 }
@@ -120,8 +122,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		read.Close()
 		return nil, err
 	}
-	s := &Store{write: write, read: read, stmts: st, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
-	go s.checkpointLoop(s.stopCheckpoints, s.checkpointsDone)
+	s := &Store{
+		write: write, read: read, stmts: st,
+		writes: make(chan *pendingWrite), closing: make(chan struct{}),
+		checkpointsDone: make(chan struct{}), writerDone: make(chan struct{}),
+	}
+	go s.checkpointLoop(s.closing, s.checkpointsDone)
+	go s.groupWriter(s.writerDone)
 	return s, nil
 }
 
@@ -158,12 +165,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the checkpoints and closes the prepared statements and both
-// pools.
+// Close stops the checkpoints and the group writer (which first answers the
+// writes it has taken) and closes the prepared statements and both pools.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.stopCheckpoints)
+		close(s.closing)
 		<-s.checkpointsDone
+		<-s.writerDone
 		s.closeErr = errors.Join(s.stmts.close(), s.read.Close(), s.write.Close())
 	})
 	return s.closeErr
