@@ -224,19 +224,23 @@ func runScenario(ctx context.Context, e *env, sc scenario) result {
 	}
 	e.logf("%s: %d workers, %s warm-up + %s", sc.name, cfg.concurrency, cfg.warmup, cfg.duration)
 	p.server.ResetPeak()
-	busy0, self0, srv0 := machineBusy(), processCPUTime(os.Getpid()), p.server.CPUTime()
+	busy0, self0, srv0, bes0 := machineBusy(), processCPUTime(os.Getpid()), p.server.CPUTime(), p.beside.CPUTime()
 	t0 := time.Now()
 	res.Load = runLoad(ctx, cfg, client, p.req)
 	wall := time.Since(t0)
-	busy1, self1, srv1 := machineBusy(), processCPUTime(os.Getpid()), p.server.CPUTime()
+	busy1, self1, srv1, bes1 := machineBusy(), processCPUTime(os.Getpid()), p.server.CPUTime(), p.beside.CPUTime()
 	if m, err := p.server.Memory(); err == nil {
 		res.Memory = &m
 	}
 	if busy1 > busy0 && wall > 0 {
 		// CPU the rest of the machine used meanwhile, in cores: on a
 		// shared machine this is what competed with the run.
-		other := (busy1 - busy0) - (self1 - self0) - (srv1 - srv0)
+		other := (busy1 - busy0) - (self1 - self0) - (srv1 - srv0) - (bes1 - bes0)
 		res.OtherCPU = max(float64(other)/float64(wall), 0)
+		if p.beside != nil {
+			res.BesideName = p.beside.name
+			res.BesideCPU = float64(bes1-bes0) / float64(wall)
+		}
 		res.ServerCPU = float64(srv1-srv0) / float64(wall)
 		res.LoadGenCPU = float64(self1-self0) / float64(wall)
 	}

@@ -187,4 +187,9 @@ func (p *proc) ResetPeak() {
 
 // CPUTime is the user+system CPU time the process has used (Linux only;
 // 0 elsewhere).
-func (p *proc) CPUTime() time.Duration { return processCPUTime(p.cmd.Process.Pid) }
+func (p *proc) CPUTime() time.Duration {
+	if p == nil {
+		return 0
+	}
+	return processCPUTime(p.cmd.Process.Pid)
+}

@@ -56,6 +56,11 @@ type result struct {
 	ServerCPU  float64 `json:"serverCPUCores"`
 	LoadGenCPU float64 `json:"loadGenCPUCores"`
 	OtherCPU   float64 `json:"otherCPUCores"`
+	// BesideCPU is the CPU of the process the server calls (the test
+	// Kubernetes API server in a Kubernetes login), counted apart from
+	// "other"; BesideName names it.
+	BesideCPU  float64 `json:"besideCPUCores,omitempty"`
+	BesideName string  `json:"beside,omitempty"`
 
 	Ceiling    string   `json:"ceiling,omitempty"`
 	Ratio      *float64 `json:"ratioToCeiling,omitempty"`
@@ -199,6 +204,9 @@ func (r *result) notes() []string {
 	var out []string
 	if r.Note != "" {
 		out = append(out, fmt.Sprintf("**%s**: %s.", r.Name, strings.TrimSuffix(r.Note, ".")))
+	}
+	if r.BesideName != "" && r.ran() {
+		out = append(out, fmt.Sprintf("**%s**: the %s it calls used %.2f cores beside it (not in \"other\").", r.Name, r.BesideName, r.BesideCPU))
 	}
 	if r.SetupError != "" {
 		out = append(out, fmt.Sprintf("**%s**: setup failed: `%s`", r.Name, oneLine(r.SetupError)))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,18 +39,25 @@ func (t *target) String() string {
 // plan is a scenario ready to run.
 type plan struct {
 	server *proc // whose RSS is reported
+	beside *proc // a server the server calls, whose CPU is reported apart; nil when none
 	tls    *tlsSettings
 	req    request
 	note   string // exactly what was measured, when the name does not say it all
 }
 
-// tokenCheck is issue 7's token-check target (2-core machine, SQLite,
-// concurrency 64).
-var tokenCheck = &target{minRatio: 0.50, maxP99: 5 * time.Millisecond}
+// Issue 7's targets (2-core machine, SQLite, concurrency 64).
+var (
+	tokenCheck = &target{minRatio: 0.50, maxP99: 5 * time.Millisecond}
+	// uaLogin: a login that makes no outside call and writes a token.
+	uaLogin = &target{minRatio: 0.25}
+	// kubeLogin: a login in TokenReview mode, next to the review it waits on.
+	kubeLogin = &target{minRatio: 0.70}
+)
 
-// registry is every scenario, baselines first, in the order they run.
-// Login scenarios (Kubernetes Auth in TokenReview and pem_keys modes on
-// both APIs, Universal Auth) join when those methods are served.
+// registry is every scenario, baselines first, in the order they run:
+// token checks before logins, which add a token to the store each. The
+// Vault API's Kubernetes login (TokenReview and pem_keys modes) joins when
+// the Vault front end serves it.
 func registry() []scenario {
 	return []scenario{
 		{
@@ -87,6 +95,18 @@ func registry() []scenario {
 				// included: the request cap bounds them.
 				return setupTokenCheck(ctx, e, infisicalLookup, e.opts.maxRequests+1000)
 			},
+		},
+		{
+			name:    "login-universal-auth",
+			about:   "POST /api/v1/auth/universal-auth/login with an unlimited client secret (each login counts a secret use and writes a token)",
+			ceiling: "baseline-nethttp", target: uaLogin,
+			setup: setupUniversalAuthLogin,
+		},
+		{
+			name:    "login-kube-infisical",
+			about:   "POST /api/v1/auth/kubernetes-auth/login in TokenReview mode: gatehouse has the test Kubernetes API server review the workload's JWT (--kube-latency added), then writes a token",
+			ceiling: "baseline-tokenreview", target: kubeLogin,
+			setup: setupKubernetesLogin,
 		},
 	}
 }
@@ -232,6 +252,69 @@ func setupTokenCheck(ctx context.Context, e *env, ep lookupEndpoint, numUsesLimi
 			check: wantBody(ep.want),
 		},
 		note: note,
+	}, nil
+}
+
+// loginAnswer is in every successful login answer of the Infisical API.
+var loginAnswer = []byte(`"accessToken":"`)
+
+// postJSON is a request that POSTs body to url.
+func postJSON(url string, body []byte) func(ctx context.Context) (*http.Request, error) {
+	return func(ctx context.Context) (*http.Request, error) {
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		r.Header.Set("Content-Type", "application/json")
+		return r, nil
+	}
+}
+
+func setupUniversalAuthLogin(ctx context.Context, e *env) (*plan, error) {
+	g, err := e.Gatehouse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.uaMu.Lock()
+	c, err := e.universalAuthClient(ctx, g, 0)
+	e.uaMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return &plan{
+		server: g.proc,
+		req:    request{new: postJSON(g.url+"/api/v1/auth/universal-auth/login", body), check: wantBody(loginAnswer)},
+		note:   "one identity, one unlimited client secret; tokens unlimited, trusted IPs 0.0.0.0/0, ::/0; every login is a successful one",
+	}, nil
+}
+
+func setupKubernetesLogin(ctx context.Context, e *env) (*plan, error) {
+	g, err := e.Gatehouse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k, err := e.Kube(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := e.kubernetesAuthIdentity(ctx, g, k)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(map[string]string{"identityId": id, "jwt": k.info.LoginJWT})
+	if err != nil {
+		return nil, err
+	}
+	return &plan{
+		server: g.proc,
+		beside: k.proc,
+		req:    request{new: postJSON(g.url+"/api/v1/auth/kubernetes-auth/login", body), check: wantBody(loginAnswer)},
+		note: fmt.Sprintf("workload JWT of %s/%s reviewed by the test API server (CA given, TLS verified; %s added per review); RSS is gatehouse's, the test API server runs beside it on the same cores",
+			kubeLoginNS, kubeLoginName, e.opts.kubeLatency),
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -88,58 +89,89 @@ func (e *skipError) Error() string { return "skipped: " + e.reason }
 // get one, and the bench does not open the store behind the server's back.
 var needsUniversalAuth = &skipError{reason: "needs universal auth (POST /api/v1/auth/universal-auth/identities/{identityId} is 404 in this build)"}
 
-// universalAuthToken returns an identity access token with the given
-// use limit (0 = unlimited), logging in through Universal Auth as a
-// workload would: create an identity, attach Universal Auth, create a
-// client secret, log in. Tokens are made once per limit and reused.
-func (e *env) universalAuthToken(ctx context.Context, g *gatehouseTarget, numUsesLimit int64) (string, error) {
-	e.uaMu.Lock()
-	defer e.uaMu.Unlock()
+// uaClient is the Universal Auth login of a bench identity.
+type uaClient struct {
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+// universalAuthClient returns a Universal Auth client ID and secret whose
+// tokens have the given use limit (0 = unlimited) and may be used from
+// anywhere, set up as an operator would: create an identity, attach
+// Universal Auth, create an unlimited client secret. One per limit, made
+// once and reused. Callers hold e.uaMu.
+func (e *env) universalAuthClient(ctx context.Context, g *gatehouseTarget, numUsesLimit int64) (uaClient, error) {
 	if e.uaMissing {
-		return "", needsUniversalAuth
+		return uaClient{}, needsUniversalAuth
 	}
-	if t, ok := e.uaToks[numUsesLimit]; ok {
-		return t, nil
+	if c, ok := e.uaClients[numUsesLimit]; ok {
+		return c, nil
 	}
 	admin := &apiClient{base: g.url, token: g.rootToken, http: e.setupClient}
-	var created struct {
-		Identity struct {
-			ID string `json:"id"`
-		} `json:"identity"`
+	id, err := createIdentity(ctx, admin, fmt.Sprintf("bench-uses-%d-%s", numUsesLimit, randomSuffix()))
+	if err != nil {
+		return uaClient{}, err
 	}
-	name := fmt.Sprintf("bench-uses-%d-%s", numUsesLimit, randomSuffix())
-	if err := admin.call(ctx, http.MethodPost, "/api/v1/identities", map[string]any{"name": name, "role": "no-access"}, &created); err != nil {
-		return "", fmt.Errorf("creating an identity: %w", err)
-	}
-	id := created.Identity.ID
 	var attached struct {
 		UA struct {
 			ClientID string `json:"clientId"`
 		} `json:"identityUniversalAuth"`
 	}
-	anywhere := []map[string]string{{"ipAddress": "0.0.0.0/0"}, {"ipAddress": "::/0"}}
-	err := admin.call(ctx, http.MethodPost, "/api/v1/auth/universal-auth/identities/"+id,
+	err = admin.call(ctx, http.MethodPost, "/api/v1/auth/universal-auth/identities/"+id,
 		map[string]any{"accessTokenNumUsesLimit": numUsesLimit, "accessTokenTrustedIps": anywhere}, &attached)
 	if se := (*statusError)(nil); errors.As(err, &se) && se.Status == http.StatusNotFound {
 		e.uaMissing = true
-		return "", needsUniversalAuth
+		return uaClient{}, needsUniversalAuth
 	}
 	if err != nil {
-		return "", fmt.Errorf("attaching universal auth: %w", err)
+		return uaClient{}, fmt.Errorf("attaching universal auth: %w", err)
 	}
 	var cs struct {
 		ClientSecret string `json:"clientSecret"`
 	}
 	if err := admin.call(ctx, http.MethodPost, "/api/v1/auth/universal-auth/identities/"+id+"/client-secrets",
 		map[string]any{"description": "gatehouse-bench"}, &cs); err != nil {
-		return "", fmt.Errorf("creating a client secret: %w", err)
+		return uaClient{}, fmt.Errorf("creating a client secret: %w", err)
+	}
+	c := uaClient{ClientID: attached.UA.ClientID, ClientSecret: cs.ClientSecret}
+	e.uaClients[numUsesLimit] = c
+	return c, nil
+}
+
+// anywhere is a trusted-IP list that allows every address.
+var anywhere = []map[string]string{{"ipAddress": "0.0.0.0/0"}, {"ipAddress": "::/0"}}
+
+// createIdentity creates a no-access identity and returns its id.
+func createIdentity(ctx context.Context, admin *apiClient, name string) (string, error) {
+	var created struct {
+		Identity struct {
+			ID string `json:"id"`
+		} `json:"identity"`
+	}
+	if err := admin.call(ctx, http.MethodPost, "/api/v1/identities", map[string]any{"name": name, "role": "no-access"}, &created); err != nil {
+		return "", fmt.Errorf("creating an identity: %w", err)
+	}
+	return created.Identity.ID, nil
+}
+
+// universalAuthToken returns an identity access token with the given
+// use limit (0 = unlimited), logging in through Universal Auth as a
+// workload would. Tokens are made once per limit and reused.
+func (e *env) universalAuthToken(ctx context.Context, g *gatehouseTarget, numUsesLimit int64) (string, error) {
+	e.uaMu.Lock()
+	defer e.uaMu.Unlock()
+	if t, ok := e.uaToks[numUsesLimit]; ok {
+		return t, nil
+	}
+	c, err := e.universalAuthClient(ctx, g, numUsesLimit)
+	if err != nil {
+		return "", err
 	}
 	anon := &apiClient{base: g.url, http: e.setupClient}
 	var login struct {
 		AccessToken string `json:"accessToken"`
 	}
-	if err := anon.call(ctx, http.MethodPost, "/api/v1/auth/universal-auth/login",
-		map[string]any{"clientId": attached.UA.ClientID, "clientSecret": cs.ClientSecret}, &login); err != nil {
+	if err := anon.call(ctx, http.MethodPost, "/api/v1/auth/universal-auth/login", c, &login); err != nil {
 		return "", fmt.Errorf("universal auth login: %w", err)
 	}
 	if login.AccessToken == "" {
@@ -147,6 +179,38 @@ func (e *env) universalAuthToken(ctx context.Context, g *gatehouseTarget, numUse
 	}
 	e.uaToks[numUsesLimit] = login.AccessToken
 	return login.AccessToken, nil
+}
+
+// kubernetesAuthIdentity creates an identity with Kubernetes Auth in
+// TokenReview mode against the test cluster k (its CA given, so TLS is
+// verified), allowing the bench's workload service account, and returns
+// the identity's id.
+func (e *env) kubernetesAuthIdentity(ctx context.Context, g *gatehouseTarget, k *helperTarget) (string, error) {
+	admin := &apiClient{base: g.url, token: g.rootToken, http: e.setupClient}
+	id, err := createIdentity(ctx, admin, "bench-kube-"+randomSuffix())
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(k.info.URL)
+	if err != nil {
+		return "", err
+	}
+	err = admin.call(ctx, http.MethodPost, "/api/v1/auth/kubernetes-auth/identities/"+id, map[string]any{
+		"kubernetesHost":        u.Host,
+		"caCert":                k.info.CAPEM,
+		"tokenReviewerJwt":      k.info.ReviewerJWT,
+		"tokenReviewMode":       "api",
+		"allowedNamespaces":     kubeLoginNS,
+		"allowedNames":          kubeLoginName,
+		"accessTokenTrustedIps": anywhere,
+	}, nil)
+	if se := (*statusError)(nil); errors.As(err, &se) && se.Status == http.StatusNotFound {
+		return "", &skipError{reason: "needs kubernetes auth (POST /api/v1/auth/kubernetes-auth/identities/{identityId} is 404 in this build)"}
+	}
+	if err != nil {
+		return "", fmt.Errorf("attaching kubernetes auth: %w", err)
+	}
+	return id, nil
 }
 
 func randomSuffix() string {

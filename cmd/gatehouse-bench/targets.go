@@ -38,8 +38,9 @@ type env struct {
 
 	setupClient *http.Client // setup calls, loopback only like the load
 
-	uaMu      sync.Mutex // guards uaMissing and uaToks (see universalAuthToken)
+	uaMu      sync.Mutex // guards uaMissing, uaClients and uaToks (see universalAuthToken)
 	uaMissing bool
+	uaClients map[int64]uaClient
 	uaToks    map[int64]string
 }
 
@@ -48,7 +49,7 @@ func newEnv(opts options, log io.Writer) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &env{opts: opts, log: log, dir: dir, setupClient: newClient(1, nil), uaToks: map[int64]string{}}, nil
+	return &env{opts: opts, log: log, dir: dir, setupClient: newClient(1, nil), uaClients: map[int64]uaClient{}, uaToks: map[int64]string{}}, nil
 }
 
 // Close stops every process (SIGTERM, then kill) and removes the temp dir.

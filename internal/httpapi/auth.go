@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"strings"
 
@@ -13,10 +12,10 @@ import (
 )
 
 // Authenticator turns a presented access token into the caller's Principal.
-// The root token and identity tokens go through the same check.
+// The root token and identity tokens go through the same check, which reads
+// the identity's role with the token.
 type Authenticator struct {
-	Tokens     *token.Service
-	Identities *identity.Service
+	Tokens *token.Service
 }
 
 // Authenticate checks raw (spending one use of a use-limited token) and
@@ -25,26 +24,23 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string, client net
 	if raw == "" {
 		return identity.Principal{}, store.AccessToken{}, errs.Named(errs.Unauthenticated, "Unauthorized", "no access token was presented; send it as \"Authorization: Bearer <token>\"")
 	}
-	rec, err := a.Tokens.Authenticate(ctx, raw, client)
+	c, err := a.Tokens.Authenticate(ctx, raw, client)
 	if err != nil {
 		return identity.Principal{}, store.AccessToken{}, err
 	}
-	p, err := a.principal(ctx, rec)
-	return p, rec, err
+	p, err := principal(c)
+	return p, c.Record, err
 }
 
-func (a *Authenticator) principal(ctx context.Context, rec store.AccessToken) (identity.Principal, error) {
+func principal(c token.Checked) (identity.Principal, error) {
+	rec := c.Record
 	if rec.AuthMethodType == store.AuthMethodRoot {
 		return identity.Principal{Root: true, Role: store.RoleAdmin, TokenID: rec.ID}, nil
 	}
-	role, err := a.Identities.RoleOf(ctx, rec.IdentityID)
-	if errors.Is(err, store.ErrNotFound) {
+	if c.IdentityRole == "" {
 		return identity.Principal{}, errs.Named(errs.Unauthenticated, token.ErrNameRevoked, "the identity of this access token has been deleted; the token is revoked")
 	}
-	if err != nil {
-		return identity.Principal{}, errs.Wrap(err, "reading identity")
-	}
-	return identity.Principal{IdentityID: rec.IdentityID, Role: role, TokenID: rec.ID}, nil
+	return identity.Principal{IdentityID: rec.IdentityID, Role: c.IdentityRole, TokenID: rec.ID}, nil
 }
 
 // BearerToken returns the token of an "Authorization: Bearer <token>"

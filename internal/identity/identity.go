@@ -225,15 +225,6 @@ func (s *Service) Delete(ctx context.Context, p Principal, id string) (View, err
 	return v, nil
 }
 
-// RoleOf returns the role of an identity, for building a Principal.
-func (s *Service) RoleOf(ctx context.Context, id string) (store.Role, error) {
-	ident, err := s.store.GetIdentity(ctx, id)
-	if err != nil {
-		return "", err
-	}
-	return ident.Role, nil
-}
-
 func (s *Service) view(ctx context.Context, ident store.Identity) (View, error) {
 	methods, err := s.store.ListAuthMethods(ctx, ident.ID)
 	if err != nil {

@@ -121,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if generated != "" && !cfg.Dev {
 		cfg.Logger.Info("generated a new encryption key; back it up, the sealed secrets in the store cannot be read without it", "file", generated)
 	}
-	st, err := OpenStore(ctx, cfg.Storage)
+	st, err := openServerStore(ctx, cfg.Storage)
 	if err != nil {
 		removeDevDir(devDir)
 		return nil, fmt.Errorf("opening storage %s: %w", redactURL(cfg.Storage), err)
@@ -148,7 +148,7 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.bootstrapRoot(ctx, auditLog); err != nil {
 		return err
 	}
-	auth := &httpapi.Authenticator{Tokens: s.tokens, Identities: identities}
+	auth := &httpapi.Authenticator{Tokens: s.tokens}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-dev/gatehouse/internal/store/tokencache"
 )
 
 // DefaultStorage is the embedded default store.
@@ -29,6 +30,22 @@ func storageKind(url string) (kind, path string, err error) {
 		return "postgres", "", nil
 	}
 	return "", "", fmt.Errorf("storage %q: want sqlite://<path> or postgres://...", redactURL(url))
+}
+
+// openServerStore opens the server's store: OpenStore's, with token checks
+// cached (internal/store/tokencache) when it is SQLite, whose file this one
+// server owns so that every write goes through the cache and the cache is
+// never stale. With PostgreSQL, shared by replicas whose writes this
+// process does not see, every token check reads the store.
+func openServerStore(ctx context.Context, url string) (store.Store, error) {
+	st, err := OpenStore(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if kind, _, _ := storageKind(url); kind == "sqlite" {
+		return tokencache.New(st, tokencache.MaxTTL, tokencache.DefaultSize, nil), nil
+	}
+	return st, nil
 }
 
 // OpenStore opens (and migrates) the store the URL names.

@@ -168,6 +168,22 @@ type AccessToken struct {
 	RevokedAt      time.Time
 }
 
+// TokenCheck is what checking a presented access token needs, read by
+// GetTokenCheck in one query, so that the three are one snapshot and one
+// round trip.
+type TokenCheck struct {
+	Token AccessToken
+	// AuthMethodFound reports whether the token's auth method exists; false
+	// for a root token, which has none.
+	AuthMethodFound bool
+	// TrustedIPs is that method's current TokenPolicy.TrustedIPs; never nil
+	// when AuthMethodFound.
+	TrustedIPs []string
+	// IdentityRole is the current role of the token's identity; "" for a
+	// root token, and when the identity no longer exists.
+	IdentityRole Role
+}
+
 // TokenFilter selects access tokens to revoke. Exactly one field is set.
 type TokenFilter struct {
 	ID             string
@@ -294,6 +310,11 @@ type Store interface {
 	CreateAccessToken(ctx context.Context, t AccessToken) error
 	GetAccessToken(ctx context.Context, id string) (AccessToken, error)
 	GetAccessTokenByHash(ctx context.Context, hash []byte) (AccessToken, error)
+	// GetTokenCheck returns the token with that hash (revoked or not, like
+	// GetAccessTokenByHash: ErrNotFound when there is none) with its auth
+	// method's current trusted IPs and its identity's current role, read
+	// in one statement.
+	GetTokenCheck(ctx context.Context, hash []byte) (TokenCheck, error)
 	// UseAccessToken adds one use to an unrevoked token if it is below its
 	// limit (or unlimited) and sets LastUsedAt, in one statement, and
 	// returns it updated: ErrLimitReached when at the limit, ErrNotFound

@@ -176,38 +176,49 @@ func (s *Service) expiry(rec store.AccessToken, renewedAt time.Time, ttl int64) 
 
 func maxTTLEnd(rec store.AccessToken) time.Time { return rec.CreatedAt.Add(seconds(rec.MaxTTL)) }
 
+// Checked is a token that passed its check.
+type Checked struct {
+	Record store.AccessToken
+	// IdentityRole is the role of the token's identity, read with the token
+	// in one query; "" for a root token, and when the identity no longer
+	// exists.
+	IdentityRole store.Role
+}
+
 // Authenticate checks a presented token for a request from client and, for
-// a use-limited token, spends one use. It returns the token's record.
-func (s *Service) Authenticate(ctx context.Context, raw string, client netip.Addr) (store.AccessToken, error) {
-	rec, err := s.live(ctx, raw, client)
+// a use-limited token, spends one use.
+func (s *Service) Authenticate(ctx context.Context, raw string, client netip.Addr) (Checked, error) {
+	c, err := s.live(ctx, raw, client)
 	if err != nil {
-		return store.AccessToken{}, err
+		return Checked{}, err
 	}
-	if rec.NumUsesLimit == 0 {
-		return rec, nil
+	checked := Checked{Record: c.Token, IdentityRole: c.IdentityRole}
+	if c.Token.NumUsesLimit == 0 {
+		return checked, nil
 	}
-	rec, err = s.store.UseAccessToken(ctx, rec.ID, s.now())
+	checked.Record, err = s.store.UseAccessToken(ctx, c.Token.ID, s.now())
 	switch {
 	case errors.Is(err, store.ErrLimitReached):
-		return store.AccessToken{}, usesExhausted()
+		return Checked{}, usesExhausted()
 	case errors.Is(err, store.ErrNotFound):
-		return store.AccessToken{}, revoked()
+		return Checked{}, revoked()
 	case err != nil:
-		return store.AccessToken{}, unavailable(err)
+		return Checked{}, unavailable(err)
 	}
-	return rec, nil
+	return checked, nil
 }
 
 // Lookup checks a presented token like Authenticate but spends no use.
 func (s *Service) Lookup(ctx context.Context, raw string, client netip.Addr) (store.AccessToken, error) {
-	return s.live(ctx, raw, client)
+	c, err := s.live(ctx, raw, client)
+	return c.Token, err
 }
 
 // Renew extends a live token and returns its new record. increment (seconds,
 // 0 = the token's own TTL) asks for a lifetime, capped by the max TTL and the
 // hard age cap; a periodic token is always renewed for one period.
 func (s *Service) Renew(ctx context.Context, raw string, client netip.Addr, increment int64) (store.AccessToken, error) {
-	rec, err := s.live(ctx, raw, client)
+	rec, err := s.Lookup(ctx, raw, client)
 	if err != nil {
 		return store.AccessToken{}, err
 	}
@@ -235,7 +246,7 @@ func (s *Service) Renew(ctx context.Context, raw string, client netip.Addr, incr
 
 // RevokePresented revokes the presented token itself (a client logging out).
 func (s *Service) RevokePresented(ctx context.Context, raw string, client netip.Addr) (store.AccessToken, error) {
-	rec, err := s.live(ctx, raw, client)
+	rec, err := s.Lookup(ctx, raw, client)
 	if err != nil {
 		return store.AccessToken{}, err
 	}
@@ -272,8 +283,9 @@ func (s *Service) Purge(ctx context.Context, grace time.Duration) (int64, error)
 }
 
 // live parses and looks up a token and checks that it may be used now from
-// client, without spending a use.
-func (s *Service) live(ctx context.Context, raw string, client netip.Addr) (store.AccessToken, error) {
+// client, without spending a use. The token, its method's trusted IPs and
+// its identity's role come from one store query.
+func (s *Service) live(ctx context.Context, raw string, client netip.Addr) (store.TokenCheck, error) {
 	var h [32]byte
 	tok, err := secret.Parse(secret.KindAccessToken, raw)
 	switch {
@@ -283,24 +295,25 @@ func (s *Service) live(ctx context.Context, raw string, client netip.Addr) (stor
 		h = sha256.Sum256([]byte(raw))
 	default:
 		// Rejected before any store access.
-		return store.AccessToken{}, errs.Named(errs.Unauthenticated, ErrNameMalformed, "the access token is malformed (not a Gatehouse access token or a damaged copy)"+reLogin)
+		return store.TokenCheck{}, errs.Named(errs.Unauthenticated, ErrNameMalformed, "the access token is malformed (not a Gatehouse access token or a damaged copy)"+reLogin)
 	}
-	rec, err := s.store.GetAccessTokenByHash(ctx, h[:])
+	c, err := s.store.GetTokenCheck(ctx, h[:])
 	if errors.Is(err, store.ErrNotFound) {
-		return store.AccessToken{}, errs.Named(errs.Unauthenticated, ErrNameInvalid, "the access token is not valid"+reLogin)
+		return store.TokenCheck{}, errs.Named(errs.Unauthenticated, ErrNameInvalid, "the access token is not valid"+reLogin)
 	}
 	if err != nil {
-		return store.AccessToken{}, unavailable(err)
+		return store.TokenCheck{}, unavailable(err)
 	}
+	rec := c.Token
 	if err := checkState(rec, s.now()); err != nil {
-		return store.AccessToken{}, err
+		return store.TokenCheck{}, err
 	}
 	if rec.AuthMethodID != "" {
-		if err := s.checkTrustedIPs(ctx, rec, client); err != nil {
-			return store.AccessToken{}, err
+		if err := checkTrustedIPs(c, client); err != nil {
+			return store.TokenCheck{}, err
 		}
 	}
-	return rec, nil
+	return c, nil
 }
 
 // checkState fails unless rec is live at now: not revoked, not expired,
@@ -350,18 +363,16 @@ func (s *Service) inspect(rec store.AccessToken, err error) (store.AccessToken, 
 	return rec, nil
 }
 
-func (s *Service) checkTrustedIPs(ctx context.Context, rec store.AccessToken, client netip.Addr) error {
-	m, err := s.store.GetAuthMethod(ctx, rec.AuthMethodID)
-	if errors.Is(err, store.ErrNotFound) {
+// checkTrustedIPs checks client against the current trusted-IP list of the
+// token's auth method.
+func checkTrustedIPs(c store.TokenCheck, client netip.Addr) error {
+	if !c.AuthMethodFound {
 		// The method was removed; its tokens die with it.
 		return revoked()
 	}
+	prefixes, err := clientip.ParsePrefixList(c.TrustedIPs)
 	if err != nil {
-		return unavailable(err)
-	}
-	prefixes, err := clientip.ParsePrefixList(m.TokenPolicy.TrustedIPs)
-	if err != nil {
-		return errs.Wrap(err, "auth method %s has a bad trusted IP list", m.ID)
+		return errs.Wrap(err, "auth method %s has a bad trusted IP list", c.Token.AuthMethodID)
 	}
 	allow := clientip.NewAllowlist(prefixes)
 	if allow.AllowsAll() || allow.Allows(client) {

@@ -34,9 +34,9 @@ type countingStore struct {
 	lookups atomic.Int64
 }
 
-func (c *countingStore) GetAccessTokenByHash(ctx context.Context, h []byte) (store.AccessToken, error) {
+func (c *countingStore) GetTokenCheck(ctx context.Context, h []byte) (store.TokenCheck, error) {
 	c.lookups.Add(1)
-	return c.Store.GetAccessTokenByHash(ctx, h)
+	return c.Store.GetTokenCheck(ctx, h)
 }
 
 var client = netip.MustParseAddr("10.1.2.3")
@@ -421,5 +421,37 @@ func BenchmarkAuthenticate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Authenticate returns the identity's current role, read with the token;
+// a root token has no identity.
+func TestAuthenticateIdentityRole(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 0)
+	raw := f.issue(t, store.TokenPolicy{NumUsesLimit: 10})
+	for _, role := range []store.Role{store.RoleNoAccess, store.RoleAdmin} {
+		_, err := f.store.UpdateIdentity(ctx, f.method.IdentityID, func(id *store.Identity) error {
+			id.Role = role
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := f.tokens.Authenticate(ctx, raw, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.IdentityRole != role || c.Record.IdentityID != f.method.IdentityID {
+			t.Errorf("got role %q of %q, want %q of %q", c.IdentityRole, c.Record.IdentityID, role, f.method.IdentityID)
+		}
+	}
+	root, err := f.tokens.IssueRoot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.tokens.Authenticate(ctx, root.Token.Reveal(), client)
+	if err != nil || c.IdentityRole != "" {
+		t.Errorf("root token: role %q, err %v; want no role", c.IdentityRole, err)
 	}
 }

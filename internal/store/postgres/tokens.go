@@ -80,6 +80,36 @@ func (s *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.Ac
 	return t, nil
 }
 
+// GetTokenCheck returns the token with that hash, its method's trusted IPs
+// and its identity's role, in one statement (one snapshot). The subqueries
+// give NULL when the method or the identity is gone: both columns are NOT
+// NULL in their tables. pgx prepares and caches the statement per
+// connection.
+func (s *Store) GetTokenCheck(ctx context.Context, hash []byte) (store.TokenCheck, error) {
+	var (
+		ips  *[]string
+		role *string
+	)
+	t, err := scanAccessToken(s.pool.QueryRow(ctx, `SELECT `+accessTokenColumns+`,
+		(SELECT m.token_trusted_ips FROM auth_methods m WHERE m.id = access_tokens.auth_method_id),
+		(SELECT i.role FROM identities i WHERE i.id = access_tokens.identity_id)
+		FROM access_tokens WHERE hash = $1`, hash), &ips, &role)
+	if err != nil {
+		return store.TokenCheck{}, wrapErr("get token check", err)
+	}
+	c := store.TokenCheck{Token: t, AuthMethodFound: ips != nil}
+	if ips != nil {
+		c.TrustedIPs = *ips
+		if c.TrustedIPs == nil {
+			c.TrustedIPs = []string{}
+		}
+	}
+	if role != nil {
+		c.IdentityRole = store.Role(*role)
+	}
+	return c, nil
+}
+
 // UseAccessToken adds one use to an unrevoked token below its limit and
 // sets LastUsedAt, in one statement, so no number of concurrent requests on
 // any number of replicas can exceed the limit.

@@ -14,15 +14,17 @@ const accessTokenCols = `id, hash, identity_id, auth_method_id, auth_method_type
 	created_at, last_renewed_at, ttl, max_ttl, period, expires_at, num_uses, num_uses_limit,
 	metadata, last_used_at, revoked_at`
 
-func scanAccessToken(r rowScanner) (store.AccessToken, error) {
+// scanAccessToken reads accessTokenCols, then extra.
+func scanAccessToken(r rowScanner, extra ...any) (store.AccessToken, error) {
 	var (
 		t                                        store.AccessToken
 		md                                       string
 		created, renewed, expires, used, revoked sql.NullInt64
 	)
-	if err := r.Scan(&t.ID, &t.Hash, &t.IdentityID, &t.AuthMethodID, &t.AuthMethodType, &t.ClientSecretID,
+	dest := append([]any{&t.ID, &t.Hash, &t.IdentityID, &t.AuthMethodID, &t.AuthMethodType, &t.ClientSecretID,
 		&created, &renewed, &t.TTL, &t.MaxTTL, &t.Period, &expires, &t.NumUses, &t.NumUsesLimit,
-		&md, &used, &revoked); err != nil {
+		&md, &used, &revoked}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return store.AccessToken{}, err
 	}
 	var err error
@@ -34,14 +36,14 @@ func scanAccessToken(r rowScanner) (store.AccessToken, error) {
 	return t, nil
 }
 
-// CreateAccessToken stores a new access token.
+// CreateAccessToken stores a new access token, committed with the other
+// inserts waiting at that moment (groupcommit.go).
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
 	md, err := encodeJSON(t.Metadata, "{}")
 	if err != nil {
 		return fmt.Errorf("sqlite: create access token: %w", err)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO access_tokens (`+accessTokenCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	err = s.groupExec(ctx, s.stmts.createToken,
 		t.ID, t.Hash, t.IdentityID, t.AuthMethodID, t.AuthMethodType, t.ClientSecretID,
 		micros(t.CreatedAt), micros(t.LastRenewedAt), t.TTL, t.MaxTTL, t.Period, micros(t.ExpiresAt),
 		t.NumUses, t.NumUsesLimit, md, micros(t.LastUsedAt), micros(t.RevokedAt))
@@ -62,11 +64,28 @@ func (s *Store) GetAccessToken(ctx context.Context, id string) (store.AccessToke
 
 // GetAccessTokenByHash returns the access token with that hash.
 func (s *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.AccessToken, error) {
-	t, err := scanAccessToken(s.read.QueryRowContext(ctx, `SELECT `+accessTokenCols+` FROM access_tokens WHERE hash = ?`, hash))
+	t, err := scanAccessToken(s.stmts.tokenByHash.QueryRowContext(ctx, hash))
 	if err != nil {
 		return store.AccessToken{}, notFound(err, "access token by hash")
 	}
 	return t, nil
+}
+
+// GetTokenCheck returns the token with that hash, its method's trusted IPs
+// and its identity's role, in one prepared statement.
+func (s *Store) GetTokenCheck(ctx context.Context, hash []byte) (store.TokenCheck, error) {
+	var ips, role sql.NullString
+	t, err := scanAccessToken(s.stmts.tokenCheck.QueryRowContext(ctx, hash), &ips, &role)
+	if err != nil {
+		return store.TokenCheck{}, notFound(err, "access token by hash")
+	}
+	c := store.TokenCheck{Token: t, AuthMethodFound: ips.Valid, IdentityRole: store.Role(role.String)}
+	if ips.Valid {
+		if c.TrustedIPs, err = decodeStrings(ips.String); err != nil {
+			return store.TokenCheck{}, fmt.Errorf("sqlite: auth method %q trusted IPs: %w", t.AuthMethodID, err)
+		}
+	}
+	return c, nil
 }
 
 // UseAccessToken counts one use of an unrevoked token below its limit and
@@ -74,10 +93,11 @@ func (s *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.Ac
 // tells "at the limit" from "absent or revoked"; it decides only which error
 // to return, so a change between the two cannot let a use through.
 func (s *Store) UseAccessToken(ctx context.Context, id string, now time.Time) (store.AccessToken, error) {
-	t, err := scanAccessToken(s.write.QueryRowContext(ctx, `UPDATE access_tokens
-		SET num_uses = num_uses + 1, last_used_at = ?
-		WHERE id = ? AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)
-		RETURNING `+accessTokenCols, micros(now), id))
+	var t store.AccessToken
+	err := s.groupQueryRow(ctx, s.stmts.useToken, func(r *sql.Row) (err error) {
+		t, err = scanAccessToken(r)
+		return err
+	}, micros(now), id)
 	if err == nil {
 		return t, nil
 	}

@@ -29,14 +29,14 @@ func scanAuditEvent(r rowScanner) (store.AuditEvent, error) {
 	return e, nil
 }
 
-// AppendAuditEvent adds one event to the log.
+// AppendAuditEvent adds one event to the log, committed with the other
+// inserts waiting at that moment (groupcommit.go).
 func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
 	details, err := encodeJSON(e.Details, "{}")
 	if err != nil {
 		return fmt.Errorf("sqlite: append audit event: %w", err)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO audit_events (`+auditEventCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	err = s.groupExec(ctx, s.stmts.appendAuditEvent,
 		e.ID, micros(e.Time), e.Type, e.Success, e.RequestID, e.ActorID, e.IdentityID,
 		e.AuthMethod, e.ClientIP, e.Reason, details)
 	if err != nil {

@@ -94,7 +94,7 @@ func (s *Store) CreateIdentityWithAuthMethod(ctx context.Context, id store.Ident
 
 // GetAuthMethod returns one auth method.
 func (s *Store) GetAuthMethod(ctx context.Context, id string) (store.AuthMethod, error) {
-	m, err := scanAuthMethod(s.read.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods WHERE id = ?`, id))
+	m, err := scanAuthMethod(s.stmts.authMethod.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.AuthMethod{}, notFound(err, "auth method %q", id)
 	}
@@ -103,8 +103,7 @@ func (s *Store) GetAuthMethod(ctx context.Context, id string) (store.AuthMethod,
 
 // GetAuthMethodByIdentity returns the identity's method of type typ.
 func (s *Store) GetAuthMethodByIdentity(ctx context.Context, identityID string, typ store.AuthMethodType) (store.AuthMethod, error) {
-	m, err := scanAuthMethod(s.read.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods
-		WHERE identity_id = ? AND type = ?`, identityID, typ))
+	m, err := scanAuthMethod(s.stmts.authMethodByIdentity.QueryRowContext(ctx, identityID, typ))
 	if err != nil {
 		return store.AuthMethod{}, notFound(err, "%s auth method of identity %q", typ, identityID)
 	}
@@ -117,8 +116,7 @@ func (s *Store) GetAuthMethodByLookupKey(ctx context.Context, typ store.AuthMeth
 	if key == "" {
 		return store.AuthMethod{}, fmt.Errorf("sqlite: %s auth method with an empty lookup key: %w", typ, store.ErrNotFound)
 	}
-	m, err := scanAuthMethod(s.read.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods
-		WHERE type = ? AND lookup_key = ?`, typ, key))
+	m, err := scanAuthMethod(s.stmts.authMethodByLookupKey.QueryRowContext(ctx, typ, key))
 	if err != nil {
 		return store.AuthMethod{}, notFound(err, "%s auth method with lookup key %q", typ, key)
 	}

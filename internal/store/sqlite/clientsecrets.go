@@ -50,7 +50,7 @@ func (s *Store) GetClientSecret(ctx context.Context, id string) (store.ClientSec
 
 // GetClientSecretByHash returns the client secret with that hash.
 func (s *Store) GetClientSecretByHash(ctx context.Context, hash []byte) (store.ClientSecret, error) {
-	cs, err := scanClientSecret(s.read.QueryRowContext(ctx, `SELECT `+clientSecretCols+` FROM client_secrets WHERE hash = ?`, hash))
+	cs, err := scanClientSecret(s.stmts.clientSecretByHash.QueryRowContext(ctx, hash))
 	if err != nil {
 		return store.ClientSecret{}, notFound(err, "client secret by hash")
 	}
@@ -85,10 +85,11 @@ func (s *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]s
 // which error to return, so a change between the two cannot let a use
 // through.
 func (s *Store) ConsumeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
-	cs, err := scanClientSecret(s.write.QueryRowContext(ctx, `UPDATE client_secrets
-		SET num_uses = num_uses + 1, updated_at = ?
-		WHERE id = ? AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)
-		RETURNING `+clientSecretCols, micros(now), id))
+	var cs store.ClientSecret
+	err := s.groupQueryRow(ctx, s.stmts.consumeClientSecret, func(r *sql.Row) (err error) {
+		cs, err = scanClientSecret(r)
+		return err
+	}, micros(now), id)
 	if err == nil {
 		return cs, nil
 	}

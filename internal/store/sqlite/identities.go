@@ -55,7 +55,7 @@ func insertIdentity(ctx context.Context, db execer, id store.Identity) error {
 
 // GetIdentity returns one identity.
 func (s *Store) GetIdentity(ctx context.Context, id string) (store.Identity, error) {
-	ident, err := scanIdentity(s.read.QueryRowContext(ctx, `SELECT `+identityCols+` FROM identities WHERE id = ?`, id))
+	ident, err := scanIdentity(s.stmts.identity.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.Identity{}, notFound(err, "identity %q", id)
 	}

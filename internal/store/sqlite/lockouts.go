@@ -70,8 +70,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, no
 
 // GetLockout returns the key's record.
 func (s *Store) GetLockout(ctx context.Context, key store.LockoutKey) (store.Lockout, error) {
-	l, err := scanLockout(s.read.QueryRowContext(ctx, `SELECT `+lockoutCols+` FROM login_lockouts
-		WHERE auth_method_id = ? AND client_ip = ?`, key.AuthMethodID, key.ClientIP))
+	l, err := scanLockout(s.stmts.lockout.QueryRowContext(ctx, key.AuthMethodID, key.ClientIP))
 	if err != nil {
 		return store.Lockout{}, notFound(err, "lockout of auth method %q", key.AuthMethodID)
 	}

@@ -37,6 +37,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	sqlitedrv "modernc.org/sqlite"
@@ -52,6 +53,14 @@ const busyTimeout = 5 * time.Second
 type Store struct {
 	write *sql.DB // one connection: all writes
 	read  *sql.DB // query_only connections: reads
+	stmts *stmts  // the hot paths' prepared statements
+
+	writes          chan *pendingWrite // to groupWriter (groupcommit.go)
+	closing         chan struct{}      // closed by Close: stops the goroutines below
+	checkpointsDone chan struct{}      // closed when checkpointLoop returns
+	writerDone      chan struct{}      // closed when groupWriter returns
+	closeOnce       sync.Once
+	closeErr        error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -107,7 +116,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	return &Store{write: write, read: read}, nil
+	st, err := prepareStmts(ctx, read, write)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, err
+	}
+	s := &Store{
+		write: write, read: read, stmts: st,
+		writes: make(chan *pendingWrite), closing: make(chan struct{}),
+		checkpointsDone: make(chan struct{}), writerDone: make(chan struct{}),
+	}
+	go s.checkpointLoop(s.closing, s.checkpointsDone)
+	go s.groupWriter(s.writerDone)
+	return s, nil
 }
 
 // dsn builds the driver's connection string. The pragmas go in the DSN (not
@@ -143,9 +165,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close stops the checkpoints and the group writer (which first answers the
+// writes it has taken) and closes the prepared statements and both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.checkpointsDone
+		<-s.writerDone
+		s.closeErr = errors.Join(s.stmts.close(), s.read.Close(), s.write.Close())
+	})
+	return s.closeErr
 }
 
 // GetMeta returns a server-level setting.

@@ -400,6 +400,33 @@ func BenchmarkGetAccessTokenByHash(b *testing.B) {
 	})
 }
 
+// BenchmarkGetTokenCheck is the one store read of a token check.
+func BenchmarkGetTokenCheck(b *testing.B) {
+	s, toks := benchStore(b)
+	ctx := b.Context()
+	b.Run("serial", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if _, err := s.GetTokenCheck(ctx, toks[i%len(toks)].Hash); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if _, err := s.GetTokenCheck(ctx, toks[i%len(toks)].Hash); err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	})
+}
+
 func BenchmarkUseAccessToken(b *testing.B) {
 	s, toks := benchStore(b)
 	ctx := b.Context()

@@ -10,6 +10,8 @@ import (
 
 var accessTokenTests = []test{
 	{"RoundTrip", testAccessTokenRoundTrip},
+	{"Check", testAccessTokenCheck},
+	{"CheckOrphaned", testAccessTokenCheckOrphaned},
 	{"Use", testAccessTokenUse},
 	{"UseUnlimited", testAccessTokenUseUnlimited},
 	{"UseRevoked", testAccessTokenUseRevoked},
@@ -45,6 +47,78 @@ func testAccessTokenRoundTrip(t *testing.T, s store.Store) {
 		must(t, err)
 		checkEqual(t, "GetAccessTokenByHash", got, tk)
 	}
+}
+
+// testAccessTokenCheck: GetTokenCheck returns the token as stored, revoked
+// or not, with its method's current trusted IPs and its identity's current
+// role, and sees changes to either at once.
+func testAccessTokenCheck(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	m := uaMethod(t, s)
+	cs := createClientSecret(t, s, newClientSecret(m.ID, at(2)))
+	live := createAccessToken(t, s, newAccessToken(m, cs.ID, at(10)))
+	revoked := newAccessToken(m, cs.ID, at(11))
+	revoked.NumUses, revoked.NumUsesLimit = 2, 3
+	revoked.RevokedAt = at(12)
+	createAccessToken(t, s, revoked)
+
+	for _, tk := range []store.AccessToken{live, revoked} {
+		got, err := s.GetTokenCheck(ctx, tk.Hash)
+		must(t, err)
+		checkEqual(t, "GetTokenCheck", got, store.TokenCheck{
+			Token: tk, AuthMethodFound: true, TrustedIPs: m.TokenPolicy.TrustedIPs, IdentityRole: store.RoleMember,
+		})
+	}
+
+	for _, ips := range [][]string{{"10.0.0.0/8", "2001:db8::1/128"}, nil} {
+		_, err := s.UpdateAuthMethod(ctx, m.ID, func(m *store.AuthMethod) error {
+			m.TokenPolicy.TrustedIPs = ips
+			return nil
+		})
+		must(t, err)
+		_, err = s.UpdateIdentity(ctx, m.IdentityID, func(id *store.Identity) error {
+			id.Role = store.RoleNoAccess
+			return nil
+		})
+		must(t, err)
+		if ips == nil {
+			ips = []string{} // never nil when read back
+		}
+		got, err := s.GetTokenCheck(ctx, live.Hash)
+		must(t, err)
+		checkEqual(t, "GetTokenCheck after updates", got, store.TokenCheck{
+			Token: live, AuthMethodFound: true, TrustedIPs: ips, IdentityRole: store.RoleNoAccess,
+		})
+	}
+}
+
+// testAccessTokenCheckOrphaned: a root token has neither method nor
+// identity, and a token outlives (revoked) its deleted method and identity;
+// GetTokenCheck says so instead of failing.
+func testAccessTokenCheckOrphaned(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	check := func(what string, tk store.AccessToken, methodFound bool, role store.Role) {
+		t.Helper()
+		got, err := s.GetTokenCheck(ctx, tk.Hash)
+		must(t, err)
+		checkEqual(t, what+": token", got.Token, tk)
+		if got.AuthMethodFound != methodFound || got.IdentityRole != role {
+			t.Errorf("%s: AuthMethodFound %v, IdentityRole %q; want %v, %q", what, got.AuthMethodFound, got.IdentityRole, methodFound, role)
+		}
+		if methodFound == (got.TrustedIPs == nil) {
+			t.Errorf("%s: TrustedIPs %#v with AuthMethodFound %v", what, got.TrustedIPs, methodFound)
+		}
+	}
+
+	check("root token", createAccessToken(t, s, newRootToken(at(1))), false, "")
+
+	tk := kubeToken(t, s, 0)
+	check("live token", tk, true, store.RoleMember)
+	must(t, s.DeleteAuthMethod(ctx, tk.AuthMethodID, at(5)))
+	tk.RevokedAt = at(5)
+	check("method deleted", tk, false, store.RoleMember)
+	must(t, s.DeleteIdentity(ctx, tk.IdentityID, at(6)))
+	check("identity deleted", tk, false, "")
 }
 
 // kubeToken creates an identity, a Kubernetes method and a token of it with

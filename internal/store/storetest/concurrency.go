@@ -20,6 +20,8 @@ var concurrencyTests = []test{
 	{"CreateIdentitySameID", testConcurrentCreateIdentity},
 	{"CreateAuthMethodSameLookupKey", testConcurrentCreateLookupKey},
 	{"CreateAuthMethodSameType", testConcurrentCreateSameType},
+	{"CreateAccessTokensSomeDuplicate", testConcurrentCreateAccessTokens},
+	{"AppendAuditEvents", testConcurrentAppendAuditEvents},
 }
 
 // testConcurrentUpdateIdentity: 20 updaters each append one metadata entry;
@@ -282,5 +284,65 @@ func testConcurrentCreateSameType(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(got) != 1 {
 		t.Errorf("identity has %d methods after racing creates of one type, want 1", len(got))
+	}
+}
+
+// testConcurrentCreateAccessTokens: 64 concurrent creates, where every
+// fourth reuses the hash of the one before it. Of each such pair exactly
+// one is stored and the other fails alone with ErrAlreadyExists; every
+// other token is stored as given (a backend that commits concurrent inserts
+// together must not let one's failure touch the others).
+func testConcurrentCreateAccessTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	m := uaMethod(t, s)
+	const n = 64
+	toks := make([]store.AccessToken, n)
+	for i := range toks {
+		toks[i] = newAccessToken(m, "", at(i))
+		if i%4 == 3 {
+			toks[i].Hash = toks[i-1].Hash
+		}
+	}
+	errs := concurrently(n, func(i int) error { return s.CreateAccessToken(ctx, toks[i]) })
+	stored := func(i int) {
+		t.Helper()
+		got, err := s.GetAccessToken(ctx, toks[i].ID)
+		must(t, err)
+		checkEqual(t, fmt.Sprintf("token %d", i), got, toks[i])
+	}
+	for i := 0; i < n; i += 4 {
+		for _, j := range []int{i, i + 1} {
+			if errs[j] != nil {
+				t.Errorf("token %d: %v", j, errs[j])
+				continue
+			}
+			stored(j)
+		}
+		exactlyOne(t, fmt.Sprintf("CreateAccessToken of tokens %d and %d (same hash)", i+2, i+3), errs[i+2:i+4])
+		for _, j := range []int{i + 2, i + 3} {
+			if errs[j] == nil {
+				stored(j)
+			} else {
+				_, err := s.GetAccessToken(ctx, toks[j].ID)
+				wantErr(t, fmt.Sprintf("token %d, refused", j), err, store.ErrNotFound)
+			}
+		}
+	}
+}
+
+// testConcurrentAppendAuditEvents: 64 concurrent appends are all stored.
+func testConcurrentAppendAuditEvents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 64
+	errs := concurrently(n, func(i int) error { return s.AppendAuditEvent(ctx, newAuditEvent(i)) })
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("event %d: %v", i, err)
+		}
+	}
+	_, total, err := s.ListAuditEvents(ctx, 0, 1)
+	must(t, err)
+	if total != n {
+		t.Errorf("%d events stored, want %d", total, n)
 	}
 }

@@ -64,6 +64,7 @@ func testNotFound(t *testing.T, s store.Store) {
 		{"RevokeClientSecret", func(ctx context.Context) error { _, err := s.RevokeClientSecret(ctx, newID(), at(100)); return err }},
 		{"GetAccessToken", func(ctx context.Context) error { _, err := s.GetAccessToken(ctx, newID()); return err }},
 		{"GetAccessTokenByHash", func(ctx context.Context) error { _, err := s.GetAccessTokenByHash(ctx, newHash()); return err }},
+		{"GetTokenCheck", func(ctx context.Context) error { _, err := s.GetTokenCheck(ctx, newHash()); return err }},
 		{"UseAccessToken", func(ctx context.Context) error { _, err := s.UseAccessToken(ctx, newID(), at(100)); return err }},
 		{"RenewAccessToken", func(ctx context.Context) error {
 			_, err := s.RenewAccessToken(ctx, newID(), at(100), at(200))

@@ -1,0 +1,236 @@
+package tokencache
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// The rest of store.Store, one method at a time (see the package comment):
+// reads pass through; writes that may change a kept answer empty the cache
+// after the store has answered.
+
+func (c *Store) Ping(ctx context.Context) error { return c.s.Ping(ctx) }
+
+// Close empties the cache and closes the wrapped store.
+func (c *Store) Close() error {
+	defer c.flush()
+	return c.s.Close()
+}
+
+func (c *Store) GetMeta(ctx context.Context, key string) (string, error) {
+	return c.s.GetMeta(ctx, key)
+}
+
+// PutMetaIfAbsent changes no kept answer.
+func (c *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (bool, error) {
+	return c.s.PutMetaIfAbsent(ctx, key, value)
+}
+
+// Identities.
+
+// CreateIdentity changes no kept answer: answers for a missing identity
+// are never kept.
+func (c *Store) CreateIdentity(ctx context.Context, id store.Identity) error {
+	return c.s.CreateIdentity(ctx, id)
+}
+
+func (c *Store) GetIdentity(ctx context.Context, id string) (store.Identity, error) {
+	return c.s.GetIdentity(ctx, id)
+}
+
+func (c *Store) ListIdentities(ctx context.Context, offset, limit int) ([]store.Identity, int, error) {
+	return c.s.ListIdentities(ctx, offset, limit)
+}
+
+// UpdateIdentity may change a role: empties the cache.
+func (c *Store) UpdateIdentity(ctx context.Context, id string, update func(*store.Identity) error) (store.Identity, error) {
+	defer c.flush()
+	return c.s.UpdateIdentity(ctx, id, update)
+}
+
+// DeleteIdentity revokes tokens: empties the cache.
+func (c *Store) DeleteIdentity(ctx context.Context, id string, now time.Time) error {
+	defer c.flush()
+	return c.s.DeleteIdentity(ctx, id, now)
+}
+
+// Auth methods.
+
+// CreateAuthMethod changes no kept answer: answers for a missing method
+// are never kept.
+func (c *Store) CreateAuthMethod(ctx context.Context, m store.AuthMethod) error {
+	return c.s.CreateAuthMethod(ctx, m)
+}
+
+func (c *Store) GetAuthMethod(ctx context.Context, id string) (store.AuthMethod, error) {
+	return c.s.GetAuthMethod(ctx, id)
+}
+
+func (c *Store) GetAuthMethodByIdentity(ctx context.Context, identityID string, typ store.AuthMethodType) (store.AuthMethod, error) {
+	return c.s.GetAuthMethodByIdentity(ctx, identityID, typ)
+}
+
+func (c *Store) GetAuthMethodByLookupKey(ctx context.Context, typ store.AuthMethodType, key string) (store.AuthMethod, error) {
+	return c.s.GetAuthMethodByLookupKey(ctx, typ, key)
+}
+
+func (c *Store) ListAuthMethods(ctx context.Context, identityID string) ([]store.AuthMethod, error) {
+	return c.s.ListAuthMethods(ctx, identityID)
+}
+
+// UpdateAuthMethod may change trusted IPs: empties the cache.
+func (c *Store) UpdateAuthMethod(ctx context.Context, id string, update func(*store.AuthMethod) error) (store.AuthMethod, error) {
+	defer c.flush()
+	return c.s.UpdateAuthMethod(ctx, id, update)
+}
+
+// DeleteAuthMethod revokes tokens: empties the cache.
+func (c *Store) DeleteAuthMethod(ctx context.Context, id string, now time.Time) error {
+	defer c.flush()
+	return c.s.DeleteAuthMethod(ctx, id, now)
+}
+
+// CreateIdentityWithAuthMethod changes no kept answer: answers for a
+// missing identity or method are never kept.
+func (c *Store) CreateIdentityWithAuthMethod(ctx context.Context, id store.Identity, m store.AuthMethod) error {
+	return c.s.CreateIdentityWithAuthMethod(ctx, id, m)
+}
+
+func (c *Store) ListAuthMethodsByMount(ctx context.Context, mountPath string) ([]store.AuthMethod, error) {
+	return c.s.ListAuthMethodsByMount(ctx, mountPath)
+}
+
+// Vault auth mounts.
+
+// CreateMount changes no kept answer: a new mount has no roles yet.
+func (c *Store) CreateMount(ctx context.Context, m store.Mount) error {
+	return c.s.CreateMount(ctx, m)
+}
+
+func (c *Store) GetMount(ctx context.Context, path string) (store.Mount, error) {
+	return c.s.GetMount(ctx, path)
+}
+
+func (c *Store) ListMounts(ctx context.Context) ([]store.Mount, error) {
+	return c.s.ListMounts(ctx)
+}
+
+// UpdateMount changes no kept answer: a mount's config (cluster, keys) is
+// read at login, never by a token check.
+func (c *Store) UpdateMount(ctx context.Context, path string, update func(*store.Mount) error) (store.Mount, error) {
+	return c.s.UpdateMount(ctx, path, update)
+}
+
+// DeleteMount revokes tokens and deletes identities: empties the cache.
+func (c *Store) DeleteMount(ctx context.Context, path string, now time.Time) error {
+	defer c.flush()
+	return c.s.DeleteMount(ctx, path, now)
+}
+
+// Client secrets.
+
+// CreateClientSecret changes no kept answer.
+func (c *Store) CreateClientSecret(ctx context.Context, cs store.ClientSecret) error {
+	return c.s.CreateClientSecret(ctx, cs)
+}
+
+func (c *Store) GetClientSecret(ctx context.Context, id string) (store.ClientSecret, error) {
+	return c.s.GetClientSecret(ctx, id)
+}
+
+func (c *Store) GetClientSecretByHash(ctx context.Context, hash []byte) (store.ClientSecret, error) {
+	return c.s.GetClientSecretByHash(ctx, hash)
+}
+
+func (c *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]store.ClientSecret, error) {
+	return c.s.ListClientSecrets(ctx, authMethodID)
+}
+
+// ConsumeClientSecret changes a secret, not a token check.
+func (c *Store) ConsumeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
+	return c.s.ConsumeClientSecret(ctx, id, now)
+}
+
+// RevokeClientSecret revokes tokens: empties the cache.
+func (c *Store) RevokeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
+	defer c.flush()
+	return c.s.RevokeClientSecret(ctx, id, now)
+}
+
+// Login lockouts change no token check.
+
+func (c *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, now time.Time, p store.LockoutPolicy) (store.Lockout, error) {
+	return c.s.RecordLoginFailure(ctx, key, now, p)
+}
+
+func (c *Store) GetLockout(ctx context.Context, key store.LockoutKey) (store.Lockout, error) {
+	return c.s.GetLockout(ctx, key)
+}
+
+func (c *Store) ClearLockout(ctx context.Context, key store.LockoutKey) error {
+	return c.s.ClearLockout(ctx, key)
+}
+
+func (c *Store) ClearLockouts(ctx context.Context, authMethodID string) (int64, error) {
+	return c.s.ClearLockouts(ctx, authMethodID)
+}
+
+func (c *Store) ListActiveLockouts(ctx context.Context, authMethodID string, now time.Time) ([]store.Lockout, error) {
+	return c.s.ListActiveLockouts(ctx, authMethodID, now)
+}
+
+// Access tokens.
+
+// CreateAccessToken changes no kept answer: a new token is not in the
+// cache.
+func (c *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
+	return c.s.CreateAccessToken(ctx, t)
+}
+
+func (c *Store) GetAccessToken(ctx context.Context, id string) (store.AccessToken, error) {
+	return c.s.GetAccessToken(ctx, id)
+}
+
+func (c *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.AccessToken, error) {
+	return c.s.GetAccessTokenByHash(ctx, hash)
+}
+
+// UseAccessToken changes the token it uses: drops it (everything, when it
+// fails).
+func (c *Store) UseAccessToken(ctx context.Context, id string, now time.Time) (store.AccessToken, error) {
+	t, err := c.s.UseAccessToken(ctx, id, now)
+	c.drop(t, err)
+	return t, err
+}
+
+// RenewAccessToken changes the token it renews: drops it (everything, when
+// it fails).
+func (c *Store) RenewAccessToken(ctx context.Context, id string, renewedAt, expiresAt time.Time) (store.AccessToken, error) {
+	t, err := c.s.RenewAccessToken(ctx, id, renewedAt, expiresAt)
+	c.drop(t, err)
+	return t, err
+}
+
+// RevokeAccessTokens empties the cache.
+func (c *Store) RevokeAccessTokens(ctx context.Context, f store.TokenFilter, now time.Time) (int64, error) {
+	defer c.flush()
+	return c.s.RevokeAccessTokens(ctx, f, now)
+}
+
+// PurgeAccessTokens deletes tokens: empties the cache.
+func (c *Store) PurgeAccessTokens(ctx context.Context, cutoff time.Time) (int64, error) {
+	defer c.flush()
+	return c.s.PurgeAccessTokens(ctx, cutoff)
+}
+
+// Audit log: changes no token check.
+
+func (c *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
+	return c.s.AppendAuditEvent(ctx, e)
+}
+
+func (c *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store.AuditEvent, int, error) {
+	return c.s.ListAuditEvents(ctx, offset, limit)
+}

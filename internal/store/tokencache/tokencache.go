@@ -1,0 +1,195 @@
+// Package tokencache is a store.Store that keeps recent answers of
+// GetTokenCheck — the one store read of every token check — in memory, so
+// that a check of an unlimited token usually costs no query.
+//
+// Why a store decorator and not a cache inside internal/token: what a
+// check reads (the token, its auth method's trusted IPs, its identity's
+// role) is changed by writes from several packages (token revocation and
+// renewal, identity updates and deletion, auth-method updates and deletion,
+// client-secret revocation). Every one of those writes goes through the
+// store, so the store is the one place that sees them all.
+//
+// Correctness, within the process:
+//
+//   - Only successful-looking answers are kept: an unrevoked token without a
+//     use limit, whose auth method exists (or that has none: root). A
+//     use-limited token always goes to the store, where its use is counted
+//     atomically. Expiry is not the cache's business: the caller checks
+//     ExpiresAt against its clock on every check, cached or not.
+//   - Every method that writes and might change a kept answer empties the
+//     cache after the write returns (committed or failed) and before the
+//     caller hears of it. Store methods are implemented one by one here, not
+//     inherited by embedding, so a method added to store.Store does not
+//     compile until someone decides here whether it must empty the cache.
+//     The writes that cannot change a kept answer — creating rows (a new
+//     token is not in the cache; answers for a missing method or identity
+//     are never kept), counting a client-secret use, lockouts, audit events,
+//     meta — leave it alone; UseAccessToken and RenewAccessToken drop the
+//     one token they changed.
+//   - A read that began before a write may not fill the cache after it: a
+//     generation counter, bumped with every emptying, is read before the
+//     store query and compared (under the same lock as the emptying) before
+//     the answer is kept.
+//
+// Across processes nothing is invalidated: an answer is kept for at most
+// TTL (at most MaxTTL, 1 s). Another process writing to the same store — a
+// second replica on PostgreSQL — can therefore have a revocation or a
+// trusted-IP or role change ignored here for up to TTL. That is why the
+// server uses this cache only with SQLite, whose file one server owns (the
+// only operator command that writes beside it, `generate-root`, creates a
+// token and changes no kept answer); with PostgreSQL every check reads the
+// store.
+package tokencache
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Limits.
+const (
+	// MaxTTL is the longest an answer may be kept: the bound on how late a
+	// change made by another process is seen.
+	MaxTTL = time.Second
+	// DefaultSize is the default number of tokens kept.
+	DefaultSize = 10_000
+)
+
+// Store is a store.Store whose GetTokenCheck answers from memory when it
+// can. Every other method is the wrapped store's.
+type Store struct {
+	s    store.Store
+	ttl  time.Duration
+	size int
+	now  func() time.Time
+
+	gen     atomic.Uint64 // bumped by every emptying, under mu
+	mu      sync.Mutex
+	entries map[[32]byte]entry
+}
+
+type entry struct {
+	check   store.TokenCheck
+	expires time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New wraps s. ttl is capped at MaxTTL (<= 0 means MaxTTL); size <= 0 means
+// DefaultSize; now nil means time.Now.
+func New(s store.Store, ttl time.Duration, size int, now func() time.Time) *Store {
+	if ttl <= 0 || ttl > MaxTTL {
+		ttl = MaxTTL
+	}
+	if size <= 0 {
+		size = DefaultSize
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{s: s, ttl: ttl, size: size, now: now, entries: map[[32]byte]entry{}}
+}
+
+// Len is the number of answers kept (for tests and metrics).
+func (c *Store) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// GetTokenCheck answers from the cache when it holds a fresh answer for
+// hash, else from the store, keeping the answer when it may.
+func (c *Store) GetTokenCheck(ctx context.Context, hash []byte) (store.TokenCheck, error) {
+	key, ok := keyOf(hash)
+	if !ok {
+		return c.s.GetTokenCheck(ctx, hash)
+	}
+	now := c.now()
+	c.mu.Lock()
+	e, hit := c.entries[key]
+	c.mu.Unlock()
+	if hit && now.Before(e.expires) {
+		return clone(e.check), nil
+	}
+	gen := c.gen.Load()
+	tc, err := c.s.GetTokenCheck(ctx, hash)
+	if err != nil || !keepable(tc) {
+		return tc, err
+	}
+	c.mu.Lock()
+	if c.gen.Load() == gen {
+		if len(c.entries) >= c.size {
+			c.evict(now)
+		}
+		c.entries[key] = entry{check: clone(tc), expires: now.Add(c.ttl)}
+	}
+	c.mu.Unlock()
+	return tc, nil
+}
+
+// evict makes room: expired answers go; if none had, an arbitrary tenth.
+// Called with mu held.
+func (c *Store) evict(now time.Time) {
+	maps.DeleteFunc(c.entries, func(_ [32]byte, e entry) bool { return !now.Before(e.expires) })
+	n := c.size / 10
+	for k := range c.entries {
+		if len(c.entries) < c.size || n <= 0 {
+			break
+		}
+		delete(c.entries, k)
+		n--
+	}
+}
+
+// keepable says whether an answer may be kept: a live-looking token
+// without a use limit whose method, if it has one, exists.
+func keepable(tc store.TokenCheck) bool {
+	t := tc.Token
+	return t.NumUsesLimit == 0 && t.RevokedAt.IsZero() && (t.AuthMethodID == "" || tc.AuthMethodFound)
+}
+
+func keyOf(hash []byte) ([32]byte, bool) {
+	var k [32]byte
+	if len(hash) != len(k) {
+		return k, false
+	}
+	copy(k[:], hash)
+	return k, true
+}
+
+// clone copies the answer's slices and maps, so that no caller can change
+// what the cache keeps or another caller got.
+func clone(tc store.TokenCheck) store.TokenCheck {
+	tc.Token.Hash = slices.Clone(tc.Token.Hash)
+	tc.Token.Metadata = maps.Clone(tc.Token.Metadata)
+	tc.TrustedIPs = slices.Clone(tc.TrustedIPs)
+	return tc
+}
+
+// flush empties the cache; writes call it after the store answered.
+func (c *Store) flush() {
+	c.mu.Lock()
+	c.gen.Add(1)
+	clear(c.entries)
+	c.mu.Unlock()
+}
+
+// drop forgets one token, or everything when the write failed (its effect
+// is then unknown).
+func (c *Store) drop(t store.AccessToken, err error) {
+	key, ok := keyOf(t.Hash)
+	if err != nil || !ok {
+		c.flush()
+		return
+	}
+	c.mu.Lock()
+	c.gen.Add(1)
+	delete(c.entries, key)
+	c.mu.Unlock()
+}

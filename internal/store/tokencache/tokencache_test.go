@@ -1,0 +1,399 @@
+package tokencache_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
+	"github.com/gatehouse-dev/gatehouse/internal/store/tokencache"
+)
+
+func openSQLite(t testing.TB) store.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// The cache in front of SQLite is still a conforming store.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return tokencache.New(openSQLite(t), 0, 0, nil) })
+}
+
+// counting counts the GetTokenCheck calls that reach the store, and can
+// hold one up (see TestReadDuringWrite).
+type counting struct {
+	store.Store
+	reads atomic.Int64
+	hold  chan struct{} // when set, GetTokenCheck signals held, then waits for it
+	held  chan struct{}
+}
+
+func (c *counting) GetTokenCheck(ctx context.Context, h []byte) (store.TokenCheck, error) {
+	c.reads.Add(1)
+	tc, err := c.Store.GetTokenCheck(ctx, h)
+	if c.hold != nil {
+		c.held <- struct{}{}
+		<-c.hold
+	}
+	return tc, err
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+type fixture struct {
+	inner  *counting
+	cache  *tokencache.Store
+	clock  *clock
+	ident  store.Identity
+	method store.AuthMethod
+	secret store.ClientSecret
+	n      int
+}
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	f := &fixture{inner: &counting{Store: openSQLite(t)}, clock: &clock{t: t0}}
+	f.cache = tokencache.New(f.inner, 500*time.Millisecond, 0, f.clock.Now)
+	f.ident = store.Identity{ID: "11111111-1111-4111-8111-111111111111", Name: "app", Role: store.RoleMember, CreatedAt: t0, UpdatedAt: t0}
+	f.method = store.AuthMethod{ID: "22222222-2222-4222-8222-222222222222", IdentityID: f.ident.ID, Type: store.AuthMethodUniversal,
+		LookupKey: "client", Config: json.RawMessage(`{}`), TokenPolicy: store.TokenPolicy{TrustedIPs: []string{"0.0.0.0/0"}}, CreatedAt: t0, UpdatedAt: t0}
+	f.secret = store.ClientSecret{ID: "33333333-3333-4333-8333-333333333333", AuthMethodID: f.method.ID, Hash: hash("secret"), CreatedAt: t0, UpdatedAt: t0}
+	must(t, f.cache.CreateIdentity(ctx, f.ident))
+	must(t, f.cache.CreateAuthMethod(ctx, f.method))
+	must(t, f.cache.CreateClientSecret(ctx, f.secret))
+	return f
+}
+
+func hash(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// token stores a token of the fixture's method (with its client secret).
+func (f *fixture) token(t *testing.T, limit int64) store.AccessToken {
+	t.Helper()
+	f.n++
+	id := "44444444-4444-4444-8444-44444444444" + string(rune('0'+f.n%10))
+	tok := store.AccessToken{ID: id, Hash: hash(id), IdentityID: f.ident.ID, AuthMethodID: f.method.ID,
+		AuthMethodType: store.AuthMethodUniversal, ClientSecretID: f.secret.ID, CreatedAt: t0, LastRenewedAt: t0,
+		TTL: 3600, ExpiresAt: t0.Add(time.Hour), NumUsesLimit: limit, Metadata: map[string]string{"k": "v"}}
+	must(t, f.cache.CreateAccessToken(t.Context(), tok))
+	return tok
+}
+
+// check reads tok through the cache and reports whether the store was read.
+func (f *fixture) check(t *testing.T, tok store.AccessToken) (store.TokenCheck, bool) {
+	t.Helper()
+	before := f.inner.reads.Load()
+	tc, err := f.cache.GetTokenCheck(t.Context(), tok.Hash)
+	must(t, err)
+	return tc, f.inner.reads.Load() != before
+}
+
+func TestHitAndTTL(t *testing.T) {
+	f := newFixture(t)
+	tok := f.token(t, 0)
+	if _, read := f.check(t, tok); !read {
+		t.Fatal("first check did not read the store")
+	}
+	tc, read := f.check(t, tok)
+	if read {
+		t.Error("second check read the store")
+	}
+	if tc.Token.ID != tok.ID || tc.IdentityRole != store.RoleMember || !tc.AuthMethodFound {
+		t.Errorf("cached answer %+v", tc)
+	}
+	// Answers are copies: changing one changes neither the cache nor others.
+	tc.Token.Metadata["k"] = "changed"
+	tc.TrustedIPs[0] = "changed"
+	tc, _ = f.check(t, tok)
+	if tc.Token.Metadata["k"] != "v" || tc.TrustedIPs[0] != "0.0.0.0/0" {
+		t.Errorf("a caller changed the cached answer: %+v", tc)
+	}
+	f.clock.Advance(499 * time.Millisecond)
+	if _, read := f.check(t, tok); read {
+		t.Error("check within the TTL read the store")
+	}
+	f.clock.Advance(time.Millisecond)
+	if _, read := f.check(t, tok); !read {
+		t.Error("check at the TTL did not read the store")
+	}
+}
+
+// TestNotKept: use-limited tokens, revoked tokens, tokens whose method is
+// gone and unknown hashes always go to the store.
+func TestNotKept(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	limited := f.token(t, 10)
+	revoked := f.token(t, 0)
+	if _, err := f.inner.Store.RevokeAccessTokens(ctx, store.TokenFilter{ID: revoked.ID}, t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []store.AccessToken{limited, revoked, limited, revoked} {
+		if _, read := f.check(t, tok); !read {
+			t.Errorf("check of %s answered from the cache", tok.ID)
+		}
+	}
+	before := f.inner.reads.Load()
+	for range 2 {
+		if _, err := f.cache.GetTokenCheck(ctx, hash("unknown")); err == nil {
+			t.Error("unknown hash found")
+		}
+	}
+	if f.inner.reads.Load() != before+2 {
+		t.Error("an unknown hash was answered from the cache")
+	}
+	if f.cache.Len() != 0 {
+		t.Errorf("%d answers kept, want none", f.cache.Len())
+	}
+}
+
+// TestWritesInvalidate: every write that can change a kept answer makes
+// the next check read the store, and see the change.
+func TestWritesInvalidate(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(ctx context.Context, f *fixture, tok store.AccessToken) error
+		check func(t *testing.T, got store.TokenCheck)
+	}{
+		{"RevokeAccessTokens", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
+			_, err := f.cache.RevokeAccessTokens(ctx, store.TokenFilter{ID: tok.ID}, t0.Add(time.Minute))
+			return err
+		}, func(t *testing.T, got store.TokenCheck) {
+			if got.Token.RevokedAt.IsZero() {
+				t.Error("revocation not seen")
+			}
+		}},
+		{"RenewAccessToken", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
+			_, err := f.cache.RenewAccessToken(ctx, tok.ID, t0.Add(time.Minute), t0.Add(2*time.Hour))
+			return err
+		}, func(t *testing.T, got store.TokenCheck) {
+			if !got.Token.ExpiresAt.Equal(t0.Add(2 * time.Hour)) {
+				t.Errorf("renewal not seen: expires %v", got.Token.ExpiresAt)
+			}
+		}},
+		{"UseAccessToken", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
+			_, err := f.cache.UseAccessToken(ctx, tok.ID, t0.Add(time.Minute))
+			return err
+		}, func(t *testing.T, got store.TokenCheck) {
+			if got.Token.NumUses != 1 {
+				t.Errorf("use not seen: %d uses", got.Token.NumUses)
+			}
+		}},
+		{"UpdateAuthMethod", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
+			_, err := f.cache.UpdateAuthMethod(ctx, f.method.ID, func(m *store.AuthMethod) error {
+				m.TokenPolicy.TrustedIPs = []string{"10.0.0.0/8"}
+				return nil
+			})
+			return err
+		}, func(t *testing.T, got store.TokenCheck) {
+			if len(got.TrustedIPs) != 1 || got.TrustedIPs[0] != "10.0.0.0/8" {
+				t.Errorf("trusted IPs change not seen: %v", got.TrustedIPs)
+			}
+		}},
+		{"UpdateIdentity", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
+			_, err := f.cache.UpdateIdentity(ctx, f.ident.ID, func(id *store.Identity) error {
+				id.Role = store.RoleNoAccess
+				return nil
+			})
+			return err
+		}, func(t *testing.T, got store.TokenCheck) {
+			if got.IdentityRole != store.RoleNoAccess {
+				t.Errorf("role change not seen: %q", got.IdentityRole)
+			}
+		}},
+		{"DeleteAuthMethod", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
+			return f.cache.DeleteAuthMethod(ctx, f.method.ID, t0.Add(time.Minute))
+		}, func(t *testing.T, got store.TokenCheck) {
+			if got.AuthMethodFound || got.Token.RevokedAt.IsZero() {
+				t.Error("method deletion not seen")
+			}
+		}},
+		{"DeleteIdentity", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
+			return f.cache.DeleteIdentity(ctx, f.ident.ID, t0.Add(time.Minute))
+		}, func(t *testing.T, got store.TokenCheck) {
+			if got.IdentityRole != "" || got.Token.RevokedAt.IsZero() {
+				t.Error("identity deletion not seen")
+			}
+		}},
+		{"DeleteMount", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
+			// The fixture's identity and method become a mount's role.
+			m := store.Mount{Path: "k8s", Type: "kubernetes", Accessor: "auth_kubernetes_1", CreatedAt: t0, UpdatedAt: t0}
+			if err := f.cache.CreateMount(ctx, m); err != nil {
+				return err
+			}
+			role := store.Identity{ID: "55555555-5555-4555-8555-555555555555", Name: "role", Role: store.RoleNoAccess, CreatedAt: t0, UpdatedAt: t0}
+			rm := store.AuthMethod{ID: "66666666-6666-4666-8666-666666666666", IdentityID: role.ID, Type: store.AuthMethodVaultKubernetes,
+				LookupKey: "k8s/web", MountPath: "k8s", Config: json.RawMessage(`{}`), TokenPolicy: store.TokenPolicy{TrustedIPs: []string{"0.0.0.0/0"}}, CreatedAt: t0, UpdatedAt: t0}
+			if err := f.cache.CreateIdentityWithAuthMethod(ctx, role, rm); err != nil {
+				return err
+			}
+			roleTok := store.AccessToken{ID: "77777777-7777-4777-8777-777777777777", Hash: hash("role-token"), IdentityID: role.ID, AuthMethodID: rm.ID,
+				AuthMethodType: store.AuthMethodVaultKubernetes, CreatedAt: t0, LastRenewedAt: t0, TTL: 3600, ExpiresAt: t0.Add(time.Hour)}
+			if err := f.cache.CreateAccessToken(ctx, roleTok); err != nil {
+				return err
+			}
+			if _, err := f.cache.GetTokenCheck(ctx, roleTok.Hash); err != nil {
+				return err
+			}
+			if err := f.cache.DeleteMount(ctx, "k8s", t0.Add(time.Minute)); err != nil {
+				return err
+			}
+			got, err := f.cache.GetTokenCheck(ctx, roleTok.Hash)
+			if err != nil {
+				return err
+			}
+			if got.Token.RevokedAt.IsZero() {
+				return errors.New("the mount role's token is still live after DeleteMount")
+			}
+			return nil
+		}, func(t *testing.T, got store.TokenCheck) {}},
+		{"RevokeClientSecret", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
+			_, err := f.cache.RevokeClientSecret(ctx, f.secret.ID, t0.Add(time.Minute))
+			return err
+		}, func(t *testing.T, got store.TokenCheck) {
+			if got.Token.RevokedAt.IsZero() {
+				t.Error("revocation with the client secret not seen")
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			tok := f.token(t, 0)
+			f.check(t, tok)
+			if _, read := f.check(t, tok); read {
+				t.Fatal("not cached to begin with")
+			}
+			must(t, tc.write(t.Context(), f, tok))
+			got, read := f.check(t, tok)
+			if !read {
+				t.Fatalf("check after %s answered from the cache", tc.name)
+			}
+			tc.check(t, got)
+		})
+	}
+}
+
+// TestPurgeInvalidates: a purged token is not found any more.
+func TestPurgeInvalidates(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	tok := f.token(t, 0)
+	f.check(t, tok)
+	if _, err := f.cache.PurgeAccessTokens(ctx, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cache.GetTokenCheck(ctx, tok.Hash); err == nil {
+		t.Error("purged token still found")
+	}
+}
+
+// TestReadDuringWrite: a store read that began before a revocation and
+// answers after it (with what it read before) is not kept.
+func TestReadDuringWrite(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	tok := f.token(t, 0)
+	f.inner.hold, f.inner.held = make(chan struct{}), make(chan struct{})
+	done := make(chan store.TokenCheck)
+	go func() {
+		tc, err := f.cache.GetTokenCheck(ctx, tok.Hash)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- tc
+	}()
+	<-f.inner.held // the read has its (live) answer, not yet returned
+	if _, err := f.cache.RevokeAccessTokens(ctx, store.TokenFilter{ID: tok.ID}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	close(f.inner.hold)
+	if got := <-done; !got.Token.RevokedAt.IsZero() {
+		t.Fatal("the held read saw the revocation: the test did not test the race")
+	}
+	f.inner.hold = nil
+	if f.cache.Len() != 0 {
+		t.Fatal("the answer of a read older than the revocation was kept")
+	}
+	if got, _ := f.check(t, tok); got.Token.RevokedAt.IsZero() {
+		t.Error("revocation not seen after the race")
+	}
+}
+
+// TestBounded: the cache never holds more than its size.
+func TestBounded(t *testing.T) {
+	inner := openSQLite(t)
+	c := tokencache.New(inner, time.Second, 20, func() time.Time { return t0 })
+	ctx := t.Context()
+	for i := range 100 {
+		id := string(rune('a'+i%26)) + string(rune('a'+i/26))
+		tok := store.AccessToken{ID: id, Hash: hash(id), AuthMethodType: store.AuthMethodRoot, CreatedAt: t0, LastRenewedAt: t0}
+		must(t, c.CreateAccessToken(ctx, tok))
+		if _, err := c.GetTokenCheck(ctx, tok.Hash); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.Len(); n > 20 {
+			t.Fatalf("%d answers kept, size 20", n)
+		}
+	}
+}
+
+// BenchmarkGetTokenCheck: a cached answer (hit) and a store read (miss,
+// with a TTL too short to keep anything).
+func BenchmarkGetTokenCheck(b *testing.B) {
+	inner := openSQLite(b)
+	ctx := b.Context()
+	tok := store.AccessToken{ID: "t", Hash: hash("t"), AuthMethodType: store.AuthMethodRoot, CreatedAt: t0, LastRenewedAt: t0, Metadata: map[string]string{}}
+	if err := inner.CreateAccessToken(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		now  func() time.Time
+	}{
+		{"hit", func() time.Time { return t0 }},
+		{"miss", func() func() time.Time {
+			var n atomic.Int64
+			return func() time.Time { return t0.Add(time.Duration(n.Add(1)) * time.Hour) }
+		}()},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := tokencache.New(inner, time.Second, 0, bc.now)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.GetTokenCheck(ctx, tok.Hash); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
