@@ -78,42 +78,76 @@ func (a *API) lookupSelf(r *http.Request) (int, any, error) {
 	return http.StatusOK, resp, nil
 }
 
+// tokenLookup is a token lookup's data, Vault's field set. Its fields are
+// in the order of their JSON names, so that it encodes exactly as the
+// map[string]any it replaced did (encoding/json sorts map keys); Vault
+// Agent and the Vault clients type-assert id, ttl, renewable and type.
+// A struct spares the token check a map and a boxed value per field.
+type tokenLookup struct {
+	Accessor        string            `json:"accessor"`
+	CreationTime    int64             `json:"creation_time"`
+	CreationTTL     int64             `json:"creation_ttl"`
+	DisplayName     string            `json:"display_name"`
+	EntityID        string            `json:"entity_id"`
+	ExpireTime      *string           `json:"expire_time"` // null when the token never expires
+	ExplicitMaxTTL  int64             `json:"explicit_max_ttl"`
+	ID              string            `json:"id"`
+	IssueTime       string            `json:"issue_time"`
+	LastRenewal     *string           `json:"last_renewal,omitempty"`      // only once renewed
+	LastRenewalTime *int64            `json:"last_renewal_time,omitempty"` // only once renewed
+	Meta            map[string]string `json:"meta"`
+	NumUses         int64             `json:"num_uses"`
+	Orphan          bool              `json:"orphan"`
+	Path            string            `json:"path"`
+	Period          int64             `json:"period,omitempty"` // only for periodic tokens
+	Policies        []string          `json:"policies"`
+	Renewable       bool              `json:"renewable"`
+	TTL             int64             `json:"ttl"`
+	Type            string            `json:"type"`
+
+	// expireTime, lastRenewal and lastRenewalTime hold the values the
+	// pointers above point at, so that they cost no allocation of their own.
+	expireTime      string
+	lastRenewal     string
+	lastRenewalTime int64
+}
+
 // tokenData is a token lookup's data. raw is the token itself, or "" when
 // it was looked up by accessor (Vault then shows an empty id).
-func (a *API) tokenData(raw string, rec store.AccessToken) map[string]any {
+func (a *API) tokenData(raw string, rec store.AccessToken) *tokenLookup {
 	now := a.Now()
 	root := rec.AuthMethodType == store.AuthMethodRoot
-	var expireTime any
-	if !rec.ExpiresAt.IsZero() {
-		expireTime = rec.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	d := &tokenLookup{
+		Accessor:       rec.ID,
+		ID:             raw,
+		CreationTime:   rec.CreatedAt.Unix(),
+		CreationTTL:    creationTTL(rec),
+		IssueTime:      rec.CreatedAt.UTC().Format(time.RFC3339Nano),
+		DisplayName:    displayName(rec),
+		EntityID:       rec.IdentityID,
+		ExplicitMaxTTL: rec.MaxTTL,
+		Meta:           metaOf(rec),
+		NumUses:        remainingUses(rec),
+		Orphan:         true,
+		Path:           tokenPath(rec),
+		Policies:       tokenPolicies(rec),
+		Renewable:      !root,
+		TTL:            token.ExpiresIn(rec, now),
+		Type:           "service",
 	}
-	data := map[string]any{
-		"accessor":         rec.ID,
-		"id":               raw,
-		"creation_time":    rec.CreatedAt.Unix(),
-		"creation_ttl":     creationTTL(rec),
-		"issue_time":       rec.CreatedAt.UTC().Format(time.RFC3339Nano),
-		"expire_time":      expireTime,
-		"display_name":     displayName(rec),
-		"entity_id":        rec.IdentityID,
-		"explicit_max_ttl": rec.MaxTTL,
-		"meta":             metaOf(rec),
-		"num_uses":         remainingUses(rec),
-		"orphan":           true,
-		"path":             tokenPath(rec),
-		"policies":         tokenPolicies(rec),
-		"renewable":        !root,
-		"ttl":              token.ExpiresIn(rec, now),
-		"type":             "service",
+	if !rec.ExpiresAt.IsZero() {
+		d.expireTime = rec.ExpiresAt.UTC().Format(time.RFC3339Nano)
+		d.ExpireTime = &d.expireTime
 	}
 	if rec.Period > 0 {
-		data["period"] = rec.Period
+		d.Period = rec.Period
 	}
 	if !rec.LastRenewedAt.Equal(rec.CreatedAt) {
-		data["last_renewal_time"] = rec.LastRenewedAt.Unix()
-		data["last_renewal"] = rec.LastRenewedAt.UTC().Format(time.RFC3339Nano)
+		d.lastRenewalTime = rec.LastRenewedAt.Unix()
+		d.lastRenewal = rec.LastRenewedAt.UTC().Format(time.RFC3339Nano)
+		d.LastRenewalTime, d.LastRenewal = &d.lastRenewalTime, &d.lastRenewal
 	}
-	return data
+	return d
 }
 
 // creationTTL is the lifetime the token was issued with, in seconds.
