@@ -19,7 +19,14 @@ import (
 // loop (each sends its next request when the last one is answered) for
 // warmup, unrecorded, then for duration, recorded. A run also ends after
 // maxRequests requests in all (warm-up included) or maxErrors errors.
+//
+// With rate > 0 the loop is open instead: request i is due at
+// start + i/rate whatever the answers so far, concurrency is the most
+// requests in flight, and each latency is measured from the request's due
+// time, not from when a worker got to send it, so a server that falls
+// behind is charged for the queue it causes (no coordinated omission).
 type loadConfig struct {
+	rate        float64 // requests/s, open loop; 0 = closed loop
 	concurrency int
 	warmup      time.Duration
 	duration    time.Duration
@@ -37,14 +44,22 @@ type request struct {
 
 // loadResult is what one scenario's load measured.
 type loadResult struct {
-	Requests     int64         `json:"requests"` // recorded (after warm-up)
-	Errors       int64         `json:"errors"`   // warm-up included
-	Elapsed      time.Duration `json:"elapsedNs"`
-	RPS          float64       `json:"requestsPerSecond"`
-	P50          time.Duration `json:"p50Ns"`
-	P90          time.Duration `json:"p90Ns"`
-	P99          time.Duration `json:"p99Ns"`
-	Max          time.Duration `json:"maxNs"`
+	Requests int64         `json:"requests"` // recorded (after warm-up)
+	Errors   int64         `json:"errors"`   // warm-up included
+	Elapsed  time.Duration `json:"elapsedNs"`
+	RPS      float64       `json:"requestsPerSecond"`
+	P50      time.Duration `json:"p50Ns"`
+	P90      time.Duration `json:"p90Ns"`
+	P99      time.Duration `json:"p99Ns"`
+	Max      time.Duration `json:"maxNs"`
+	// Rate is the open loop's intended arrival rate (0: closed loop); Late
+	// is how many recorded requests were sent more than 1 ms after their
+	// due time because every worker was busy.
+	Rate float64 `json:"openLoopRate,omitempty"`
+	Late int64   `json:"lateSends,omitempty"`
+	// Unsent is how many requests were due before the end but never sent,
+	// every worker being busy until then: the rate was not kept.
+	Unsent       int64         `json:"unsent,omitempty"`
 	Mean         time.Duration `json:"meanNs"`
 	ErrorSamples []string      `json:"errorSamples,omitempty"`
 	StoppedBy    string        `json:"stoppedBy,omitempty"` // why the run ended before its duration, if it did
@@ -67,6 +82,15 @@ func runLoad(ctx context.Context, cfg loadConfig, client *http.Client, req reque
 	measureFrom := start.Add(cfg.warmup)
 	end := measureFrom.Add(cfg.duration)
 	stop := func(why string) { stopReason.CompareAndSwap(nil, &why) }
+	var (
+		next     atomic.Int64 // open loop: the next request's index
+		interval time.Duration
+		late     atomic.Int64
+		sent     atomic.Int64
+	)
+	if cfg.rate > 0 {
+		interval = time.Duration(float64(time.Second) / cfg.rate)
+	}
 	for w := range cfg.concurrency {
 		wg.Add(1)
 		go func(h *histogram) {
@@ -82,6 +106,27 @@ func runLoad(ctx context.Context, cfg loadConfig, client *http.Client, req reque
 					return
 				}
 				t0 := time.Now()
+				if cfg.rate > 0 {
+					due := start.Add(time.Duration(next.Add(1)-1) * interval)
+					if !due.Before(end) {
+						return
+					}
+					if wait := time.Until(due); wait > 0 {
+						if !sleepCtx(ctx, wait) {
+							stop("interrupted")
+							return
+						}
+					} else {
+						if !time.Now().Before(end) {
+							return // due in time but never sent: counted as unsent below
+						}
+						if wait < -time.Millisecond && !due.Before(measureFrom) {
+							late.Add(1)
+						}
+					}
+					sent.Add(1)
+					t0 = due
+				}
 				if !t0.Before(end) {
 					return
 				}
@@ -114,6 +159,11 @@ func runLoad(ctx context.Context, cfg loadConfig, client *http.Client, req reque
 		Requests: int64(all.n), Errors: errCount.Load(),
 		P50: all.quantile(0.50), P90: all.quantile(0.90), P99: all.quantile(0.99),
 		Max: time.Duration(all.max), Mean: all.mean(), ErrorSamples: samples.list(),
+		Rate: cfg.rate, Late: late.Load(),
+	}
+	if cfg.rate > 0 && res.StoppedBy == "" {
+		due := int64((end.Sub(start) + interval - 1) / interval)
+		res.Unsent = max(due-sent.Load(), 0)
 	}
 	if finished.After(measureFrom) {
 		res.Elapsed = finished.Sub(measureFrom)
@@ -123,6 +173,18 @@ func runLoad(ctx context.Context, cfg loadConfig, client *http.Client, req reque
 		res.StoppedBy = *why
 	}
 	return res
+}
+
+// sleepCtx sleeps for d; it reports false when ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // do sends one request and reads its answer; any transport error, non-2xx

@@ -11,6 +11,8 @@
 //	go run ./cmd/gatehouse-bench                  # every scenario, 64 workers, 10 s each
 //	go run ./cmd/gatehouse-bench --smoke          # a few seconds, for CI: fails on errors, not speed
 //	go run ./cmd/gatehouse-bench --list
+//	go run ./cmd/gatehouse-bench --seed-tokens 1000000   # 1 M live tokens in the store first (seed.go)
+//	go run ./cmd/gatehouse-bench --rate 20000           # open loop: 20 k requests/s offered to each scenario
 package main
 
 import (
@@ -42,6 +44,8 @@ type options struct {
 	gatehouseBin     string
 	storage          string
 	concurrency      int
+	rate             float64
+	seedTokens       int
 	duration         time.Duration
 	warmup           time.Duration
 	maxRequests      int64
@@ -71,6 +75,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.gatehouseBin, "gatehouse-bin", "", "gatehouse binary to run (default: go build ./cmd/gatehouse into a temp dir)")
 	fs.StringVar(&o.storage, "storage", "", "gatehouse store: a fresh postgres://... database (default: SQLite in a temp dir). The key comes from GATEHOUSE_ENCRYPTION_KEY or is generated")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent closed-loop workers")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: send this many requests/s in every scenario, whatever the answers, with latency measured from each request's due time; --concurrency is then the most in flight (0: closed loop)")
+	fs.IntVar(&o.seedTokens, "seed-tokens", 0, "SQLite only: before the scenarios, stop gatehouse, add this many live tokens of one Universal Auth identity to its store, restart it and measure start-up to ready (adds the token-check-seeded scenario's tokens)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unrecorded warm-up per scenario")
 	fs.Int64Var(&o.maxRequests, "max-requests", 5_000_000, "cap on requests per scenario, warm-up included")
@@ -110,6 +116,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.concurrency < 1 || o.concurrency > 4096:
 		return o, errors.New("--concurrency must be from 1 to 4096")
+	case o.rate < 0 || o.rate > 1e6:
+		return o, errors.New("--rate must be from 0 to 1000000 requests/s")
+	case o.seedTokens < 0 || o.seedTokens > maxSeedTokens:
+		return o, fmt.Errorf("--seed-tokens must be from 0 to %d", maxSeedTokens)
+	case o.seedTokens > 0 && o.storage != "":
+		return o, errors.New("--seed-tokens needs the default SQLite store")
 	case o.duration <= 0 || o.duration > time.Hour:
 		return o, errors.New("--duration must be positive and at most 1h")
 	case o.warmup < 0 || o.warmup > 10*time.Minute:
@@ -164,6 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		rep.Results = append(rep.Results, runScenario(ctx, e, sc))
 	}
+	rep.Seed = e.seed
 	if err := e.Close(); err != nil {
 		fmt.Fprintln(stderr, "gatehouse-bench: stopping servers:", err)
 	}
@@ -195,7 +208,7 @@ const setupTimeout = 3 * time.Minute
 func runScenario(ctx context.Context, e *env, sc scenario) result {
 	res := result{Name: sc.name, About: sc.about, Ceiling: sc.ceiling}
 	if sc.target != nil {
-		res.Target = sc.target.String()
+		res.Target, res.targetP99 = sc.target.String(), sc.target.maxP99
 	}
 	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	p, err := sc.setup(sctx, e)
@@ -219,10 +232,14 @@ func runScenario(ctx context.Context, e *env, sc scenario) result {
 	}
 	defer client.CloseIdleConnections()
 	cfg := loadConfig{
-		concurrency: e.opts.concurrency, warmup: e.opts.warmup, duration: e.opts.duration,
+		rate: e.opts.rate, concurrency: e.opts.concurrency, warmup: e.opts.warmup, duration: e.opts.duration,
 		maxRequests: e.opts.maxRequests, maxErrors: e.opts.maxErrors,
 	}
-	e.logf("%s: %d workers, %s warm-up + %s", sc.name, cfg.concurrency, cfg.warmup, cfg.duration)
+	if cfg.rate > 0 {
+		e.logf("%s: open loop at %.0f req/s (at most %d in flight), %s warm-up + %s", sc.name, cfg.rate, cfg.concurrency, cfg.warmup, cfg.duration)
+	} else {
+		e.logf("%s: %d workers, %s warm-up + %s", sc.name, cfg.concurrency, cfg.warmup, cfg.duration)
+	}
 	p.server.ResetPeak()
 	busy0, self0, srv0, bes0 := machineBusy(), processCPUTime(os.Getpid()), p.server.CPUTime(), p.beside.CPUTime()
 	t0 := time.Now()

@@ -11,14 +11,16 @@ import (
 
 // report is one run: where, how, and every scenario's result.
 type report struct {
-	Started  time.Time `json:"started"`
-	Machine  machine   `json:"machine"`
-	Settings settings  `json:"settings"`
-	Results  []result  `json:"results"`
+	Started  time.Time   `json:"started"`
+	Machine  machine     `json:"machine"`
+	Settings settings    `json:"settings"`
+	Results  []result    `json:"results"`
+	Seed     *seedResult `json:"seed,omitempty"`
 }
 
 type settings struct {
 	Concurrency    int           `json:"concurrency"`
+	Rate           float64       `json:"openLoopRate,omitempty"`
 	Warmup         time.Duration `json:"warmupNs"`
 	Duration       time.Duration `json:"durationNs"`
 	MaxRequests    int64         `json:"maxRequests"`
@@ -36,7 +38,7 @@ func settingsOf(o options) settings {
 		storage = redactStorage(o.storage)
 	}
 	return settings{
-		Concurrency: o.concurrency, Warmup: o.warmup, Duration: o.duration, MaxRequests: o.maxRequests,
+		Concurrency: o.concurrency, Rate: o.rate, Warmup: o.warmup, Duration: o.duration, MaxRequests: o.maxRequests,
 		Storage: storage, ServerLogLevel: o.serverLogLevel, KubeLatency: o.kubeLatency, KubeHTTP2: o.kubeHTTP2,
 		Smoke: o.smoke, Profiled: o.serverCPUProfile != "",
 	}
@@ -64,9 +66,12 @@ type result struct {
 
 	Ceiling    string   `json:"ceiling,omitempty"`
 	Ratio      *float64 `json:"ratioToCeiling,omitempty"`
+	AlsoVs     string   `json:"alsoComparedWith,omitempty"`
+	AlsoRatio  *float64 `json:"ratioToAlso,omitempty"`
 	Target     string   `json:"target,omitempty"`
 	TargetMet  *bool    `json:"targetMet,omitempty"`
 	targetNote string
+	targetP99  time.Duration
 }
 
 func (r *result) ran() bool { return r.Skipped == "" && r.SetupError == "" }
@@ -82,6 +87,10 @@ func (rep *report) finish(scs []scenario) {
 		if r == nil || sc.ceiling == "" || !r.ran() {
 			continue
 		}
+		if a := byName[sc.alsoVs]; a != nil && a.ran() && a.Load.RPS > 0 && a.Load.Errors == 0 {
+			ratio := r.Load.RPS / a.Load.RPS
+			r.AlsoVs, r.AlsoRatio = sc.alsoVs, &ratio
+		}
 		c := byName[sc.ceiling]
 		if c == nil || !c.ran() || c.Load.RPS == 0 || c.Load.Errors > 0 {
 			r.targetNote = "no valid " + sc.ceiling + " figure in this run"
@@ -90,6 +99,17 @@ func (rep *report) finish(scs []scenario) {
 		ratio := r.Load.RPS / c.Load.RPS
 		r.Ratio = &ratio
 		if sc.target == nil {
+			continue
+		}
+		if rep.Settings.Rate > 0 {
+			// Open loop: every scenario is offered the same rate, so the
+			// ratio says nothing; only a p99 target can be judged, and only
+			// if the rate was kept up.
+			r.Ratio = nil
+			if sc.target.maxP99 > 0 {
+				met := r.Load.Errors == 0 && r.Load.RPS >= 0.95*rep.Settings.Rate && r.Load.P99 < sc.target.maxP99
+				r.TargetMet = &met
+			}
 			continue
 		}
 		met := r.Load.Errors == 0 && ratio >= sc.target.minRatio && (sc.target.maxP99 == 0 || r.Load.P99 < sc.target.maxP99)
@@ -130,6 +150,9 @@ func (rep *report) writeMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "; load average %s at start", m.LoadAvg)
 	}
 	b.WriteString(".\n")
+	if s.Rate > 0 {
+		fmt.Fprintf(&b, "- **Open loop**: %s requests/s offered to every scenario (at most %d in flight), latency measured from each request's due time.\n", thousands(s.Rate), s.Concurrency)
+	}
 	fmt.Fprintf(&b, "- Settings: concurrency %d, %s warm-up + %s per scenario, store %s, gatehouse log level %s, TokenReview latency %s.",
 		s.Concurrency, s.Warmup, s.Duration, s.Storage, s.ServerLogLevel, s.KubeLatency)
 	if s.Smoke {
@@ -137,6 +160,9 @@ func (rep *report) writeMarkdown(w io.Writer) error {
 	}
 	if s.Profiled {
 		b.WriteString(" **Server under a CPU profiler (--server-cpuprofile).**")
+	}
+	if rep.Seed != nil {
+		b.WriteString("\n" + strings.TrimSuffix(rep.Seed.line(), "\n"))
 	}
 	b.WriteString("\n\n")
 	b.WriteString("| scenario | req/s | p50 | p90 | p99 | errors | server RSS end / peak | CPU cores server / bench / other | vs ceiling | issue-7 target |\n")
@@ -175,10 +201,15 @@ func (r *result) markdownRow() string {
 		rss = fmt.Sprintf("%.1f / %.1f MiB", mib(r.Memory.RSS), mib(r.Memory.Peak))
 	}
 	vs := "ceiling"
-	if r.Ceiling != "" {
+	if l.Rate > 0 {
+		vs = fmt.Sprintf("open loop: %.0f %% of the %s req/s offered", 100*l.RPS/l.Rate, thousands(l.Rate))
+	} else if r.Ceiling != "" {
 		vs = "n/a"
 		if r.Ratio != nil {
 			vs = fmt.Sprintf("%.0f %% of %s", *r.Ratio*100, r.Ceiling)
+		}
+		if r.AlsoRatio != nil {
+			vs += fmt.Sprintf("; %.0f %% of %s", *r.AlsoRatio*100, r.AlsoVs)
 		}
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %.2f / %.2f / %.2f | %s | %s |\n",
@@ -192,6 +223,14 @@ func (r *result) verdict() string {
 		return "not measured: " + r.Skipped
 	case r.Target == "":
 		return "—"
+	case r.Load.Rate > 0 && r.TargetMet == nil:
+		return r.Target + ": n/a (open loop judges p99 only)"
+	case r.Load.Rate > 0:
+		verdict := "**missed**"
+		if *r.TargetMet {
+			verdict = "met"
+		}
+		return fmt.Sprintf("p99 < %s at %s req/s: %s", formatMS(r.targetP99), thousands(r.Load.Rate), verdict)
 	case r.TargetMet == nil:
 		return r.Target + ": n/a"
 	case *r.TargetMet:
@@ -210,6 +249,12 @@ func (r *result) notes() []string {
 	}
 	if r.SetupError != "" {
 		out = append(out, fmt.Sprintf("**%s**: setup failed: `%s`", r.Name, oneLine(r.SetupError)))
+	}
+	if r.Load.Late > 0 {
+		out = append(out, fmt.Sprintf("**%s**: %d request(s) were sent over 1 ms after their due time (every worker busy); their wait is in the latency.", r.Name, r.Load.Late))
+	}
+	if r.Load.Unsent > 0 {
+		out = append(out, fmt.Sprintf("**%s**: %d request(s) due during the run were never sent (every worker busy to the end): the offered rate was not kept, and their latency is not in the quantiles.", r.Name, r.Load.Unsent))
 	}
 	if r.Load.StoppedBy != "" {
 		out = append(out, fmt.Sprintf("**%s**: stopped early: %s.", r.Name, r.Load.StoppedBy))

@@ -41,6 +41,9 @@ type helperInfo struct {
 	CAPEM       string `json:"caPEM,omitempty"`
 	ReviewerJWT string `json:"reviewerJWT,omitempty"`
 	LoginJWT    string `json:"loginJWT,omitempty"`
+	// SigningKeyPEM is the test cluster's service-account signing public
+	// key, for Vault's pem_keys.
+	SigningKeyPEM string `json:"signingKeyPEM,omitempty"`
 }
 
 // runRole runs a role and returns the process's exit status.
@@ -143,6 +146,8 @@ func serveKube(args []string) error {
 		CAPEM:       c.CAPEM(),
 		ReviewerJWT: c.ReviewerToken(kubeReviewerNS, kubeReviewerName, kubetest.ExpiresIn(24*time.Hour)),
 		LoginJWT:    c.Token(kubeLoginNS, kubeLoginName, kubetest.ExpiresIn(24*time.Hour)),
+
+		SigningKeyPEM: c.SigningKeyPEM(),
 	}
 	if err := announce(info); err != nil {
 		return err

@@ -18,7 +18,8 @@ import (
 // API, as an operator would: nothing reaches into the store.
 type apiClient struct {
 	base  string
-	token string // sent as a Bearer token when set
+	token string // sent as a Bearer token when set (X-Vault-Token when vault is set)
+	vault bool
 	http  *http.Client
 }
 
@@ -53,7 +54,10 @@ func (c *apiClient) call(ctx context.Context, method, path string, in, out any) 
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.token != "" {
+	switch {
+	case c.token != "" && c.vault:
+		req.Header.Set("X-Vault-Token", c.token)
+	case c.token != "":
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
@@ -217,4 +221,42 @@ func randomSuffix() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// vaultKubernetesMount enables a Kubernetes auth mount on the Vault API
+// against the test cluster k (TokenReview mode: its CA and a reviewer JWT
+// given), with pem_keys = the cluster's signing key when pemKeys is set,
+// and a role allowing the bench's workload service account, as an
+// operator would with the Vault CLI. It returns the mount path and role.
+func (e *env) vaultKubernetesMount(ctx context.Context, g *gatehouseTarget, k *helperTarget, pemKeys bool) (mount, role string, err error) {
+	admin := &apiClient{base: g.url, token: g.rootToken, vault: true, http: e.setupClient}
+	mount, role = "bench-k8s-"+randomSuffix(), "bench"
+	err = admin.call(ctx, http.MethodPost, "/v1/sys/auth/"+mount, map[string]any{"type": "kubernetes"}, nil)
+	if se := (*statusError)(nil); errors.As(err, &se) && se.Status == http.StatusNotFound {
+		return "", "", &skipError{reason: "needs the Vault API's kubernetes auth (POST /v1/sys/auth/{path} is 404 in this build)"}
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("enabling a kubernetes auth mount: %w", err)
+	}
+	cfg := map[string]any{
+		"kubernetes_host":    k.info.URL,
+		"kubernetes_ca_cert": k.info.CAPEM,
+		"token_reviewer_jwt": k.info.ReviewerJWT,
+	}
+	if pemKeys {
+		if k.info.SigningKeyPEM == "" {
+			return "", "", errors.New("the test cluster announced no signing key")
+		}
+		cfg["pem_keys"] = []string{k.info.SigningKeyPEM}
+	}
+	if err := admin.call(ctx, http.MethodPut, "/v1/auth/"+mount+"/config", cfg, nil); err != nil {
+		return "", "", fmt.Errorf("configuring the kubernetes auth mount: %w", err)
+	}
+	if err := admin.call(ctx, http.MethodPut, "/v1/auth/"+mount+"/role/"+role, map[string]any{
+		"bound_service_account_names":      kubeLoginName,
+		"bound_service_account_namespaces": kubeLoginNS,
+	}, nil); err != nil {
+		return "", "", fmt.Errorf("writing the kubernetes auth role: %w", err)
+	}
+	return mount, role, nil
 }
