@@ -46,7 +46,7 @@ func (s *Store) CreateMount(ctx context.Context, m store.Mount) error {
 
 // GetMount returns one mount.
 func (s *Store) GetMount(ctx context.Context, path string) (store.Mount, error) {
-	m, err := scanMount(s.read.QueryRowContext(ctx, `SELECT `+mountCols+` FROM mounts WHERE path = ?`, path))
+	m, err := scanMount(s.stmts.mount.QueryRowContext(ctx, path))
 	if err != nil {
 		return store.Mount{}, notFound(err, "mount %q", path)
 	}

@@ -33,6 +33,7 @@ type stmts struct {
 	consumeClientSecret   *sql.Stmt // write
 	createToken           *sql.Stmt // write
 	appendAuditEvent      *sql.Stmt // write
+	mount                 *sql.Stmt // read (Vault-API logins)
 
 	all []*sql.Stmt
 }
@@ -66,6 +67,7 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlAppendAuditEvent = `INSERT INTO audit_events (` + auditEventCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlMount = `SELECT ` + mountCols + ` FROM mounts WHERE path = ?`
 )
 
 // prepareStmts prepares the hot statements on their pools; on failure it
@@ -89,6 +91,7 @@ func prepareStmts(ctx context.Context, read, write *sql.DB) (*stmts, error) {
 		{&st.consumeClientSecret, write, sqlConsumeClientSecret},
 		{&st.createToken, write, sqlCreateToken},
 		{&st.appendAuditEvent, write, sqlAppendAuditEvent},
+		{&st.mount, read, sqlMount},
 	} {
 		s, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
