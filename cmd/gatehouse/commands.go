@@ -71,6 +71,7 @@ type serverFlags struct {
 	dev                                              bool
 	devRootToken, encryptionKeyFile                  string
 	maxTokenAge, sweepInterval, kubeTimeout          time.Duration
+	kubeReviewCacheTTL                               time.Duration
 }
 
 func newServerCommand() *cobra.Command {
@@ -121,6 +122,7 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.DurationVar(&f.maxTokenAge, "max-token-age", token.DefaultMaxAge, "hard cap on the life of any non-periodic access token")
 	fl.DurationVar(&f.sweepInterval, "sweep-interval", 10*time.Minute, "how often expired and revoked tokens are purged")
 	fl.DurationVar(&f.kubeTimeout, "kube-timeout", kubeauth.DefaultTimeout, "timeout of each call to a Kubernetes API server (TokenReview)")
+	fl.DurationVar(&f.kubeReviewCacheTTL, "kube-review-cache-ttl", 0, "keep positive TokenReview answers this long (at most 10m, never past the JWT's exp; 0 = off): fewer reviews, but a revoked service account can log in until its entry expires")
 	return cmd
 }
 
@@ -128,7 +130,7 @@ func (f serverFlags) config() (server.Config, error) {
 	cfg := server.Config{
 		Listen: f.listen, Storage: f.storage, TLSCert: f.tlsCert, TLSKey: f.tlsKey,
 		EncryptionKey: os.Getenv("GATEHOUSE_ENCRYPTION_KEY"), EncryptionKeyFile: f.encryptionKeyFile,
-		MaxTokenAge: f.maxTokenAge, SweepInterval: f.sweepInterval, KubeTimeout: f.kubeTimeout,
+		MaxTokenAge: f.maxTokenAge, SweepInterval: f.sweepInterval, KubeTimeout: f.kubeTimeout, KubeReviewCacheTTL: f.kubeReviewCacheTTL,
 		Dev: f.dev, DevRootToken: f.devRootToken,
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
@@ -142,6 +144,9 @@ func (f serverFlags) config() (server.Config, error) {
 	}
 	if f.kubeTimeout <= 0 {
 		return cfg, fmt.Errorf("--kube-timeout must be positive")
+	}
+	if f.kubeReviewCacheTTL < 0 || f.kubeReviewCacheTTL > kubeauth.MaxReviewCacheTTL {
+		return cfg, fmt.Errorf("--kube-review-cache-ttl must be between 0 (off) and %s", kubeauth.MaxReviewCacheTTL)
 	}
 	if f.devRootToken != "" && !f.dev {
 		return cfg, fmt.Errorf("--dev-root-token needs --dev")

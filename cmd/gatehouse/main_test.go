@@ -151,6 +151,8 @@ func TestBadFlags(t *testing.T) {
 		{"server", "--trusted-proxies", "10.0.0.0/33"},
 		{"server", "--storage", "mysql://x"},
 		{"server", "--kube-timeout", "0s"},
+		{"server", "--kube-review-cache-ttl", "11m"},
+		{"server", "--kube-review-cache-ttl", "-1s"},
 	}
 	for _, args := range cases {
 		cmd := newRootCommand()

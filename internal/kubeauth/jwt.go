@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
@@ -23,6 +24,9 @@ type JWT struct {
 	Raw secret.Secret
 	// Audiences is the unverified aud claim.
 	Audiences []string
+	// Expiry is the unverified exp claim; zero when absent or unreadable.
+	// It only ever shortens how long a review may be cached.
+	Expiry time.Time
 }
 
 // ParseJWT checks that raw (surrounding white space trimmed, as a token
@@ -39,45 +43,52 @@ func ParseJWT(raw string) (JWT, error) {
 	if len(raw) > MaxJWTBytes {
 		return JWT{}, errs.Validation(errs.FieldError{Path: "jwt", Message: fmt.Sprintf("must be at most %d bytes", MaxJWTBytes)})
 	}
-	aud, reason := parseJWS(raw)
+	aud, exp, reason := parseJWS(raw)
 	if reason != "" {
 		return JWT{}, errs.Named(errs.Unauthenticated, ErrNameMalformedJWT, "the jwt is not a well-formed JWT: %s", reason)
 	}
-	return JWT{Raw: secret.Secret(raw), Audiences: aud}, nil
+	return JWT{Raw: secret.Secret(raw), Audiences: aud, Expiry: exp}, nil
 }
 
 // parseJWS returns the aud claim, or why raw is not a compact JWS.
-func parseJWS(raw string) (aud []string, reason string) {
+func parseJWS(raw string) (aud []string, exp time.Time, reason string) {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
-		return nil, fmt.Sprintf("it has %d dot-separated parts, a JWT has 3 (header.payload.signature)", len(parts))
+		return nil, time.Time{}, fmt.Sprintf("it has %d dot-separated parts, a JWT has 3 (header.payload.signature)", len(parts))
 	}
 	var header struct {
 		Alg *string `json:"alg"`
 	}
 	if r := decodePart(parts[0], "header", &header); r != "" {
-		return nil, r
+		return nil, time.Time{}, r
 	}
 	if header.Alg == nil || *header.Alg == "" || strings.EqualFold(*header.Alg, "none") {
-		return nil, "its header names no signing algorithm (alg)"
+		return nil, time.Time{}, "its header names no signing algorithm (alg)"
 	}
 	var payload struct {
 		Aud json.RawMessage `json:"aud"`
+		Exp json.RawMessage `json:"exp"`
 	}
 	if r := decodePart(parts[1], "payload", &payload); r != "" {
-		return nil, r
+		return nil, time.Time{}, r
 	}
 	if parts[2] == "" {
-		return nil, "it has no signature"
+		return nil, time.Time{}, "it has no signature"
 	}
 	if _, err := base64.RawURLEncoding.DecodeString(parts[2]); err != nil {
-		return nil, "its signature is not base64url"
+		return nil, time.Time{}, "its signature is not base64url"
 	}
 	aud, ok := parseAudience(payload.Aud)
 	if !ok {
-		return nil, "its aud claim is neither a string nor an array of strings"
+		return nil, time.Time{}, "its aud claim is neither a string nor an array of strings"
 	}
-	return aud, ""
+	var secs json.Number
+	if json.Unmarshal(payload.Exp, &secs) == nil {
+		if n, err := secs.Int64(); err == nil && n > 0 {
+			exp = time.Unix(n, 0)
+		}
+	}
+	return aud, exp, ""
 }
 
 // decodePart decodes one base64url part holding a JSON object into v.

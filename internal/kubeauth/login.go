@@ -110,9 +110,14 @@ func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccoun
 	if req.bearer == "" {
 		req.bearer, req.reviewerIsLoginJWT = jwt.Raw, true
 	}
-	status, err := s.reviews.review(ctx, cfg.Cluster, req)
-	if err != nil {
-		return ServiceAccount{}, err
+	key := reviewKey(cfg.Cluster, req)
+	status, cached := s.cache.get(key, s.now())
+	if !cached {
+		var err error
+		if status, err = s.reviews.review(ctx, cfg.Cluster, req); err != nil {
+			return ServiceAccount{}, err
+		}
+		s.cache.put(key, status, jwt.Expiry, s.now())
 	}
 	sa, err := judge(status, audiences, cfg.Rules)
 	if err != nil {

@@ -48,13 +48,19 @@ type Service struct {
 	audit   *audit.Log
 	now     func() time.Time
 	reviews *reviewClient
+	cache   *reviewCache
 }
 
 // NewService returns a Service. key seals reviewer JWTs at rest; timeout
 // bounds each call to an API server (DefaultTimeout when <= 0).
 func NewService(st store.Store, key seal.Key, tokens *token.Service, a *audit.Log, now func() time.Time, timeout time.Duration) *Service {
-	return &Service{store: st, key: key, tokens: tokens, audit: a, now: now, reviews: newReviewClient(timeout)}
+	return &Service{store: st, key: key, tokens: tokens, audit: a, now: now, reviews: newReviewClient(timeout), cache: newReviewCache(0)}
 }
+
+// CacheReviews turns on the optional cache of positive TokenReview
+// answers for ttl (capped at MaxReviewCacheTTL; 0 turns it off). Call it
+// before serving. See reviewCache for what it trades.
+func (s *Service) CacheReviews(ttl time.Duration) { s.cache = newReviewCache(ttl) }
 
 // Input is an attach or update request. On update nil fields are left
 // as they are.

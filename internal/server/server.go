@@ -56,6 +56,9 @@ type Config struct {
 	// KubeTimeout bounds each call to a Kubernetes API server
 	// (kubeauth.DefaultTimeout when 0).
 	KubeTimeout time.Duration
+	// KubeReviewCacheTTL keeps positive TokenReview answers this long
+	// (0 = off; see kubeauth.Service.CacheReviews).
+	KubeReviewCacheTTL time.Duration
 	// PodServiceAccountDir is where, when Gatehouse runs in a pod, its own
 	// service-account CA and token are read from for Vault mounts whose
 	// config leaves them empty (vaultauth.DefaultPodDir when ""; "-" = never).
@@ -170,6 +173,7 @@ func (s *Server) init(ctx context.Context) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	universalAuth := universalauth.NewService(s.store, s.tokens, auditLog, now)
 	kubeAuth := kubeauth.NewService(s.store, s.key, s.tokens, auditLog, now, cfg.KubeTimeout)
+	kubeAuth.CacheReviews(cfg.KubeReviewCacheTTL)
 	infisical.Register(mux, infisical.Deps{Auth: auth, Identities: identities, Tokens: s.tokens, UniversalAuth: universalAuth, KubernetesAuth: kubeAuth, Store: s.store, Now: now, Logger: cfg.Logger})
 	podDir := cfg.PodServiceAccountDir
 	switch podDir {
