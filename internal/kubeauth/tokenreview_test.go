@@ -2,12 +2,14 @@ package kubeauth
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +66,16 @@ func TestTokenReviewFailures(t *testing.T) {
 	t.Cleanup(selfSigned.Close)
 	plain := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(plain.Close)
+	// httptest's certificate names example.com, 127.0.0.1 and ::1.
+	huge := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{"kind":"TokenReview","padding":"` + strings.Repeat("x", maxResponseBytes) + `"}`))
+	}))
+	huge.Config.ErrorLog = log.New(io.Discard, "", 0)
+	huge.StartTLS()
+	t.Cleanup(huge.Close)
+	hugeCA := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: huge.Certificate().Raw}))
 	jwt := JWT{Raw: secret.Secret(c.Token("apps", "web"))}
 
 	cases := []struct {
@@ -86,6 +98,11 @@ func TestTokenReviewFailures(t *testing.T) {
 			errs.BadGateway, ErrNameCertificate, "TLS certificate verification"},
 		{"not TLS", func(cl *Cluster) { cl.Host = "https://" + strings.TrimPrefix(plain.URL, "http://") }, nil,
 			errs.BadGateway, ErrNameCertificate, "does not speak TLS"},
+		{"certificate for another name", func(cl *Cluster) {
+			cl.Host, cl.CACert = "https://localhost:"+strconv.Itoa(huge.Listener.Addr().(*net.TCPAddr).Port), hugeCA
+		}, nil, errs.BadGateway, ErrNameCertificate, "not localhost"},
+		{"answer too large", func(cl *Cluster) { cl.Host, cl.CACert = huge.URL, hugeCA }, nil,
+			errs.BadGateway, ErrNameAPI, "answered more than 256 KiB"},
 		{"500", nil, func() { c.FailNext(kubetest.FaultInternalError, 1) },
 			errs.BadGateway, ErrNameAPI, "HTTP 500"},
 		{"429", nil, func() { c.FailNext(kubetest.FaultTooManyRequests, 1) },
