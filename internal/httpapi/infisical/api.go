@@ -80,6 +80,16 @@ func (a *API) principal(r *http.Request) (identity.Principal, store.AccessToken,
 	return a.Auth.Authenticate(r.Context(), raw, httpapi.ClientIP(r))
 }
 
+// principalAndBody authenticates the caller, then decodes the body
+// strictly into v.
+func (a *API) principalAndBody(r *http.Request, v any) (identity.Principal, error) {
+	p, _, err := a.principal(r)
+	if err != nil {
+		return identity.Principal{}, err
+	}
+	return p, httpapi.DecodeStrict(r, v)
+}
+
 func (a *API) notFound(r *http.Request) (int, any, error) {
 	return 0, nil, errs.Named(errs.NotFound, "NotFound", "Route %s:%s not found", r.Method, r.URL.Path)
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
-	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -62,12 +61,9 @@ type createIdentityBody struct {
 }
 
 func (a *API) createIdentity(r *http.Request) (int, any, error) {
-	p, _, err := a.principal(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var body createIdentityBody
-	if err := httpapi.DecodeStrict(r, &body); err != nil {
+	p, err := a.principalAndBody(r, &body)
+	if err != nil {
 		return 0, nil, err
 	}
 	if body.Name == nil {
@@ -137,12 +133,9 @@ type updateIdentityBody struct {
 }
 
 func (a *API) updateIdentity(r *http.Request) (int, any, error) {
-	p, _, err := a.principal(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var body updateIdentityBody
-	if err := httpapi.DecodeStrict(r, &body); err != nil {
+	p, err := a.principalAndBody(r, &body)
+	if err != nil {
 		return 0, nil, err
 	}
 	in := identity.UpdateInput{Name: body.Name, Role: body.Role, HasDeleteProtection: body.HasDeleteProtection}

@@ -135,12 +135,9 @@ func kubernetesAuthResult(v kubeauth.View, err error) (int, any, error) {
 }
 
 func (a *API) attachKubernetesAuth(r *http.Request) (int, any, error) {
-	p, _, err := a.principal(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var body kubernetesAuthBody
-	if err := httpapi.DecodeStrict(r, &body); err != nil {
+	p, err := a.principalAndBody(r, &body)
+	if err != nil {
 		return 0, nil, err
 	}
 	return kubernetesAuthResult(a.KubernetesAuth.Attach(r.Context(), p, r.PathValue("identityId"), body.input()))
@@ -155,12 +152,9 @@ func (a *API) getKubernetesAuth(r *http.Request) (int, any, error) {
 }
 
 func (a *API) updateKubernetesAuth(r *http.Request) (int, any, error) {
-	p, _, err := a.principal(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var body kubernetesAuthBody
-	if err := httpapi.DecodeStrict(r, &body); err != nil {
+	p, err := a.principalAndBody(r, &body)
+	if err != nil {
 		return 0, nil, err
 	}
 	return kubernetesAuthResult(a.KubernetesAuth.Update(r.Context(), p, r.PathValue("identityId"), body.input()))

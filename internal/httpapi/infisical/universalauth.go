@@ -97,12 +97,9 @@ func methodResult(m universalauth.Method, err error) (int, any, error) {
 }
 
 func (a *API) attachUniversalAuth(r *http.Request) (int, any, error) {
-	p, _, err := a.principal(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var body universalAuthBody
-	if err := httpapi.DecodeStrict(r, &body); err != nil {
+	p, err := a.principalAndBody(r, &body)
+	if err != nil {
 		return 0, nil, err
 	}
 	return methodResult(a.UniversalAuth.Attach(r.Context(), p, r.PathValue("identityId"), body.input()))
@@ -117,12 +114,9 @@ func (a *API) getUniversalAuth(r *http.Request) (int, any, error) {
 }
 
 func (a *API) updateUniversalAuth(r *http.Request) (int, any, error) {
-	p, _, err := a.principal(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var body universalAuthBody
-	if err := httpapi.DecodeStrict(r, &body); err != nil {
+	p, err := a.principalAndBody(r, &body)
+	if err != nil {
 		return 0, nil, err
 	}
 	return methodResult(a.UniversalAuth.Update(r.Context(), p, r.PathValue("identityId"), body.input()))
@@ -173,12 +167,9 @@ func clientSecretResult(cs store.ClientSecret, err error) (int, any, error) {
 
 // createClientSecret answers the only response that holds the secret.
 func (a *API) createClientSecret(r *http.Request) (int, any, error) {
-	p, _, err := a.principal(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var body clientSecretBody
-	if err := httpapi.DecodeStrict(r, &body); err != nil {
+	p, err := a.principalAndBody(r, &body)
+	if err != nil {
 		return 0, nil, err
 	}
 	created, err := a.UniversalAuth.CreateClientSecret(r.Context(), p, r.PathValue("identityId"),
