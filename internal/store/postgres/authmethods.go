@@ -141,33 +141,24 @@ func (s *Store) ListAuthMethodsByMount(ctx context.Context, mountPath string) ([
 // back. ID, IdentityID, Type and MountPath cannot change; a LookupKey that
 // another method of the type has is ErrAlreadyExists.
 func (s *Store) UpdateAuthMethod(ctx context.Context, id string, update func(*store.AuthMethod) error) (store.AuthMethod, error) {
-	var out store.AuthMethod
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		cur, err := scanAuthMethod(tx.QueryRow(ctx,
-			`SELECT `+authMethodColumns+` FROM auth_methods WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return wrapErr("update auth method", err)
-		}
-		fixed := cur
-		if err := update(&cur); err != nil {
+	keepFixed := func(m *store.AuthMethod) error {
+		fixed := *m
+		if err := update(m); err != nil {
 			return err
 		}
-		cur.ID, cur.IdentityID, cur.Type, cur.MountPath = fixed.ID, fixed.IdentityID, fixed.Type, fixed.MountPath
-		out, err = scanAuthMethod(tx.QueryRow(ctx, `UPDATE auth_methods SET
+		m.ID, m.IdentityID, m.Type, m.MountPath = fixed.ID, fixed.IdentityID, fixed.Type, fixed.MountPath
+		return nil
+	}
+	return updateRow(ctx, s, "update auth method", func(tx pgx.Tx) (store.AuthMethod, error) {
+		return scanAuthMethod(tx.QueryRow(ctx, `SELECT `+authMethodColumns+` FROM auth_methods WHERE id = $1 FOR UPDATE`, id))
+	}, keepFixed, func(tx pgx.Tx, cur store.AuthMethod) (store.AuthMethod, error) {
+		return scanAuthMethod(tx.QueryRow(ctx, `UPDATE auth_methods SET
 			identity_id = $2, type = $3, lookup_key = $4, config = $5, sealed_secret = $6,
 			token_ttl = $7, token_max_ttl = $8, token_period = $9,
 			token_num_uses_limit = $10, token_trusted_ips = $11,
 			created_at = $12, updated_at = $13, mount_path = $14
 			WHERE id = $1 RETURNING `+authMethodColumns, authMethodArgs(cur)...))
-		if err != nil {
-			return wrapErr("update auth method", err)
-		}
-		return nil
 	})
-	if err != nil {
-		return store.AuthMethod{}, err
-	}
-	return out, nil
 }
 
 // DeleteAuthMethod revokes the tokens the method issued and deletes it; its

@@ -84,35 +84,20 @@ func (s *Store) ListIdentities(ctx context.Context, offset, limit int) ([]store.
 // UpdateIdentity locks the identity, lets update change it and writes it
 // back. The ID cannot change.
 func (s *Store) UpdateIdentity(ctx context.Context, id string, update func(*store.Identity) error) (store.Identity, error) {
-	var out store.Identity
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		cur, err := scanIdentity(tx.QueryRow(ctx,
-			`SELECT `+identityColumns+` FROM identities WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return wrapErr("update identity", err)
-		}
-		if err := update(&cur); err != nil {
-			return err
-		}
+	return updateRow(ctx, s, "update identity", func(tx pgx.Tx) (store.Identity, error) {
+		return scanIdentity(tx.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = $1 FOR UPDATE`, id))
+	}, update, func(tx pgx.Tx, cur store.Identity) (store.Identity, error) {
 		metadata, err := metadataArg(cur.Metadata)
 		if err != nil {
-			return wrapErr("update identity", err)
+			return store.Identity{}, err
 		}
-		out, err = scanIdentity(tx.QueryRow(ctx, `UPDATE identities SET
+		return scanIdentity(tx.QueryRow(ctx, `UPDATE identities SET
 			name = $2, role = $3, has_delete_protection = $4, metadata = $5,
 			created_at = $6, updated_at = $7
 			WHERE id = $1 RETURNING `+identityColumns,
 			id, cur.Name, string(cur.Role), cur.HasDeleteProtection, metadata,
 			timeArg(cur.CreatedAt), timeArg(cur.UpdatedAt)))
-		if err != nil {
-			return wrapErr("update identity", err)
-		}
-		return nil
 	})
-	if err != nil {
-		return store.Identity{}, err
-	}
-	return out, nil
 }
 
 // DeleteIdentity revokes the identity's tokens and deletes it; its auth

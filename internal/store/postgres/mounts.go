@@ -69,29 +69,14 @@ func (s *Store) ListMounts(ctx context.Context) ([]store.Mount, error) {
 // Path, Type, Accessor and CreatedAt are not written: what the updater does
 // to them is lost.
 func (s *Store) UpdateMount(ctx context.Context, path string, update func(*store.Mount) error) (store.Mount, error) {
-	var out store.Mount
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		cur, err := scanMount(tx.QueryRow(ctx,
-			`SELECT `+mountColumns+` FROM mounts WHERE path = $1 FOR UPDATE`, path))
-		if err != nil {
-			return wrapErr("update mount", err)
-		}
-		if err := update(&cur); err != nil {
-			return err
-		}
-		out, err = scanMount(tx.QueryRow(ctx, `UPDATE mounts SET
+	return updateRow(ctx, s, "update mount", func(tx pgx.Tx) (store.Mount, error) {
+		return scanMount(tx.QueryRow(ctx, `SELECT `+mountColumns+` FROM mounts WHERE path = $1 FOR UPDATE`, path))
+	}, update, func(tx pgx.Tx, cur store.Mount) (store.Mount, error) {
+		return scanMount(tx.QueryRow(ctx, `UPDATE mounts SET
 			description = $2, config = $3, sealed_secret = $4, updated_at = $5
 			WHERE path = $1 RETURNING `+mountColumns,
 			path, cur.Description, configArg(cur.Config), bytesArg(cur.SealedSecret), timeArg(cur.UpdatedAt)))
-		if err != nil {
-			return wrapErr("update mount", err)
-		}
-		return nil
 	})
-	if err != nil {
-		return store.Mount{}, err
-	}
-	return out, nil
 }
 
 // DeleteMount, in one transaction, revokes the tokens issued through the

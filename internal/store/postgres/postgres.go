@@ -127,6 +127,32 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
+// updateRow is every Update method's read-modify-write, in one
+// transaction: read (and lock) the current row, let update change it (its
+// error aborts and is returned as is) and store it with write, which
+// returns the row as stored. op names the operation in errors.
+func updateRow[T any](ctx context.Context, s *Store, op string, read func(pgx.Tx) (T, error), update func(*T) error, write func(pgx.Tx, T) (T, error)) (T, error) {
+	var out T
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := read(tx)
+		if err != nil {
+			return wrapErr(op, err)
+		}
+		if err := update(&cur); err != nil {
+			return err
+		}
+		if out, err = write(tx, cur); err != nil {
+			return wrapErr(op, err)
+		}
+		return nil
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
 // errZeroNow: a revocation at the zero time would be stored as NULL and
 // leave the tokens live.
 var errZeroNow = errors.New("revocation time is zero")

@@ -172,35 +172,21 @@ func (s *Store) listAuthMethods(ctx context.Context, where string, args ...any) 
 // Taking a lookup key that another method of the type has gives
 // ErrAlreadyExists.
 func (s *Store) UpdateAuthMethod(ctx context.Context, id string, update func(*store.AuthMethod) error) (store.AuthMethod, error) {
-	var out store.AuthMethod
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		cur, err := scanAuthMethod(tx.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods WHERE id = ?`, id))
-		if err != nil {
-			return notFound(err, "auth method %q", id)
-		}
-		if err := update(&cur); err != nil {
-			return err
-		}
+	return updateRow(ctx, s, fmt.Sprintf("auth method %q", id), func(tx *sql.Tx) (store.AuthMethod, error) {
+		return scanAuthMethod(tx.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods WHERE id = ?`, id))
+	}, update, func(tx *sql.Tx, cur store.AuthMethod) (store.AuthMethod, error) {
 		ips, err := encodeJSON(cur.TokenPolicy.TrustedIPs, "[]")
 		if err != nil {
-			return fmt.Errorf("sqlite: update auth method %q: %w", id, err)
+			return store.AuthMethod{}, err
 		}
 		p := cur.TokenPolicy
-		out, err = scanAuthMethod(tx.QueryRowContext(ctx, `UPDATE auth_methods
+		return scanAuthMethod(tx.QueryRowContext(ctx, `UPDATE auth_methods
 			SET lookup_key = ?, config = ?, sealed_secret = ?, ttl = ?, max_ttl = ?, period = ?,
 				num_uses_limit = ?, trusted_ips = ?, created_at = ?, updated_at = ?
 			WHERE id = ? RETURNING `+authMethodCols,
 			cur.LookupKey, config(cur.Config), blob(cur.SealedSecret), p.TTL, p.MaxTTL, p.Period,
 			p.NumUsesLimit, ips, micros(cur.CreatedAt), micros(cur.UpdatedAt), id))
-		if err != nil {
-			return fmt.Errorf("sqlite: update auth method %q: %w", id, mapErr(err))
-		}
-		return nil
 	})
-	if err != nil {
-		return store.AuthMethod{}, err
-	}
-	return out, nil
 }
 
 // DeleteAuthMethod removes the method (its client secrets go by ON DELETE

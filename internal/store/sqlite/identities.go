@@ -96,32 +96,18 @@ func (s *Store) ListIdentities(ctx context.Context, offset, limit int) ([]store.
 // UpdateIdentity runs update on the current identity inside a write
 // transaction and stores the result. The ID cannot be changed.
 func (s *Store) UpdateIdentity(ctx context.Context, id string, update func(*store.Identity) error) (store.Identity, error) {
-	var out store.Identity
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		cur, err := scanIdentity(tx.QueryRowContext(ctx, `SELECT `+identityCols+` FROM identities WHERE id = ?`, id))
-		if err != nil {
-			return notFound(err, "identity %q", id)
-		}
-		if err := update(&cur); err != nil {
-			return err
-		}
+	return updateRow(ctx, s, fmt.Sprintf("identity %q", id), func(tx *sql.Tx) (store.Identity, error) {
+		return scanIdentity(tx.QueryRowContext(ctx, `SELECT `+identityCols+` FROM identities WHERE id = ?`, id))
+	}, update, func(tx *sql.Tx, cur store.Identity) (store.Identity, error) {
 		md, err := encodeMetadata(cur.Metadata)
 		if err != nil {
-			return fmt.Errorf("sqlite: update identity %q: %w", id, err)
+			return store.Identity{}, err
 		}
-		out, err = scanIdentity(tx.QueryRowContext(ctx, `UPDATE identities
+		return scanIdentity(tx.QueryRowContext(ctx, `UPDATE identities
 			SET name = ?, role = ?, has_delete_protection = ?, metadata = ?, created_at = ?, updated_at = ?
 			WHERE id = ? RETURNING `+identityCols,
 			cur.Name, cur.Role, cur.HasDeleteProtection, md, micros(cur.CreatedAt), micros(cur.UpdatedAt), id))
-		if err != nil {
-			return fmt.Errorf("sqlite: update identity %q: %w", id, mapErr(err))
-		}
-		return nil
 	})
-	if err != nil {
-		return store.Identity{}, err
-	}
-	return out, nil
 }
 
 // DeleteIdentity removes the identity (its auth methods and their client

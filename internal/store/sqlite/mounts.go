@@ -79,28 +79,14 @@ func (s *Store) ListMounts(ctx context.Context) ([]store.Mount, error) {
 // and stores the result. Path, Type, Accessor and CreatedAt are not
 // written: what the updater does to them is lost.
 func (s *Store) UpdateMount(ctx context.Context, path string, update func(*store.Mount) error) (store.Mount, error) {
-	var out store.Mount
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		cur, err := scanMount(tx.QueryRowContext(ctx, `SELECT `+mountCols+` FROM mounts WHERE path = ?`, path))
-		if err != nil {
-			return notFound(err, "mount %q", path)
-		}
-		if err := update(&cur); err != nil {
-			return err
-		}
-		out, err = scanMount(tx.QueryRowContext(ctx, `UPDATE mounts
+	return updateRow(ctx, s, fmt.Sprintf("mount %q", path), func(tx *sql.Tx) (store.Mount, error) {
+		return scanMount(tx.QueryRowContext(ctx, `SELECT `+mountCols+` FROM mounts WHERE path = ?`, path))
+	}, update, func(tx *sql.Tx, cur store.Mount) (store.Mount, error) {
+		return scanMount(tx.QueryRowContext(ctx, `UPDATE mounts
 			SET description = ?, config = ?, sealed_secret = ?, updated_at = ?
 			WHERE path = ? RETURNING `+mountCols,
 			cur.Description, config(cur.Config), blob(cur.SealedSecret), micros(cur.UpdatedAt), path))
-		if err != nil {
-			return fmt.Errorf("sqlite: update mount %q: %w", path, mapErr(err))
-		}
-		return nil
 	})
-	if err != nil {
-		return store.Mount{}, err
-	}
-	return out, nil
 }
 
 // DeleteMount, in one transaction, revokes the tokens issued through the

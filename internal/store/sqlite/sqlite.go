@@ -245,6 +245,32 @@ func mapErr(err error) error {
 }
 
 // notFound turns sql.ErrNoRows into store.ErrNotFound, naming the object.
+// updateRow is every Update method's read-modify-write, in one write
+// transaction: read the current row (ErrNotFound when absent), let update
+// change it (its error aborts and is returned as is), and store it with
+// write, which returns the row as stored. what names the row in errors.
+func updateRow[T any](ctx context.Context, s *Store, what string, read func(*sql.Tx) (T, error), update func(*T) error, write func(*sql.Tx, T) (T, error)) (T, error) {
+	var out T
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := read(tx)
+		if err != nil {
+			return notFound(err, "%s", what)
+		}
+		if err := update(&cur); err != nil {
+			return err
+		}
+		if out, err = write(tx, cur); err != nil {
+			return fmt.Errorf("sqlite: update %s: %w", what, mapErr(err))
+		}
+		return nil
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
 func notFound(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
 	if errors.Is(err, sql.ErrNoRows) {
