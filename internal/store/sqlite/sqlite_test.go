@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
@@ -376,38 +377,28 @@ func benchToken(i int, now time.Time) store.AccessToken {
 
 func BenchmarkGetAccessTokenByHash(b *testing.B) {
 	s, toks := benchStore(b)
-	ctx := b.Context()
-	b.Run("serial", func(b *testing.B) {
-		i := 0
-		for b.Loop() {
-			if _, err := s.GetAccessTokenByHash(ctx, toks[i%len(toks)].Hash); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				if _, err := s.GetAccessTokenByHash(ctx, toks[i%len(toks)].Hash); err != nil {
-					b.Error(err)
-					return
-				}
-				i++
-			}
-		})
+	benchReads(b, toks, func(ctx context.Context, hash []byte) error {
+		_, err := s.GetAccessTokenByHash(ctx, hash)
+		return err
 	})
 }
 
 // BenchmarkGetTokenCheck is the one store read of a token check.
 func BenchmarkGetTokenCheck(b *testing.B) {
 	s, toks := benchStore(b)
+	benchReads(b, toks, func(ctx context.Context, hash []byte) error {
+		_, err := s.GetTokenCheck(ctx, hash)
+		return err
+	})
+}
+
+// benchReads runs read over the tokens' hashes serially and in parallel.
+func benchReads(b *testing.B, toks []store.AccessToken, read func(context.Context, []byte) error) {
 	ctx := b.Context()
 	b.Run("serial", func(b *testing.B) {
 		i := 0
 		for b.Loop() {
-			if _, err := s.GetTokenCheck(ctx, toks[i%len(toks)].Hash); err != nil {
+			if err := read(ctx, toks[i%len(toks)].Hash); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -417,7 +408,7 @@ func BenchmarkGetTokenCheck(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
-				if _, err := s.GetTokenCheck(ctx, toks[i%len(toks)].Hash); err != nil {
+				if err := read(ctx, toks[i%len(toks)].Hash); err != nil {
 					b.Error(err)
 					return
 				}
