@@ -131,18 +131,7 @@ func (in PolicyInput) Create() (store.TokenPolicy, error) {
 	setInt(&p.MaxTTL, in.MaxTTL, FieldMaxTTL, 1, MaxTTLLimit-1, "must be greater than 0 and less than 315360000")
 	setInt(&p.NumUsesLimit, in.NumUsesLimit, FieldNumUsesLimit, 0, 1<<53, "must be an integer >= 0")
 	setInt(&p.Period, in.Period, FieldPeriod, 0, MaxTTLLimit, "must be an integer from 0 to 315360000")
-	if in.TrustedIPs != nil {
-		ips, fe := parseTrustedIPs(FieldTrustedIPs, *in.TrustedIPs)
-		fields = append(fields, fe...)
-		p.TrustedIPs = ips
-	}
-	if len(fields) > 0 {
-		return store.TokenPolicy{}, errs.Validation(fields...)
-	}
-	if err := checkTTLs(p); err != nil {
-		return store.TokenPolicy{}, err
-	}
-	return p, nil
+	return in.finish(p, fields)
 }
 
 // Update applies the set fields to cur. TTLs may be 0 ("no limit from this
@@ -166,6 +155,12 @@ func (in PolicyInput) Update(cur store.TokenPolicy) (store.TokenPolicy, error) {
 	setInt(&p.MaxTTL, in.MaxTTL, FieldMaxTTL, MaxTTLLimit)
 	setInt(&p.NumUsesLimit, in.NumUsesLimit, FieldNumUsesLimit, 1<<53)
 	setInt(&p.Period, in.Period, FieldPeriod, MaxTTLLimit)
+	return in.finish(p, fields)
+}
+
+// finish applies the trusted IPs of in to p, then reports the field errors
+// collected so far, or else the rules across fields.
+func (in PolicyInput) finish(p store.TokenPolicy, fields []errs.FieldError) (store.TokenPolicy, error) {
 	if in.TrustedIPs != nil {
 		ips, fe := parseTrustedIPs(FieldTrustedIPs, *in.TrustedIPs)
 		fields = append(fields, fe...)

@@ -103,12 +103,9 @@ func (s *Service) Get(ctx context.Context, p Principal, id string) (View, error)
 	if err := p.RequireMember("reading an identity"); err != nil {
 		return View{}, err
 	}
-	if err := CheckID("identityId", id); err != nil {
-		return View{}, err
-	}
-	ident, err := s.store.GetIdentity(ctx, id)
+	ident, err := s.load(ctx, id)
 	if err != nil {
-		return View{}, notFound(err, id)
+		return View{}, err
 	}
 	return s.view(ctx, ident)
 }
@@ -195,17 +192,26 @@ func (s *Service) Update(ctx context.Context, p Principal, id string, in UpdateI
 	return s.view(ctx, ident)
 }
 
+// load checks an identity ID and reads the identity (NotFound when absent).
+func (s *Service) load(ctx context.Context, id string) (store.Identity, error) {
+	if err := CheckID("identityId", id); err != nil {
+		return store.Identity{}, err
+	}
+	ident, err := s.store.GetIdentity(ctx, id)
+	if err != nil {
+		return store.Identity{}, notFound(err, id)
+	}
+	return ident, nil
+}
+
 // Delete removes an identity and its auth methods and revokes its tokens.
 func (s *Service) Delete(ctx context.Context, p Principal, id string) (View, error) {
 	if err := p.RequireAdmin("deleting an identity"); err != nil {
 		return View{}, err
 	}
-	if err := CheckID("identityId", id); err != nil {
-		return View{}, err
-	}
-	ident, err := s.store.GetIdentity(ctx, id)
+	ident, err := s.load(ctx, id)
 	if err != nil {
-		return View{}, notFound(err, id)
+		return View{}, err
 	}
 	if ident.HasDeleteProtection {
 		return View{}, errs.New(errs.BadRequest, "Identity has delete protection")

@@ -21,6 +21,15 @@ type tokenBody struct {
 	AccessToken *string `json:"accessToken"`
 }
 
+// bodyToken decodes a tokenBody and returns its token.
+func bodyToken(r *http.Request) (string, error) {
+	var body tokenBody
+	if err := httpapi.DecodeStrict(r, &body); err != nil {
+		return "", err
+	}
+	return body.token()
+}
+
 func (b tokenBody) token() (string, error) {
 	if b.AccessToken == nil || *b.AccessToken == "" {
 		return "", errs.Validation(errs.FieldError{Path: "accessToken", Message: "Required"})
@@ -30,11 +39,7 @@ func (b tokenBody) token() (string, error) {
 
 // renewToken needs no auth header: the token in the body is the credential.
 func (a *API) renewToken(r *http.Request) (int, any, error) {
-	var body tokenBody
-	if err := httpapi.DecodeStrict(r, &body); err != nil {
-		return 0, nil, err
-	}
-	raw, err := body.token()
+	raw, err := bodyToken(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -51,11 +56,7 @@ func (a *API) renewToken(r *http.Request) (int, any, error) {
 }
 
 func (a *API) revokeToken(r *http.Request) (int, any, error) {
-	var body tokenBody
-	if err := httpapi.DecodeStrict(r, &body); err != nil {
-		return 0, nil, err
-	}
-	raw, err := body.token()
+	raw, err := bodyToken(r)
 	if err != nil {
 		return 0, nil, err
 	}
