@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	authv1 "k8s.io/api/authentication/v1"
 
@@ -110,14 +111,9 @@ func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccoun
 	if req.bearer == "" {
 		req.bearer, req.reviewerIsLoginJWT = jwt.Raw, true
 	}
-	key := reviewKey(cfg.Cluster, req)
-	status, cached := s.cache.get(key, s.now())
-	if !cached {
-		var err error
-		if status, err = s.reviews.review(ctx, cfg.Cluster, req); err != nil {
-			return ServiceAccount{}, err
-		}
-		s.cache.put(key, status, jwt.Expiry, s.now())
+	status, err := s.reviewed(ctx, cfg.Cluster, req, jwt.Expiry)
+	if err != nil {
+		return ServiceAccount{}, err
 	}
 	sa, err := judge(status, audiences, cfg.Rules)
 	if err != nil {
@@ -128,6 +124,23 @@ func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccoun
 			claimed.Namespace, claimed.Name, claimed.UID, sa.Namespace, sa.Name, sa.UID)
 	}
 	return sa, nil
+}
+
+// reviewed asks the API server for a review, or answers from the review
+// cache when it is on and holds one.
+func (s *Service) reviewed(ctx context.Context, c Cluster, req reviewRequest, jwtExpiry time.Time) (authv1.TokenReviewStatus, error) {
+	if !s.cache.on() {
+		return s.reviews.review(ctx, c, req)
+	}
+	key := reviewKey(c, req)
+	if st, ok := s.cache.get(key, s.now()); ok {
+		return st, nil
+	}
+	st, err := s.reviews.review(ctx, c, req)
+	if err == nil {
+		s.cache.put(key, st, jwtExpiry, s.now())
+	}
+	return st, err
 }
 
 // judge decides on a TokenReview's answer, as the Kubernetes API docs ask:

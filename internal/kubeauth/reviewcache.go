@@ -58,9 +58,12 @@ func reviewKey(c Cluster, req reviewRequest) [32]byte {
 	return k
 }
 
+// on reports whether answers are kept at all.
+func (rc *reviewCache) on() bool { return rc != nil && rc.ttl > 0 }
+
 // get returns a kept answer for key that is still fresh at now.
 func (rc *reviewCache) get(key [32]byte, now time.Time) (authv1.TokenReviewStatus, bool) {
-	if rc == nil || rc.ttl == 0 {
+	if !rc.on() {
 		return authv1.TokenReviewStatus{}, false
 	}
 	rc.mu.Lock()
@@ -79,7 +82,7 @@ func (rc *reviewCache) get(key [32]byte, now time.Time) (authv1.TokenReviewStatu
 // put keeps st for key when it may: an authenticated answer, until the
 // TTL or the JWT's exp, whichever comes first.
 func (rc *reviewCache) put(key [32]byte, st authv1.TokenReviewStatus, jwtExpiry, now time.Time) {
-	if rc == nil || rc.ttl == 0 || !st.Authenticated || st.Error != "" {
+	if !rc.on() || !st.Authenticated || st.Error != "" {
 		return
 	}
 	expires := now.Add(rc.ttl)
