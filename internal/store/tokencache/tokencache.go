@@ -72,12 +72,47 @@ type Store struct {
 	gen     atomic.Uint64 // bumped by every emptying, under mu
 	mu      sync.Mutex
 	entries map[[32]byte]entry
+	// order holds the keys in the order they were kept. Every answer is
+	// kept for the same TTL, so it is also the order in which they
+	// expire: making room drops the oldest in O(1), never a scan of the
+	// map. A key whose entry was dropped or kept again since stays in
+	// order until its turn comes and is then skipped (its seq differs).
+	order ring
+	seq   uint64
 }
 
 type entry struct {
 	check   store.TokenCheck
 	expires time.Time
+	seq     uint64 // which record in order is this entry's
 }
+
+// ring is a FIFO of kept keys with a fixed capacity.
+type ring struct {
+	recs       []record
+	head, size int
+}
+
+type record struct {
+	key [32]byte
+	seq uint64
+}
+
+func (r *ring) full() bool { return r.size == len(r.recs) }
+
+func (r *ring) push(rec record) {
+	r.recs[(r.head+r.size)%len(r.recs)] = rec
+	r.size++
+}
+
+func (r *ring) pop() record {
+	rec := r.recs[r.head]
+	r.head = (r.head + 1) % len(r.recs)
+	r.size--
+	return rec
+}
+
+func (r *ring) reset() { r.head, r.size = 0, 0 }
 
 var _ store.Store = (*Store)(nil)
 
@@ -93,7 +128,7 @@ func New(s store.Store, ttl time.Duration, size int, now func() time.Time) *Stor
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{s: s, ttl: ttl, size: size, now: now, entries: map[[32]byte]entry{}}
+	return &Store{s: s, ttl: ttl, size: size, now: now, entries: map[[32]byte]entry{}, order: ring{recs: make([]record, size)}}
 }
 
 // Len is the number of answers kept (for tests and metrics).
@@ -124,27 +159,26 @@ func (c *Store) GetTokenCheck(ctx context.Context, hash []byte) (store.TokenChec
 	}
 	c.mu.Lock()
 	if c.gen.Load() == gen {
-		if len(c.entries) >= c.size {
-			c.evict(now)
-		}
-		c.entries[key] = entry{check: clone(tc), expires: now.Add(c.ttl)}
+		c.keep(key, entry{check: clone(tc), expires: now.Add(c.ttl)})
 	}
 	c.mu.Unlock()
 	return tc, nil
 }
 
-// evict makes room: expired answers go; if none had, an arbitrary tenth.
-// Called with mu held.
-func (c *Store) evict(now time.Time) {
-	maps.DeleteFunc(c.entries, func(_ [32]byte, e entry) bool { return !now.Before(e.expires) })
-	n := c.size / 10
-	for k := range c.entries {
-		if len(c.entries) < c.size || n <= 0 {
-			break
+// keep stores e under key, first dropping the oldest kept answer when
+// the cache is full. Every live entry has its record in order, so the map
+// never holds more than size entries. Called with mu held.
+func (c *Store) keep(key [32]byte, e entry) {
+	if c.order.full() {
+		old := c.order.pop()
+		if cur, ok := c.entries[old.key]; ok && cur.seq == old.seq {
+			delete(c.entries, old.key)
 		}
-		delete(c.entries, k)
-		n--
 	}
+	c.seq++
+	e.seq = c.seq
+	c.order.push(record{key: key, seq: e.seq})
+	c.entries[key] = e
 }
 
 // keepable says whether an answer may be kept: a live-looking token
@@ -177,6 +211,7 @@ func (c *Store) flush() {
 	c.mu.Lock()
 	c.gen.Add(1)
 	clear(c.entries)
+	c.order.reset()
 	c.mu.Unlock()
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -347,21 +348,57 @@ func TestReadDuringWrite(t *testing.T) {
 	}
 }
 
-// TestBounded: the cache never holds more than its size.
+// TestBounded: the cache never holds more than its size, and making room
+// drops the oldest answers kept, never one kept again since.
 func TestBounded(t *testing.T) {
-	inner := openSQLite(t)
-	c := tokencache.New(inner, time.Second, 20, func() time.Time { return t0 })
+	inner := &counting{Store: openSQLite(t)}
+	clk := &clock{t: t0}
+	c := tokencache.New(inner, time.Second, 20, clk.Now)
 	ctx := t.Context()
-	for i := range 100 {
-		id := string(rune('a'+i%26)) + string(rune('a'+i/26))
-		tok := store.AccessToken{ID: id, Hash: hash(id), AuthMethodType: store.AuthMethodRoot, CreatedAt: t0, LastRenewedAt: t0}
-		must(t, c.CreateAccessToken(ctx, tok))
+	toks := make([]store.AccessToken, 100)
+	check := func(tok store.AccessToken) {
+		t.Helper()
 		if _, err := c.GetTokenCheck(ctx, tok.Hash); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for i := range toks {
+		id := string(rune('a'+i%26)) + string(rune('a'+i/26))
+		toks[i] = store.AccessToken{ID: id, Hash: hash(id), AuthMethodType: store.AuthMethodRoot, CreatedAt: t0, LastRenewedAt: t0}
+		must(t, c.CreateAccessToken(ctx, toks[i]))
+		check(toks[i])
 		if n := c.Len(); n > 20 {
 			t.Fatalf("%d answers kept, size 20", n)
 		}
+	}
+	// The last 20 are kept: checking them again reads nothing.
+	before := inner.reads.Load()
+	for _, tok := range toks[80:] {
+		check(tok)
+	}
+	if n := inner.reads.Load() - before; n != 0 {
+		t.Fatalf("%d of the 20 newest answers were not kept", n)
+	}
+	// An answer kept again after it expired leaves a stale record behind;
+	// when that record's turn comes, the fresh answer must stay.
+	if _, err := c.PurgeAccessTokens(ctx, t0.Add(-time.Hour)); err != nil { // empties the cache: start afresh
+		t.Fatal(err)
+	}
+	for _, tok := range toks[:10] {
+		check(tok)
+	}
+	clk.Advance(2 * time.Second) // all ten expired
+	check(toks[0])               // kept again: 11 records, 10 entries
+	for _, tok := range toks[20:30] {
+		check(tok) // 21 records: the first (toks[0]'s stale one) makes room
+	}
+	before = inner.reads.Load()
+	check(toks[0])
+	if inner.reads.Load() != before {
+		t.Error("the answer kept again was dropped in place of its stale record")
+	}
+	if n := c.Len(); n > 20 {
+		t.Errorf("%d answers kept, size 20", n)
 	}
 }
 
@@ -396,4 +433,33 @@ func BenchmarkGetTokenCheck(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkGetTokenCheckFull: checks cycling through twice as many tokens
+// as the cache holds, so every check is a store read whose answer must
+// make room (the load benchmark's token-check-seeded in miniature).
+func BenchmarkGetTokenCheckFull(b *testing.B) {
+	inner := openSQLite(b)
+	ctx := b.Context()
+	const size = 1000
+	hashes := make([][]byte, 2*size)
+	for i := range hashes {
+		id := "t" + strconv.Itoa(i)
+		tok := store.AccessToken{ID: id, Hash: hash(id), AuthMethodType: store.AuthMethodRoot, CreatedAt: t0, LastRenewedAt: t0, Metadata: map[string]string{}}
+		if err := inner.CreateAccessToken(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+		hashes[i] = tok.Hash
+	}
+	c := tokencache.New(inner, time.Second, size, func() time.Time { return t0 })
+	var next atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.GetTokenCheck(ctx, hashes[next.Add(1)%int64(len(hashes))]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
