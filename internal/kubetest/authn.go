@@ -1,7 +1,6 @@
 package kubetest
 
 import (
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -206,7 +205,7 @@ func (c *Cluster) authenticateJWT(token string, audiences []string, issuer strin
 	if err != nil {
 		return nil, false, nil
 	}
-	keys := c.publicKeys(headerKeyID(tok.Headers))
+	keys := c.keys.publicKeys(headerKeyID(tok.Headers))
 	if len(keys) == 0 {
 		return nil, false, errors.New("invalid signature, no keys found")
 	}
@@ -273,14 +272,6 @@ func headerKeyID(headers []jose.Header) string {
 		}
 	}
 	return ""
-}
-
-// publicKeys are the verification keys for kid; all of them when kid is "".
-func (c *Cluster) publicKeys(kid string) []*rsa.PublicKey {
-	if kid != "" && kid != c.signer.kid {
-		return nil
-	}
-	return []*rsa.PublicKey{&c.signer.key.PublicKey}
 }
 
 // validateBound is the bound token validator (pkg/serviceaccount/claims.go).

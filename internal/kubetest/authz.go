@@ -91,9 +91,9 @@ func (ri requestInfo) isTokenReviews() bool {
 //   - system:public-info-viewer lets everyone get /version, /healthz,
 //     /livez and /readyz; system:discovery lets the authenticated get /api
 //     and /apis;
-//   - system:service-account-issuer-discovery lets service accounts (and,
-//     with WithPublicIssuerDiscovery, everyone) read the discovery
-//     documents.
+//   - system:service-account-issuer-discovery lets service accounts
+//     (unless WithoutIssuerDiscoveryBinding) and, with
+//     WithPublicIssuerDiscovery, everyone read the discovery documents.
 func (c *Cluster) authorize(u userInfo, ri requestInfo) bool {
 	if slices.Contains(u.Groups, groupMasters) {
 		return true
@@ -114,8 +114,8 @@ func (c *Cluster) authorize(u userInfo, ri requestInfo) bool {
 		return true
 	case matchesPath(ri.path, "/api", "/apis"):
 		return slices.Contains(u.Groups, groupAuthenticated)
-	case ri.path == "/.well-known/openid-configuration" || ri.path == "/openid/v1/jwks":
-		return c.publicDiscovery || slices.Contains(u.Groups, groupServiceAccounts)
+	case isDiscoveryPath(ri.path):
+		return c.publicDiscovery || (!c.noDiscoveryRBAC && slices.Contains(u.Groups, groupServiceAccounts))
 	}
 	return false
 }

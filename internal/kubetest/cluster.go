@@ -60,6 +60,7 @@ type config struct {
 	key             *rsa.PrivateKey
 	anonymous       bool
 	publicDiscovery bool
+	noDiscoveryRBAC bool
 	cacheTTL        time.Duration
 }
 
@@ -98,6 +99,13 @@ func WithAnonymousAuth(enabled bool) Option { return func(c *config) { c.anonymo
 // By default only service accounts may read them.
 func WithPublicIssuerDiscovery() Option { return func(c *config) { c.publicDiscovery = true } }
 
+// WithoutIssuerDiscoveryBinding removes the system:service-account-issuer-discovery
+// ClusterRoleBinding, as an administrator who deletes it (and turns off its
+// auto-update) does: service accounts then get 403 from the discovery
+// endpoints, and only system:masters (and everyone, with
+// WithPublicIssuerDiscovery) may read them.
+func WithoutIssuerDiscoveryBinding() Option { return func(c *config) { c.noDiscoveryRBAC = true } }
+
 // WithTokenCacheTTL caches successful token authentications for ttl,
 // measured on the cluster clock. kube-apiserver does this for 10 s, so a
 // deleted service account's token keeps working for up to 10 s after its
@@ -115,10 +123,10 @@ type Cluster struct {
 	issuer          string
 	apiAudiences    []string
 	now             func() time.Time
-	signer          signingKey
-	releaseKey      func()
+	keys            keyRing // has its own lock
 	anonymous       bool
 	publicDiscovery bool
+	noDiscoveryRBAC bool
 	cacheTTL        time.Duration
 	node            nodeRef
 	adminToken      string
@@ -128,8 +136,9 @@ type Cluster struct {
 	staticTokens map[string]userInfo
 	cache        map[string]cachedAuth
 
-	faults faults   // has its own lock
-	rec    recorder // has its own lock
+	faults          faults   // TokenReview faults; has its own lock
+	discoveryFaults faults   // issuer-discovery faults; has its own lock
+	rec             recorder // has its own lock
 
 	done       chan struct{} // closed by Close
 	closeOnce  sync.Once
@@ -173,40 +182,44 @@ func start(keyOwner string, opts []Option) (*Cluster, error) {
 		now:             cfg.now,
 		anonymous:       cfg.anonymous,
 		publicDiscovery: cfg.publicDiscovery,
+		noDiscoveryRBAC: cfg.noDiscoveryRBAC,
 		cacheTTL:        cfg.cacheTTL,
 		node:            nodeRef{Name: "kubetest-node", UID: uuid.NewString()},
 		state:           newObjects(),
 		staticTokens:    map[string]userInfo{},
 		cache:           map[string]cachedAuth{},
 		done:            make(chan struct{}),
-		releaseKey:      func() {},
+		keys:            keyRing{owner: keyOwner, bits: cfg.keyBits},
 	}
-	if err := c.initKey(cfg, keyOwner); err != nil {
+	if err := c.initKey(cfg); err != nil {
 		return nil, err
 	}
 	if err := c.initServer(); err != nil {
-		c.releaseKey()
+		c.keys.release()
 		return nil, err
 	}
 	c.adminToken = c.addStaticToken(userInfo{Name: "kubetest-admin", Groups: []string{groupMasters}})
 	return c, nil
 }
 
-func (c *Cluster) initKey(cfg config, owner string) error {
+func (c *Cluster) initKey(cfg config) error {
 	key := cfg.key
 	if key == nil {
+		var release func()
 		var err error
-		key, c.releaseKey, err = leaseKey(owner, cfg.keyBits)
-		if err != nil {
+		if key, release, err = leaseKey(c.keys.owner, cfg.keyBits); err != nil {
 			return fmt.Errorf("signing key: %w", err)
 		}
+		c.keys.releases = append(c.keys.releases, release)
 	}
 	s, err := newSigningKey(key)
+	if err == nil {
+		err = c.keys.set(s, false)
+	}
 	if err != nil {
-		c.releaseKey()
+		c.keys.release()
 		return err
 	}
-	c.signer = s
 	return nil
 }
 
@@ -249,7 +262,7 @@ func (c *Cluster) Close() {
 		}
 		c.srv.CloseClientConnections()
 		c.srv.Close()
-		c.releaseKey()
+		c.keys.release()
 		os.RemoveAll(c.tmpDir)
 	})
 }
@@ -277,17 +290,42 @@ func (c *Cluster) Now() time.Time { return c.now() }
 
 // SigningKey is the private key the cluster signs tokens with, for sharing
 // with another cluster (WithSigningKey) or signing foreign tokens.
-func (c *Cluster) SigningKey() *rsa.PrivateKey { return c.signer.key }
+func (c *Cluster) SigningKey() *rsa.PrivateKey { return c.keys.current().key }
 
 // KeyID is the kid of the signing key, as kube-apiserver derives it.
-func (c *Cluster) KeyID() string { return c.signer.kid }
+func (c *Cluster) KeyID() string { return c.keys.current().kid }
 
 // SigningKeyPEM is the public signing key as a PKIX "PUBLIC KEY" PEM, as
 // Vault's pem_keys and --service-account-key-file take it.
-func (c *Cluster) SigningKeyPEM() string { return c.signer.publicPEM }
+func (c *Cluster) SigningKeyPEM() string { return c.keys.current().publicPEM }
 
-// JWKS is the key set served at /openid/v1/jwks.
-func (c *Cluster) JWKS() []byte { return append([]byte(nil), c.signer.jwks...) }
+// JWKS is the key set served at /openid/v1/jwks: the public keys of every
+// key the cluster verifies with, the signing key's first.
+func (c *Cluster) JWKS() []byte { return c.keys.jwkSet() }
+
+// RotateSigningKey makes the cluster sign new tokens with a new key and
+// returns its kid. As when an operator points
+// --service-account-signing-key-file at a new key and adds its public key to
+// --service-account-key-file, the previous keys stay trusted: tokens they
+// signed still pass TokenReview, and /openid/v1/jwks lists every key, the
+// new one first, until DropOldSigningKeys.
+func (c *Cluster) RotateSigningKey() string {
+	kid, err := c.keys.rotate()
+	if err != nil {
+		panic(fmt.Sprintf("kubetest: rotate signing key: %v", err))
+	}
+	return kid
+}
+
+// DropOldSigningKeys ends a rotation as the operator does once every token
+// the old keys signed has expired: only the signing key is trusted and
+// listed; tokens signed with an older key then fail review ("invalid
+// signature, no keys found").
+func (c *Cluster) DropOldSigningKeys() {
+	if err := c.keys.dropOld(); err != nil {
+		panic(fmt.Sprintf("kubetest: drop old signing keys: %v", err))
+	}
+}
 
 // Client is an HTTP client that trusts only the cluster's CA.
 func (c *Cluster) Client() *http.Client {

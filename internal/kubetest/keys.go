@@ -20,7 +20,6 @@ type signingKey struct {
 	key       *rsa.PrivateKey
 	kid       string
 	publicPEM string
-	jwks      []byte
 }
 
 func newSigningKey(key *rsa.PrivateKey) (signingKey, error) {
@@ -32,22 +31,116 @@ func newSigningKey(key *rsa.PrivateKey) (signingKey, error) {
 	if err != nil {
 		return signingKey{}, err
 	}
-	// The JWKS kube-apiserver serves: one RSA key with use, kid and alg.
-	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
-		Key:       &key.PublicKey,
-		KeyID:     kid,
-		Algorithm: string(jose.RS256),
-		Use:       "sig",
-	}}})
-	if err != nil {
-		return signingKey{}, err
-	}
 	return signingKey{
 		key:       key,
 		kid:       kid,
 		publicPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
-		jwks:      jwks,
 	}, nil
+}
+
+// jwk is the key as /openid/v1/jwks lists it: RSA, with use, kid and alg.
+func (k signingKey) jwk() jose.JSONWebKey {
+	return jose.JSONWebKey{Key: &k.key.PublicKey, KeyID: k.kid, Algorithm: string(jose.RS256), Use: "sig"}
+}
+
+// keyRing is the cluster's service account keys: the one it signs with
+// (--service-account-signing-key-file) and the public keys it verifies
+// with (--service-account-key-file, which list the signing key and, during
+// a rotation, the keys it replaced). Its own lock keeps it off Cluster.mu,
+// which is held while signing legacy tokens.
+type keyRing struct {
+	mu       sync.RWMutex
+	signing  signingKey
+	verify   []signingKey // signing first, then older keys, newest first
+	jwks     []byte       // verify as a JWK set
+	owner    string       // the key pool lease owner
+	bits     int
+	releases []func()
+}
+
+// set makes k the signing key; the keys verified until now stay verified
+// when keepOld is set. Callers hold r.mu.
+func (r *keyRing) set(k signingKey, keepOld bool) error {
+	verify := []signingKey{k}
+	if keepOld {
+		verify = append(verify, r.verify...)
+	}
+	set := jose.JSONWebKeySet{}
+	for _, v := range verify {
+		set.Keys = append(set.Keys, v.jwk())
+	}
+	jwks, err := json.Marshal(set)
+	if err != nil {
+		return err
+	}
+	r.signing, r.verify, r.jwks = k, verify, jwks
+	return nil
+}
+
+// current is the signing key.
+func (r *keyRing) current() signingKey {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.signing
+}
+
+// publicKeys are the verification keys for kid; all of them when kid is "",
+// none when no key has that kid (kube-apiserver then answers "invalid
+// signature, no keys found").
+func (r *keyRing) publicKeys(kid string) []*rsa.PublicKey {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var keys []*rsa.PublicKey
+	for _, k := range r.verify {
+		if kid == "" || kid == k.kid {
+			keys = append(keys, &k.key.PublicKey)
+		}
+	}
+	return keys
+}
+
+func (r *keyRing) jwkSet() []byte {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return append([]byte(nil), r.jwks...)
+}
+
+// rotate signs with a new key from now on, keeping the old public keys
+// verified and listed, and returns the new kid.
+func (r *keyRing) rotate() (string, error) {
+	key, release, err := leaseKey(r.owner, r.bits)
+	if err != nil {
+		return "", fmt.Errorf("signing key: %w", err)
+	}
+	k, err := newSigningKey(key)
+	if err != nil {
+		release()
+		return "", err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.releases = append(r.releases, release)
+	if err := r.set(k, true); err != nil {
+		return "", err
+	}
+	return k.kid, nil
+}
+
+// dropOld keeps only the signing key.
+func (r *keyRing) dropOld() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.set(r.signing, false)
+}
+
+// release gives every leased key back to the pool.
+func (r *keyRing) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.releases {
+		f()
+	}
+	r.releases = nil
 }
 
 // keyID derives a kid as kube-apiserver does (keyIDFromPublicKey): the

@@ -3,7 +3,10 @@ package kubetest
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/version"
@@ -103,5 +106,101 @@ func TestDiscoveryDocuments(t *testing.T) {
 	res = do(t, c, "GET", "/openid/v1/jwks", "", "", nil)
 	if !bytes.Equal(res.body, c.JWKS()) || res.header.Get("Content-Type") != "application/jwk-set+json" {
 		t.Errorf("jwks = %s (%s)", res.body, res.header.Get("Content-Type"))
+	}
+}
+
+// TestDiscoveryAccess: who may read the discovery documents, as RBAC's
+// default system:service-account-issuer-discovery binding says.
+func TestDiscoveryAccess(t *testing.T) {
+	t.Parallel()
+	c := New(t)
+	noAnon := New(t, WithAnonymousAuth(false))
+	unbound := New(t, WithoutIssuerDiscoveryBinding())
+	cannotGet := func(user, path string) string {
+		return `forbidden: User "` + user + `" cannot get path "` + path + `"`
+	}
+	tests := []struct {
+		name     string
+		cluster  *Cluster
+		bearer   string
+		wantCode int
+		wantMsg  string
+	}{
+		{"service account", c, c.Token("ns", "app"), 200, ""},
+		{"reviewer", c, c.ReviewerToken("kube-system", "gatehouse"), 200, ""},
+		{"admin", c, c.AdminToken(), 200, ""},
+		{"expired service account token", c, c.Token("ns", "app", ExpiresIn(-time.Hour)), 401, "Unauthorized"},
+		{"token of another cluster", c, noAnon.Token("ns", "app"), 401, "Unauthorized"},
+		{"token for another audience", c, c.Token("ns", "app", Audiences("vault")), 401, "Unauthorized"},
+		{"anonymous", c, "", 403, cannotGet("system:anonymous", "/openid/v1/jwks")},
+		{"anonymous, anonymous auth off", noAnon, "", 401, "Unauthorized"},
+		{"service account, binding removed", unbound, unbound.Token("ns", "app"), 403, cannotGet("system:serviceaccount:ns:app", "/openid/v1/jwks")},
+		{"admin, binding removed", unbound, unbound.AdminToken(), 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, path := range []string{"/openid/v1/jwks", "/.well-known/openid-configuration"} {
+				res := do(t, tt.cluster, "GET", path, tt.bearer, "", nil)
+				if res.code != tt.wantCode {
+					t.Fatalf("%s: status %d, want %d: %s", path, res.code, tt.wantCode, res.body)
+				}
+				if tt.wantCode != 200 {
+					want := strings.ReplaceAll(tt.wantMsg, "/openid/v1/jwks", path)
+					if st := decodeStatus(t, res.body); st.Message != want {
+						t.Errorf("%s: message %q, want %q", path, st.Message, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDiscoveryFaultsAndCalls: faults injected into discovery reads act
+// before authentication, leave TokenReviews alone, and every read is
+// recorded with its bearer and answer.
+func TestDiscoveryFaultsAndCalls(t *testing.T) {
+	t.Parallel()
+	c := New(t)
+	sa := c.Token("ns", "app")
+	reviewer := c.ReviewerToken("kube-system", "gatehouse")
+
+	c.FailNextDiscovery(FaultInternalError, 1)
+	c.FailNextDiscovery(FaultGarbage, 1)
+	c.FailNextDiscovery(FaultOversized, 1)
+	if res := do(t, c, "GET", "/openid/v1/jwks", sa, "", nil); res.code != 500 || decodeStatus(t, res.body).Code != 500 {
+		t.Errorf("internal error: %d %s", res.code, res.body)
+	}
+	if tr := mustReview(t, c, reviewer, sa); !tr.Status.Authenticated {
+		t.Errorf("a discovery fault reached a TokenReview: %+v", tr.Status)
+	}
+	if res := do(t, c, "GET", "/.well-known/openid-configuration", "", "", nil); res.code != 200 || json.Valid(res.body) {
+		t.Errorf("garbage (before authentication): %d %s", res.code, res.body)
+	}
+	if res := do(t, c, "GET", "/openid/v1/jwks", sa, "", nil); res.code != 200 || len(res.body) <= oversizedBytes {
+		t.Errorf("oversized: %d, %d bytes", res.code, len(res.body))
+	}
+	c.FailAllDiscovery(FaultTooManyRequests)
+	if res := do(t, c, "GET", "/openid/v1/jwks", sa, "", nil); res.code != 429 {
+		t.Errorf("FailAllDiscovery: %d", res.code)
+	}
+	c.ClearFaults()
+	if res := do(t, c, "GET", "/openid/v1/jwks", sa, "", nil); res.code != 200 || !bytes.Equal(res.body, c.JWKS()) {
+		t.Errorf("after ClearFaults: %d %s", res.code, res.body)
+	}
+	do(t, c, "GET", "/version", "", "", nil) // not a discovery read
+
+	calls := c.DiscoveryCalls()
+	want := []DiscoveryCall{
+		{"/openid/v1/jwks", sa, 500, FaultInternalError},
+		{"/.well-known/openid-configuration", "", 200, FaultGarbage},
+		{"/openid/v1/jwks", sa, 200, FaultOversized},
+		{"/openid/v1/jwks", sa, 429, FaultTooManyRequests},
+		{"/openid/v1/jwks", sa, 200, FaultNone},
+	}
+	if !slices.Equal(calls, want) {
+		t.Errorf("DiscoveryCalls = %+v\nwant %+v", calls, want)
+	}
+	if c.TokenReviewCount() != 1 {
+		t.Errorf("TokenReviewCount = %d", c.TokenReviewCount())
 	}
 }

@@ -96,11 +96,43 @@ func (c *Cluster) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		c.serveTokenReview(w, r, ri)
 		return
 	}
-	if resp := c.authenticateAndAuthorize(r, ri); resp != nil {
-		resp.write(w)
+	if isDiscoveryPath(r.URL.Path) {
+		c.serveDiscovery(w, r, ri)
 		return
 	}
-	c.route(r, ri).write(w)
+	c.serveAuthorized(r, ri).write(w)
+}
+
+// serveAuthorized is the answer to everything but a TokenReview: the
+// filter chain's, then the route's.
+func (c *Cluster) serveAuthorized(r *http.Request, ri requestInfo) *response {
+	if resp := c.authenticateAndAuthorize(r, ri); resp != nil {
+		return resp
+	}
+	return c.route(r, ri)
+}
+
+// Paths of the service account issuer discovery documents.
+const (
+	openIDConfigurationPath = "/.well-known/openid-configuration"
+	jwksPath                = "/openid/v1/jwks"
+)
+
+func isDiscoveryPath(p string) bool { return p == openIDConfigurationPath || p == jwksPath }
+
+// serveDiscovery serves a discovery document as any other path, with the
+// discovery faults injected and the call recorded.
+func (c *Cluster) serveDiscovery(w http.ResponseWriter, r *http.Request, ri requestInfo) {
+	call := DiscoveryCall{Path: r.URL.Path}
+	call.Bearer, _ = bearerToken(r.Header.Get("Authorization"))
+	c.answer(w, r, &c.discoveryFaults, http.StatusOK, func() *response { return c.serveAuthorized(r, ri) },
+		func(resp *response, fault Fault) {
+			call.Fault = fault
+			if resp != nil {
+				call.StatusCode = resp.code
+			}
+			c.recordDiscovery(call)
+		})
 }
 
 // authenticateAndAuthorize answers 401 for a bearer token that fails (or
@@ -128,9 +160,9 @@ func (c *Cluster) route(r *http.Request, ri requestInfo) *response {
 		return statusResponse(apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, "", schema.GroupResource{}, "", "", 0, false))
 	case r.URL.Path == "/version":
 		get = c.versionResponse
-	case r.URL.Path == "/.well-known/openid-configuration":
+	case r.URL.Path == openIDConfigurationPath:
 		get = c.openIDConfigurationResponse
-	case r.URL.Path == "/openid/v1/jwks":
+	case r.URL.Path == jwksPath:
 		get = c.jwksResponse
 	case r.URL.Path == "/healthz" || r.URL.Path == "/livez" || r.URL.Path == "/readyz":
 		get = healthResponse
@@ -162,7 +194,7 @@ func (c *Cluster) openIDConfigurationResponse() *response {
 		SigningAlgs   []string `json:"id_token_signing_alg_values_supported"`
 	}{
 		Issuer:        c.issuer,
-		JWKSURI:       c.URL() + "/openid/v1/jwks",
+		JWKSURI:       c.URL() + jwksPath,
 		ResponseTypes: []string{"id_token"},
 		SubjectTypes:  []string{"public"},
 		SigningAlgs:   []string{"RS256"},
@@ -195,30 +227,17 @@ func healthResponse() *response {
 func (c *Cluster) serveTokenReview(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBodyBytes))
 	call := newTokenReviewCall(r, body)
-	fault, latency := c.nextFault()
-	call.Fault = fault
-	if !c.wait(r, latency) {
-		// The client left or the cluster is closing: end the connection
-		// rather than return, which net/http would answer as an empty 200.
-		c.record(call)
-		drop(w)
-		return
-	}
-	if fault == FaultDrop {
-		c.record(call)
-		drop(w)
-		return
-	}
-	resp := faultResponse(fault)
-	if resp == nil {
-		resp = c.tokenReviewResponse(r, ri, body, readErr)
-	}
-	call.StatusCode = resp.code
-	if tr, ok := resp.obj.(*authv1.TokenReview); ok {
-		call.Authenticated, call.Error = tr.Status.Authenticated, tr.Status.Error
-	}
-	c.record(call)
-	resp.write(w)
+	c.answer(w, r, &c.faults, http.StatusCreated, func() *response { return c.tokenReviewResponse(r, ri, body, readErr) },
+		func(resp *response, fault Fault) {
+			call.Fault = fault
+			if resp != nil {
+				call.StatusCode = resp.code
+				if tr, ok := resp.obj.(*authv1.TokenReview); ok {
+					call.Authenticated, call.Error = tr.Status.Authenticated, tr.Status.Error
+				}
+			}
+			c.record(call)
+		})
 }
 
 func newTokenReviewCall(r *http.Request, body []byte) TokenReviewCall {

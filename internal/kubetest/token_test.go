@@ -145,3 +145,75 @@ func TestKeysPublished(t *testing.T) {
 		t.Errorf("kid %q is not the SHA-256 of the PKIX key (%q)", c.KeyID(), kid)
 	}
 }
+
+// TestRotateSigningKey: after a rotation new tokens carry the new kid, old
+// tokens still pass review, and the JWKS lists both keys, the new one
+// first; once the old keys are dropped, only the new one is trusted.
+func TestRotateSigningKey(t *testing.T) {
+	t.Parallel()
+	c := New(t)
+	other := New(t)
+	reviewer := c.AdminToken() // a static token: not signed by the keys that rotate
+	oldReviewer := c.ReviewerToken("kube-system", "gatehouse")
+	oldKid, oldKey := c.KeyID(), c.SigningKey()
+	oldToken := c.Token("ns", "app")
+
+	newKid := c.RotateSigningKey()
+	if newKid == oldKid || c.KeyID() != newKid || newKid == other.KeyID() {
+		t.Fatalf("kids: old %q, new %q, KeyID %q, other cluster %q", oldKid, newKid, c.KeyID(), other.KeyID())
+	}
+	newToken := c.Token("ns", "app")
+	if kid := jwtPart(t, newToken, 0)["kid"]; kid != newKid {
+		t.Errorf("new token's kid = %v, want %q", kid, newKid)
+	}
+	kids := func() []string {
+		t.Helper()
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(do(t, c, "GET", "/openid/v1/jwks", reviewer, "", nil).body, &set); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range set.Keys {
+			if k.Use != "sig" || k.Algorithm != "RS256" || !k.IsPublic() {
+				t.Errorf("JWKS key %+v", k)
+			}
+			out = append(out, k.KeyID)
+		}
+		return out
+	}
+	if got := kids(); !slices.Equal(got, []string{newKid, oldKid}) {
+		t.Errorf("JWKS kids during the rotation = %v, want new then old", got)
+	}
+	for _, tc := range []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"old key", oldToken, true},
+		{"new key", newToken, true},
+		{"old key, no kid: every key is tried", c.Token("ns", "app", SignedWith(oldKey), KeyID("")), true},
+		{"foreign key, no kid", c.Token("ns", "app", SignedWith(other.SigningKey()), KeyID("")), false},
+	} {
+		if tr := mustReview(t, c, reviewer, tc.token); tr.Status.Authenticated != tc.ok {
+			t.Errorf("%s during the rotation: %+v", tc.name, tr.Status)
+		}
+	}
+
+	if res := postReview(t, c, oldReviewer, newToken); res.code != 201 {
+		t.Errorf("reviewer token of the old key during the rotation: %d", res.code)
+	}
+
+	c.DropOldSigningKeys()
+	if res := postReview(t, c, oldReviewer, newToken); res.code != 401 {
+		t.Errorf("reviewer token of the dropped key: %d, want 401", res.code)
+	}
+	if got := kids(); !slices.Equal(got, []string{newKid}) {
+		t.Errorf("JWKS kids after the rotation = %v, want only the new one", got)
+	}
+	if tr := mustReview(t, c, reviewer, oldToken); tr.Status.Error != "[invalid bearer token, invalid signature, no keys found]" {
+		t.Errorf("old token after the rotation: %+v", tr.Status)
+	}
+	if tr := mustReview(t, c, reviewer, newToken); !tr.Status.Authenticated {
+		t.Errorf("new token after the rotation: %+v", tr.Status)
+	}
+}

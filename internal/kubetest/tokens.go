@@ -222,7 +222,8 @@ func (c *Cluster) addStaticToken(u userInfo) string {
 
 // sign serializes claims, later ones winning, and signs them as req says.
 func (c *Cluster) sign(req tokenRequest, private any, public publicClaims) string {
-	key, kid := c.signer.key, c.signer.kid
+	signing := c.keys.current()
+	key, kid := signing.key, signing.kid
 	if req.key != nil {
 		key = req.key
 		var err error
