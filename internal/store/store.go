@@ -147,6 +147,16 @@ type ClientSecret struct {
 	UpdatedAt    time.Time
 }
 
+// TokenIssue is what a successful login writes (IssueAccessToken).
+type TokenIssue struct {
+	// ClientSecretID, when set, is the client secret the login used: one
+	// of its uses is consumed with the token's creation.
+	ClientSecretID string
+	Token          AccessToken
+	// Event is the login's audit event.
+	Event AuditEvent
+}
+
 // AccessToken is an issued access token. Only its SHA-256 hash is kept.
 type AccessToken struct {
 	ID             string // also the Vault accessor
@@ -308,6 +318,12 @@ type Store interface {
 
 	// Access tokens.
 	CreateAccessToken(ctx context.Context, t AccessToken) error
+	// IssueAccessToken writes a successful login in one transaction: one
+	// use of the client secret w.ClientSecretID when set (counted as
+	// ConsumeClientSecret counts it, at w.Token.CreatedAt: ErrLimitReached
+	// or ErrNotFound when it cannot be used), the token, and the login's
+	// audit event. All of it is written or none of it.
+	IssueAccessToken(ctx context.Context, w TokenIssue) error
 	GetAccessToken(ctx context.Context, id string) (AccessToken, error)
 	GetAccessTokenByHash(ctx context.Context, hash []byte) (AccessToken, error)
 	// GetTokenCheck returns the token with that hash (revoked or not, like

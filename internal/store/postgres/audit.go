@@ -33,22 +33,31 @@ func scanAuditEvent(row pgx.Row, extra ...any) (store.AuditEvent, error) {
 
 // AppendAuditEvent stores one audit event.
 func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
+	args, err := auditArgs(e)
+	if err == nil {
+		_, err = s.pool.Exec(ctx, sqlAppendAuditEvent, args...)
+	}
+	if err != nil {
+		return wrapErr("append audit event", err)
+	}
+	return nil
+}
+
+const sqlAppendAuditEvent = `INSERT INTO audit_events (` + auditEventColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+
+// auditArgs are the arguments of sqlAppendAuditEvent.
+func auditArgs(e store.AuditEvent) ([]any, error) {
 	details := e.Details
 	if details == nil {
 		details = map[string]string{}
 	}
 	detailsJSON, err := jsonArg(details)
 	if err != nil {
-		return wrapErr("append audit event", err)
+		return nil, err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO audit_events (`+auditEventColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		e.ID, timeArg(e.Time), e.Type, e.Success, e.RequestID, e.ActorID,
-		e.IdentityID, e.AuthMethod, e.ClientIP, e.Reason, detailsJSON)
-	if err != nil {
-		return wrapErr("append audit event", err)
-	}
-	return nil
+	return []any{e.ID, timeArg(e.Time), e.Type, e.Success, e.RequestID, e.ActorID,
+		e.IdentityID, e.AuthMethod, e.ClientIP, e.Reason, detailsJSON}, nil
 }
 
 // ListAuditEvents returns events newest first (the same instant: the last

@@ -39,18 +39,58 @@ func scanAccessToken(r rowScanner, extra ...any) (store.AccessToken, error) {
 // CreateAccessToken stores a new access token, committed with the other
 // inserts waiting at that moment (groupcommit.go).
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
-	md, err := encodeJSON(t.Metadata, "{}")
-	if err != nil {
-		return fmt.Errorf("sqlite: create access token: %w", err)
+	args, err := tokenArgs(t)
+	if err == nil {
+		err = s.groupExec(ctx, s.stmts.createToken, args...)
 	}
-	err = s.groupExec(ctx, s.stmts.createToken,
-		t.ID, t.Hash, t.IdentityID, t.AuthMethodID, t.AuthMethodType, t.ClientSecretID,
-		micros(t.CreatedAt), micros(t.LastRenewedAt), t.TTL, t.MaxTTL, t.Period, micros(t.ExpiresAt),
-		t.NumUses, t.NumUsesLimit, md, micros(t.LastUsedAt), micros(t.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create access token %q: %w", t.ID, mapErr(err))
 	}
 	return nil
+}
+
+// IssueAccessToken writes a login's secret use, token and audit event as
+// one unit of the next group (groupcommit.go): one commit for the three.
+func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error {
+	tok, err := tokenArgs(w.Token)
+	if err != nil {
+		return fmt.Errorf("sqlite: issue access token: %w", err)
+	}
+	ev, err := auditArgs(w.Event)
+	if err != nil {
+		return fmt.Errorf("sqlite: issue access token: %w", err)
+	}
+	err = s.groupUnit(ctx, func(ctx context.Context, bind binder) error {
+		if w.ClientSecretID != "" {
+			var id string
+			if err := bind(s.stmts.consumeClientSecretID).QueryRowContext(ctx, micros(w.Token.CreatedAt), w.ClientSecretID).Scan(&id); err != nil {
+				return err
+			}
+		}
+		if _, err := bind(s.stmts.createToken).ExecContext(ctx, tok...); err != nil {
+			return err
+		}
+		_, err := bind(s.stmts.appendAuditEvent).ExecContext(ctx, ev...)
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.whyNotUsable(ctx, w.ClientSecretID)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: issue access token %q: %w", w.Token.ID, mapErr(err))
+	}
+	return nil
+}
+
+// tokenArgs are the arguments of sqlCreateToken.
+func tokenArgs(t store.AccessToken) ([]any, error) {
+	md, err := encodeJSON(t.Metadata, "{}")
+	if err != nil {
+		return nil, err
+	}
+	return []any{t.ID, t.Hash, t.IdentityID, t.AuthMethodID, t.AuthMethodType, t.ClientSecretID,
+		micros(t.CreatedAt), micros(t.LastRenewedAt), t.TTL, t.MaxTTL, t.Period, micros(t.ExpiresAt),
+		t.NumUses, t.NumUsesLimit, md, micros(t.LastUsedAt), micros(t.RevokedAt)}, nil
 }
 
 // GetAccessToken returns one access token.

@@ -32,17 +32,24 @@ func scanAuditEvent(r rowScanner) (store.AuditEvent, error) {
 // AppendAuditEvent adds one event to the log, committed with the other
 // inserts waiting at that moment (groupcommit.go).
 func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
-	details, err := encodeJSON(e.Details, "{}")
-	if err != nil {
-		return fmt.Errorf("sqlite: append audit event: %w", err)
+	args, err := auditArgs(e)
+	if err == nil {
+		err = s.groupExec(ctx, s.stmts.appendAuditEvent, args...)
 	}
-	err = s.groupExec(ctx, s.stmts.appendAuditEvent,
-		e.ID, micros(e.Time), e.Type, e.Success, e.RequestID, e.ActorID, e.IdentityID,
-		e.AuthMethod, e.ClientIP, e.Reason, details)
 	if err != nil {
 		return fmt.Errorf("sqlite: append audit event %q: %w", e.ID, mapErr(err))
 	}
 	return nil
+}
+
+// auditArgs are the arguments of sqlAppendAuditEvent.
+func auditArgs(e store.AuditEvent) ([]any, error) {
+	details, err := encodeJSON(e.Details, "{}")
+	if err != nil {
+		return nil, err
+	}
+	return []any{e.ID, micros(e.Time), e.Type, e.Success, e.RequestID, e.ActorID, e.IdentityID,
+		e.AuthMethod, e.ClientIP, e.Reason, details}, nil
 }
 
 // ListAuditEvents returns a page of events, newest first (equal times: last

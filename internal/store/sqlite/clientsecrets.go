@@ -96,15 +96,23 @@ func (s *Store) ConsumeClientSecret(ctx context.Context, id string, now time.Tim
 	if !errors.Is(err, sql.ErrNoRows) {
 		return store.ClientSecret{}, fmt.Errorf("sqlite: consume client secret %q: %w", id, err)
 	}
+	return store.ClientSecret{}, s.whyNotUsable(ctx, id)
+}
+
+// whyNotUsable tells, after a use-counting UPDATE of a client secret
+// matched no row, whether it is at its limit (ErrLimitReached) or absent
+// or revoked (ErrNotFound). Limits never go down, so an unrevoked row here
+// is one at its limit.
+func (s *Store) whyNotUsable(ctx context.Context, id string) error {
 	var revoked sql.NullInt64
-	err = s.read.QueryRowContext(ctx, `SELECT revoked_at FROM client_secrets WHERE id = ?`, id).Scan(&revoked)
+	err := s.read.QueryRowContext(ctx, `SELECT revoked_at FROM client_secrets WHERE id = ?`, id).Scan(&revoked)
 	switch {
 	case err != nil:
-		return store.ClientSecret{}, notFound(err, "client secret %q", id)
+		return notFound(err, "client secret %q", id)
 	case revoked.Valid:
-		return store.ClientSecret{}, fmt.Errorf("sqlite: client secret %q is revoked: %w", id, store.ErrNotFound)
+		return fmt.Errorf("sqlite: client secret %q is revoked: %w", id, store.ErrNotFound)
 	default:
-		return store.ClientSecret{}, fmt.Errorf("sqlite: client secret %q: %w", id, store.ErrLimitReached)
+		return fmt.Errorf("sqlite: client secret %q: %w", id, store.ErrLimitReached)
 	}
 }
 

@@ -35,25 +35,37 @@ import (
 //     not made; once the group runs, it is made and the caller is told the
 //     outcome. Statements run under the group's own context: an interrupted
 //     statement would roll the whole transaction back.
+//
+// A unit is a write of several statements that must all be made or none
+// (a login's secret use, token and audit event: IssueAccessToken). In a
+// group it runs inside a SAVEPOINT, rolled back to when one of its
+// statements is refused (a constraint, or no row where one was needed), so
+// it too fails alone; run alone, it gets a transaction of its own.
 const maxGroup = 128
 
-// pendingWrite is one statement waiting for the group writer.
+// pendingWrite is one write waiting for the group writer.
 type pendingWrite struct {
-	ctx  context.Context
-	stmt *sql.Stmt
-	// run runs stmt (bound to the group's transaction) and keeps its
-	// result for the caller, who reads it after done.
-	run  func(ctx context.Context, stmt *sql.Stmt) error
+	ctx context.Context
+	// run runs the write's statements, each through bind (which binds it
+	// to the group's transaction, if any), and keeps its result for the
+	// caller, who reads it after done.
+	run  func(ctx context.Context, bind binder) error
+	unit bool       // several statements: all or none
 	done chan error // buffered; gets exactly one value
 }
+
+// binder binds a prepared statement to the transaction a write runs in.
+type binder func(*sql.Stmt) *sql.Stmt
+
+func unbound(st *sql.Stmt) *sql.Stmt { return st }
 
 // errClosed answers writes made after Close.
 var errClosed = errors.New("sqlite: store is closed")
 
 // groupExec runs stmt with args in the next group and returns its error.
 func (s *Store) groupExec(ctx context.Context, stmt *sql.Stmt, args ...any) error {
-	return s.groupRun(ctx, stmt, func(ctx context.Context, st *sql.Stmt) error {
-		_, err := st.ExecContext(ctx, args...)
+	return s.groupRun(ctx, false, func(ctx context.Context, bind binder) error {
+		_, err := bind(stmt).ExecContext(ctx, args...)
 		return err
 	})
 }
@@ -61,14 +73,20 @@ func (s *Store) groupExec(ctx context.Context, stmt *sql.Stmt, args ...any) erro
 // groupQueryRow runs stmt with args in the next group and scans its one
 // row with scan; no row is sql.ErrNoRows, as from QueryRow.
 func (s *Store) groupQueryRow(ctx context.Context, stmt *sql.Stmt, scan func(*sql.Row) error, args ...any) error {
-	return s.groupRun(ctx, stmt, func(ctx context.Context, st *sql.Stmt) error {
-		return scan(st.QueryRowContext(ctx, args...))
+	return s.groupRun(ctx, false, func(ctx context.Context, bind binder) error {
+		return scan(bind(stmt).QueryRowContext(ctx, args...))
 	})
 }
 
+// groupUnit runs the statements of run as one unit (all or none) in the
+// next group and returns its error.
+func (s *Store) groupUnit(ctx context.Context, run func(context.Context, binder) error) error {
+	return s.groupRun(ctx, true, run)
+}
+
 // groupRun hands run to the group writer and returns its error.
-func (s *Store) groupRun(ctx context.Context, stmt *sql.Stmt, run func(context.Context, *sql.Stmt) error) error {
-	in := &pendingWrite{ctx: ctx, stmt: stmt, run: run, done: make(chan error, 1)}
+func (s *Store) groupRun(ctx context.Context, unit bool, run func(context.Context, binder) error) error {
+	in := &pendingWrite{ctx: ctx, run: run, unit: unit, done: make(chan error, 1)}
 	select {
 	case s.writes <- in:
 	case <-ctx.Done():
@@ -121,7 +139,7 @@ func (s *Store) runGroup(group []*pendingWrite) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout)
 	defer cancel()
 	if len(live) == 1 {
-		live[0].done <- live[0].run(ctx, live[0].stmt)
+		live[0].done <- s.runAlone(ctx, live[0])
 		return
 	}
 	errs, retry, err := s.runGroupTx(ctx, live)
@@ -130,7 +148,7 @@ func (s *Store) runGroup(group []*pendingWrite) {
 		// A statement failed other than by a constraint and the group was
 		// rolled back: nothing of it was written. Run each alone.
 		for _, in := range live {
-			in.done <- in.run(ctx, in.stmt)
+			in.done <- s.runAlone(ctx, in)
 		}
 	case err != nil:
 		// The commit failed: each caller gets the error, as it would
@@ -155,10 +173,18 @@ func (s *Store) runGroupTx(ctx context.Context, group []*pendingWrite) (errs []e
 		return nil, false, err
 	}
 	defer tx.Rollback() // no-op after Commit
+	bind := func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) }
 	errs = make([]error, len(group))
 	for i, in := range group {
-		err := in.run(ctx, tx.StmtContext(ctx, in.stmt))
-		if err != nil && !isConstraint(err) && !errors.Is(err, sql.ErrNoRows) {
+		if in.unit {
+			errs[i], err = s.runSavepoint(ctx, tx, in, bind)
+			if err != nil {
+				return nil, true, err
+			}
+			continue
+		}
+		err := in.run(ctx, bind)
+		if err != nil && !refused(err) {
 			return nil, true, err
 		}
 		errs[i] = err
@@ -167,6 +193,55 @@ func (s *Store) runGroupTx(ctx context.Context, group []*pendingWrite) (errs []e
 		return nil, false, fmt.Errorf("commit: %w", err)
 	}
 	return errs, false, nil
+}
+
+// runSavepoint runs a unit inside the group's transaction: a refused
+// statement undoes the whole unit (ROLLBACK TO) and is the unit's own
+// error; any other failure is returned as fatal, for the group to retry.
+func (s *Store) runSavepoint(ctx context.Context, tx *sql.Tx, in *pendingWrite, bind binder) (own, fatal error) {
+	if _, err := bind(s.stmts.savepoint).ExecContext(ctx); err != nil {
+		return nil, err
+	}
+	err := in.run(ctx, bind)
+	if err != nil && !refused(err) {
+		return nil, err
+	}
+	if err != nil {
+		if _, rerr := bind(s.stmts.rollbackToSavepoint).ExecContext(ctx); rerr != nil {
+			return nil, rerr
+		}
+	}
+	if _, rerr := bind(s.stmts.releaseSavepoint).ExecContext(ctx); rerr != nil {
+		return nil, rerr
+	}
+	return err, nil
+}
+
+// runAlone runs one write by itself: a statement as it is (SQLite makes it
+// its own transaction), a unit in a transaction of its own.
+func (s *Store) runAlone(ctx context.Context, in *pendingWrite) error {
+	if !in.unit {
+		return in.run(ctx, unbound)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // no-op after Commit
+	if err := in.run(ctx, func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) }); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// refused reports whether a statement's error is its own refusal, which
+// leaves the transaction going: a constraint violation (SQLite undoes that
+// statement alone) or no row where the write needed one.
+func refused(err error) bool {
+	return isConstraint(err) || errors.Is(err, sql.ErrNoRows)
 }
 
 // isConstraint reports whether err is a constraint violation, which SQLite

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"strconv"
 	"sync/atomic"
@@ -17,25 +16,41 @@ func rootToken(id string, hash string) store.AccessToken {
 	return store.AccessToken{ID: id, Hash: []byte(hash), AuthMethodType: store.AuthMethodRoot, CreatedAt: now, LastRenewedAt: now}
 }
 
-// tokenArgs are the createToken statement's arguments for t.
-func tokenArgs(t store.AccessToken) []any {
-	return []any{t.ID, t.Hash, t.IdentityID, t.AuthMethodID, t.AuthMethodType, t.ClientSecretID,
-		micros(t.CreatedAt), micros(t.LastRenewedAt), t.TTL, t.MaxTTL, t.Period, micros(t.ExpiresAt),
-		t.NumUses, t.NumUsesLimit, "{}", micros(t.LastUsedAt), micros(t.RevokedAt)}
+// insertArgs are the createToken statement's arguments for t.
+func insertArgs(t store.AccessToken) []any {
+	args, err := tokenArgs(t)
+	if err != nil {
+		panic(err)
+	}
+	return args
 }
 
-// execArgs runs a statement with args.
-func execArgs(args []any) func(context.Context, *sql.Stmt) error {
-	return func(ctx context.Context, st *sql.Stmt) error {
-		_, err := st.ExecContext(ctx, args...)
+// insert is a pending insert of a token with args.
+func insert(ctx context.Context, s *Store, args []any) *pendingWrite {
+	return &pendingWrite{ctx: ctx, run: func(ctx context.Context, bind binder) error {
+		_, err := bind(s.stmts.createToken).ExecContext(ctx, args...)
 		return err
-	}
+	}}
+}
+
+// unitOf is a pending unit inserting toks, all or none.
+func unitOf(ctx context.Context, s *Store, toks ...store.AccessToken) *pendingWrite {
+	return &pendingWrite{ctx: ctx, unit: true, run: func(ctx context.Context, bind binder) error {
+		for _, t := range toks {
+			if _, err := bind(s.stmts.createToken).ExecContext(ctx, insertArgs(t)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
 }
 
 // TestRunGroup drives one group by hand: a duplicate fails alone inside
 // the group's transaction; a statement that fails otherwise (here: wrong
 // arguments) makes the group run its inserts one by one, so the others are
-// still written; an insert whose caller gave up is not written.
+// still written; an insert whose caller gave up is not written; a unit
+// whose last statement is refused leaves none of its statements, in a
+// group or alone. ids name each write's first token.
 func TestRunGroup(t *testing.T) {
 	s := openTemp(t)
 	ctx := t.Context()
@@ -48,19 +63,28 @@ func TestRunGroup(t *testing.T) {
 		ids   []string
 	}{
 		{"duplicate fails alone", []*pendingWrite{
-			{ctx: ctx, stmt: s.stmts.createToken, run: execArgs(tokenArgs(rootToken("a1", "ha1")))},
-			{ctx: ctx, stmt: s.stmts.createToken, run: execArgs(tokenArgs(rootToken("a2", "ha1")))},
-			{ctx: ctx, stmt: s.stmts.createToken, run: execArgs(tokenArgs(rootToken("a3", "ha3")))},
+			insert(ctx, s, insertArgs(rootToken("a1", "ha1"))),
+			insert(ctx, s, insertArgs(rootToken("a2", "ha1"))),
+			insert(ctx, s, insertArgs(rootToken("a3", "ha3"))),
 		}, []string{"", "dup", ""}, []string{"a1", "a2", "a3"}},
 		{"other failure: one by one", []*pendingWrite{
-			{ctx: ctx, stmt: s.stmts.createToken, run: execArgs(tokenArgs(rootToken("b1", "hb1")))},
-			{ctx: ctx, stmt: s.stmts.createToken, run: execArgs([]any{"b2"})},
-			{ctx: ctx, stmt: s.stmts.createToken, run: execArgs(tokenArgs(rootToken("b3", "hb3")))},
+			insert(ctx, s, insertArgs(rootToken("b1", "hb1"))),
+			insert(ctx, s, []any{"b2"}),
+			unitOf(ctx, s, rootToken("b3", "hb3"), rootToken("b4", "hb4")),
 		}, []string{"", "fail", ""}, []string{"b1", "b2", "b3"}},
 		{"caller gone", []*pendingWrite{
-			{ctx: gone, stmt: s.stmts.createToken, run: execArgs(tokenArgs(rootToken("c1", "hc1")))},
-			{ctx: ctx, stmt: s.stmts.createToken, run: execArgs(tokenArgs(rootToken("c2", "hc2")))},
-		}, []string{"gone", ""}, []string{"c1", "c2"}},
+			insert(ctx, s, insertArgs(rootToken("c1", "hc1"))),
+			unitOf(gone, s, rootToken("c2", "hc2")),
+			insert(ctx, s, insertArgs(rootToken("c3", "hc3"))),
+		}, []string{"", "gone", ""}, []string{"c1", "c2", "c3"}},
+		{"unit refused in a group: none of it", []*pendingWrite{
+			insert(ctx, s, insertArgs(rootToken("d1", "hd1"))),
+			unitOf(ctx, s, rootToken("d2", "hd2"), rootToken("d3", "hd1")),
+			unitOf(ctx, s, rootToken("d4", "hd4"), rootToken("d5", "hd5")),
+		}, []string{"", "dup", ""}, []string{"d1", "d2", "d4"}},
+		{"unit refused alone: none of it", []*pendingWrite{
+			unitOf(ctx, s, rootToken("e1", "he1"), rootToken("e2", "he1")),
+		}, []string{"dup"}, []string{"e1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, in := range tc.inner {

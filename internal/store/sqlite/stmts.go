@@ -31,9 +31,14 @@ type stmts struct {
 	lockout               *sql.Stmt // read
 	clientSecretByHash    *sql.Stmt // read
 	consumeClientSecret   *sql.Stmt // write
+	consumeClientSecretID *sql.Stmt // write: the same, returning only the id
 	createToken           *sql.Stmt // write
 	appendAuditEvent      *sql.Stmt // write
 	mount                 *sql.Stmt // read (Vault-API logins)
+	// A unit of several writes in a group (groupcommit.go).
+	savepoint           *sql.Stmt // write
+	rollbackToSavepoint *sql.Stmt // write
+	releaseSavepoint    *sql.Stmt // write
 
 	all []*sql.Stmt
 }
@@ -59,15 +64,20 @@ const (
 	sqlAuthMethodByLookupKey = `SELECT ` + authMethodCols + ` FROM auth_methods WHERE type = ? AND lookup_key = ?`
 	sqlLockout               = `SELECT ` + lockoutCols + ` FROM login_lockouts WHERE auth_method_id = ? AND client_ip = ?`
 	sqlClientSecretByHash    = `SELECT ` + clientSecretCols + ` FROM client_secrets WHERE hash = ?`
-	sqlConsumeClientSecret   = `UPDATE client_secrets
+	sqlConsumeClientSecret   = sqlConsume + ` RETURNING ` + clientSecretCols
+	sqlConsumeClientSecretID = sqlConsume + ` RETURNING id`
+	sqlConsume               = `UPDATE client_secrets
 		SET num_uses = num_uses + 1, updated_at = ?
-		WHERE id = ? AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)
-		RETURNING ` + clientSecretCols
+		WHERE id = ? AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)`
 	sqlCreateToken = `INSERT INTO access_tokens (` + accessTokenCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlAppendAuditEvent = `INSERT INTO audit_events (` + auditEventCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlMount = `SELECT ` + mountCols + ` FROM mounts WHERE path = ?`
+
+	sqlSavepoint           = `SAVEPOINT unit`
+	sqlRollbackToSavepoint = `ROLLBACK TO unit`
+	sqlReleaseSavepoint    = `RELEASE unit`
 )
 
 // prepareStmts prepares the hot statements on their pools; on failure it
@@ -89,9 +99,13 @@ func prepareStmts(ctx context.Context, read, write *sql.DB) (*stmts, error) {
 		{&st.lockout, read, sqlLockout},
 		{&st.clientSecretByHash, read, sqlClientSecretByHash},
 		{&st.consumeClientSecret, write, sqlConsumeClientSecret},
+		{&st.consumeClientSecretID, write, sqlConsumeClientSecretID},
 		{&st.createToken, write, sqlCreateToken},
 		{&st.appendAuditEvent, write, sqlAppendAuditEvent},
 		{&st.mount, read, sqlMount},
+		{&st.savepoint, write, sqlSavepoint},
+		{&st.rollbackToSavepoint, write, sqlRollbackToSavepoint},
+		{&st.releaseSavepoint, write, sqlReleaseSavepoint},
 	} {
 		s, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuthMethod", authMethodTests},
 		{"ClientSecret", clientSecretTests},
 		{"AccessToken", accessTokenTests},
+		{"Issue", issueTests},
 		{"Audit", auditTests},
 		{"NotFound", notFoundTests},
 		{"Uniqueness", uniquenessTests},

@@ -189,6 +189,12 @@ func (c *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) erro
 	return c.s.CreateAccessToken(ctx, t)
 }
 
+// IssueAccessToken changes no kept answer: it creates a token and an
+// audit event and counts a client-secret use.
+func (c *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error {
+	return c.s.IssueAccessToken(ctx, w)
+}
+
 func (c *Store) GetAccessToken(ctx context.Context, id string) (store.AccessToken, error) {
 	return c.s.GetAccessToken(ctx, id)
 }
