@@ -57,19 +57,27 @@ func New(s store.Store, now func() time.Time, logger *slog.Logger) *Log {
 	return &Log{store: s, now: now, logger: logger}
 }
 
-// Record fills in the event's id, time and request id and appends it. A
-// failure to write is logged, not returned: the audited action has already
-// happened and its caller must still get its answer.
-func (l *Log) Record(ctx context.Context, e store.AuditEvent) {
+// Stamp fills in what an event leaves empty: a new id, the time now, and
+// the request id of ctx. Record stamps every event; a login stamps its own,
+// which the store writes with the token (store.TokenIssue).
+func Stamp(ctx context.Context, e store.AuditEvent, now time.Time) store.AuditEvent {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
 	if e.Time.IsZero() {
-		e.Time = l.now()
+		e.Time = now
 	}
 	if e.RequestID == "" {
 		e.RequestID = RequestID(ctx)
 	}
+	return e
+}
+
+// Record fills in the event's id, time and request id and appends it. A
+// failure to write is logged, not returned: the audited action has already
+// happened and its caller must still get its answer.
+func (l *Log) Record(ctx context.Context, e store.AuditEvent) {
+	e = Stamp(ctx, e, l.now())
 	// Write even if the request's context was cancelled mid-way: the event
 	// describes something that happened.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -272,10 +272,10 @@ func (s *Service) LoginIdentity(ctx context.Context, in LoginInput) (LoginResult
 		ev.ClientIP = in.ClientIP.String()
 	}
 	res, err := s.loginIdentity(ctx, in, &ev)
-	ev.Success = err == nil
-	if err != nil {
-		ev.Reason = auditReason(err)
+	if err == nil {
+		return res, nil // its event was stored with the token
 	}
+	ev.Reason = auditReason(err)
 	s.audit.Record(ctx, ev)
 	return res, err
 }
@@ -307,12 +307,11 @@ func (s *Service) loginIdentity(ctx context.Context, in LoginInput, ev *store.Au
 	ev.Details = sa.Metadata() // audited even if issuing fails
 	issued, err := s.tokens.Issue(ctx, token.IssueRequest{
 		IdentityID: m.IdentityID, AuthMethodID: m.ID, AuthMethodType: store.AuthMethodKubernetes,
-		Policy: m.TokenPolicy, Metadata: sa.Metadata(),
+		Policy: m.TokenPolicy, Metadata: sa.Metadata(), Event: ev,
 	})
 	if err != nil {
 		return LoginResult{}, err
 	}
-	ev.Details["accessor"] = issued.Record.ID
 	return LoginResult{Token: issued, Account: sa}, nil
 }
 

@@ -20,11 +20,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"maps"
 	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
@@ -74,6 +76,15 @@ type IssueRequest struct {
 	ClientSecretID string
 	Policy         store.TokenPolicy
 	Metadata       map[string]string
+	// ConsumeClientSecret: count one use of ClientSecretID with the token
+	// (ErrLimitReached or ErrNotFound in the error chain when it cannot be
+	// used, and nothing is stored). Needs Event.
+	ConsumeClientSecret bool
+	// Event, when set, is the login's audit event, written with the token
+	// in one transaction (store.IssueAccessToken) as a success, with the
+	// token's id as its "accessor" detail. The caller must not record it
+	// again.
+	Event *store.AuditEvent
 }
 
 // Issued is a new token: the secret (shown to the caller once) and its record.
@@ -94,9 +105,30 @@ func ExpiresIn(rec store.AccessToken, now time.Time) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
 
-// Issue mints and stores a new token.
+// Issue mints and stores a new token: with req.Event, together with the
+// login's audit event (and the client-secret use) in one transaction.
 func (s *Service) Issue(ctx context.Context, req IssueRequest) (Issued, error) {
-	return s.mint(ctx, func(rec *store.AccessToken) {
+	if req.ConsumeClientSecret && (req.Event == nil || req.ClientSecretID == "") {
+		return Issued{}, errs.New(errs.Internal, "consuming a client secret needs its id and the login's audit event")
+	}
+	save := s.store.CreateAccessToken
+	if req.Event != nil {
+		save = func(ctx context.Context, rec store.AccessToken) error {
+			ev := audit.Stamp(ctx, *req.Event, rec.CreatedAt)
+			ev.Success, ev.Reason = true, ""
+			ev.Details = maps.Clone(ev.Details)
+			if ev.Details == nil {
+				ev.Details = map[string]string{}
+			}
+			ev.Details["accessor"] = rec.ID
+			w := store.TokenIssue{Token: rec, Event: ev}
+			if req.ConsumeClientSecret {
+				w.ClientSecretID = req.ClientSecretID
+			}
+			return s.store.IssueAccessToken(ctx, w)
+		}
+	}
+	return s.mint(ctx, save, func(rec *store.AccessToken) {
 		rec.IdentityID, rec.AuthMethodID = req.IdentityID, req.AuthMethodID
 		rec.AuthMethodType, rec.ClientSecretID = req.AuthMethodType, req.ClientSecretID
 		rec.TTL, rec.MaxTTL, rec.Period = req.Policy.TTL, req.Policy.MaxTTL, req.Policy.Period
@@ -114,7 +146,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (Issued, error) {
 // IssueRoot mints a root admin token, which never expires and is never
 // limited. Only the server's bootstrap and `operator generate-root` call it.
 func (s *Service) IssueRoot(ctx context.Context) (Issued, error) {
-	return s.mint(ctx, func(rec *store.AccessToken) { rec.AuthMethodType = store.AuthMethodRoot })
+	return s.mint(ctx, s.store.CreateAccessToken, func(rec *store.AccessToken) { rec.AuthMethodType = store.AuthMethodRoot })
 }
 
 // IssueRootWithValue stores a root token with a value the operator chose,
@@ -130,15 +162,16 @@ func (s *Service) IssueRootWithValue(ctx context.Context, value string) (store.A
 	return rec, nil
 }
 
-// mint generates a token, lets fill set the record's fields and stores it.
-func (s *Service) mint(ctx context.Context, fill func(*store.AccessToken)) (Issued, error) {
+// mint generates a token, lets fill set the record's fields and stores it
+// with save.
+func (s *Service) mint(ctx context.Context, save func(context.Context, store.AccessToken) error, fill func(*store.AccessToken)) (Issued, error) {
 	tok, err := secret.Generate(secret.KindAccessToken)
 	if err != nil {
 		return Issued{}, errs.Wrap(err, "generating token")
 	}
 	rec := s.newRecord(tok.Hash())
 	fill(&rec)
-	if err := s.store.CreateAccessToken(ctx, rec); err != nil {
+	if err := save(ctx, rec); err != nil {
 		return Issued{}, errs.Wrap(err, "storing token")
 	}
 	return Issued{Token: tok, Record: rec}, nil

@@ -37,7 +37,9 @@ type LoginInput struct {
 //  3. no lockout is active for (client ID, caller's address) (429);
 //  4. the secret is an unrevoked, unexpired secret of that client ID;
 //  5. one use of the secret is consumed, if it is below its limit (one
-//     store statement, so concurrent logins never exceed the limit).
+//     store statement, so concurrent logins never exceed the limit), in
+//     the same transaction that stores the token and the login's audit
+//     event (store.IssueAccessToken): a login writes all or nothing.
 //
 // Every other failure is one generic 401 "invalid credentials", so that a
 // caller learns nothing about which part was wrong. Every attempt is
@@ -49,7 +51,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (token.Issued, error
 	ev := store.AuditEvent{Type: audit.TypeLogin, AuthMethod: string(store.AuthMethodUniversal),
 		ClientIP: addrString(in.ClientIP), Details: map[string]string{"clientId": auditClientID(in.ClientID)}}
 	issued, reason, err := s.login(ctx, in, &ev)
-	ev.Success, ev.Reason = err == nil, reason
+	if err == nil {
+		return issued, nil // its event was stored with the token
+	}
+	ev.Success, ev.Reason = false, reason
 	s.audit.Record(ctx, ev)
 	return issued, err
 }
@@ -114,13 +119,37 @@ func (s *Service) login(ctx context.Context, in LoginInput, ev *store.AuditEvent
 	}
 	issued, err := s.tokens.Issue(ctx, token.IssueRequest{
 		IdentityID: m.IdentityID, AuthMethodID: m.ID, AuthMethodType: store.AuthMethodUniversal,
-		ClientSecretID: cs.ID, Policy: m.TokenPolicy,
+		ClientSecretID: cs.ID, Policy: m.TokenPolicy, ConsumeClientSecret: true, Event: ev,
 	})
 	if err != nil {
-		return token.Issued{}, "issuing the token: " + err.Error(), err
+		fail := consumeFailure(cs, err)
+		if fail.reason == "" {
+			return token.Issued{}, "issuing the token: " + err.Error(), err
+		}
+		reason := fail.reason
+		if fail.counts {
+			reason = s.countFailure(ctx, cfg, key, now, reason)
+		}
+		return token.Issued{}, reason, invalidCredentials()
 	}
-	ev.Details["accessor"] = issued.Record.ID
 	return issued, "", nil
+}
+
+// consumeFailure is why a secret's use could not be counted when the token
+// was stored: used up (raced to its limit) or revoked since it was read.
+// Any other error is not the secret's fault (zero failure).
+func consumeFailure(cs store.ClientSecret, err error) failure {
+	switch {
+	case errors.Is(err, store.ErrLimitReached):
+		return usedUp(cs)
+	case errors.Is(err, store.ErrNotFound):
+		return guess(fmt.Sprintf("client secret %s is revoked", cs.ID))
+	}
+	return failure{}
+}
+
+func usedUp(cs store.ClientSecret) failure {
+	return failure{reason: fmt.Sprintf("client secret %s has used all of its %d uses", cs.ID, cs.NumUsesLimit)}
 }
 
 // failure is why a presented secret was refused. counts says whether it
@@ -134,9 +163,10 @@ type failure struct {
 
 func guess(reason string) failure { return failure{reason: reason, counts: true} }
 
-// checkSecret finds the presented secret among the method's live secrets
-// and consumes one use of it. It returns why the secret was refused, or an
-// error when the store failed.
+// checkSecret finds the presented secret among the method's live secrets.
+// It returns why the secret was refused, or an error when the store
+// failed. Its use is counted later, atomically, with the token
+// (consumeFailure); a secret already used up is refused here.
 func (s *Service) checkSecret(ctx context.Context, m store.AuthMethod, presented secret.Secret, now time.Time) (store.ClientSecret, failure, error) {
 	sec, err := secret.Parse(secret.KindClientSecret, strings.TrimSpace(presented.Reveal()))
 	if err != nil {
@@ -164,16 +194,10 @@ func (s *Service) checkSecret(ctx context.Context, m store.AuthMethod, presented
 	if expires := cs.CreatedAt.Add(time.Duration(cs.TTL) * time.Second); cs.TTL > 0 && !now.Before(expires) {
 		return store.ClientSecret{}, failure{reason: fmt.Sprintf("client secret %s expired at %s", cs.ID, expires.UTC().Format(time.RFC3339))}, nil
 	}
-	used, err := s.store.ConsumeClientSecret(ctx, cs.ID, now)
-	switch {
-	case errors.Is(err, store.ErrLimitReached):
-		return store.ClientSecret{}, failure{reason: fmt.Sprintf("client secret %s has used all of its %d uses", cs.ID, cs.NumUsesLimit)}, nil
-	case errors.Is(err, store.ErrNotFound): // revoked since it was read
-		return store.ClientSecret{}, guess(fmt.Sprintf("client secret %s is revoked", cs.ID)), nil
-	case err != nil:
-		return store.ClientSecret{}, failure{}, err
+	if cs.NumUsesLimit > 0 && cs.NumUses >= cs.NumUsesLimit {
+		return store.ClientSecret{}, usedUp(cs), nil
 	}
-	return used, failure{}, nil
+	return cs, failure{}, nil
 }
 
 // countFailure records a failure towards lockout, when enabled, and

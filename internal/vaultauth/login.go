@@ -52,10 +52,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		ev.ClientIP = in.ClientIP.String()
 	}
 	res, err := s.login(ctx, in, &ev)
-	ev.Success = err == nil
-	if err != nil {
-		ev.Reason = errs.As(err).Error()
+	if err == nil {
+		return res, nil // its event was stored with the token
 	}
+	ev.Reason = errs.As(err).Error()
 	s.audit.Record(ctx, ev)
 	return res, err
 }
@@ -119,14 +119,14 @@ func (s *Service) login(ctx context.Context, in LoginInput, ev *store.AuditEvent
 	ev.Details = maps.Clone(md)
 	stored := maps.Clone(md)
 	stored[MetaMount], stored[MetaPolicies] = m.Path, strings.Join(policies, ",")
+	ev.Details["mount"] = m.Path
 	issued, err := s.tokens.Issue(ctx, token.IssueRequest{
 		IdentityID: am.IdentityID, AuthMethodID: am.ID, AuthMethodType: store.AuthMethodVaultKubernetes,
-		Policy: am.TokenPolicy, Metadata: stored,
+		Policy: am.TokenPolicy, Metadata: stored, Event: ev,
 	})
 	if err != nil {
 		return LoginResult{}, err
 	}
-	ev.Details["mount"], ev.Details["accessor"] = m.Path, issued.Record.ID
 	// Vault's auth.metadata has exactly these keys.
 	out := map[string]string{MetaRole: name, kubeauth.MetaName: sa.Name, kubeauth.MetaNamespace: sa.Namespace,
 		MetaSecretName: "", kubeauth.MetaUID: sa.UID}
