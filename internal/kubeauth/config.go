@@ -23,6 +23,12 @@ const (
 	// ReviewGateway: a gateway inside the cluster reviews tokens with its
 	// own service account. Stored, not served yet.
 	ReviewGateway ReviewMode = "gateway"
+	// ReviewLocal (a Gatehouse extension): no TokenReview; Gatehouse
+	// verifies the JWT itself with the cluster's signing keys (PEMKeys, or
+	// the key set the API server publishes) and judges its claims. A
+	// service account or pod deleted meanwhile is not noticed until the
+	// JWT expires.
+	ReviewLocal ReviewMode = "local"
 )
 
 // MaxCACertBytes bounds a CA bundle.
@@ -45,14 +51,16 @@ type Cluster struct {
 	// system trust store (Vault's config) rather than refuse. Never set by
 	// the Infisical API, whose contract needs a CA to verify.
 	SystemRoots bool `json:"-"`
-	// ReviewMode is ReviewAPI or ReviewGateway.
+	// ReviewMode is ReviewAPI, ReviewGateway or ReviewLocal.
 	ReviewMode    ReviewMode `json:"tokenReviewMode"`
 	GatewayID     string     `json:"gatewayId,omitempty"`
 	GatewayPoolID string     `json:"gatewayPoolId,omitempty"`
 	// PEMKeys, when set, are public keys (PEM: PKIX keys or certificates)
 	// that must have signed a login JWT, checked before the TokenReview
 	// (Vault's pem_keys); Issuer, when set, must be its iss. They add
-	// checks; the TokenReview is always made.
+	// checks; the TokenReview is always made. In local mode they are the
+	// keys (else the cluster's key set is read) and Issuer, required with
+	// them, is always checked (else the discovered issuer is).
 	PEMKeys []string `json:"pemKeys,omitempty"`
 	Issuer  string   `json:"issuer,omitempty"`
 	// ReviewerJWT is the TokenReview bearer; "" means each login's own
@@ -192,8 +200,8 @@ func (in ClusterInput) apply(c Cluster) (Cluster, error) {
 		}
 	}
 	if in.Mode != nil {
-		if *in.Mode != ReviewAPI && *in.Mode != ReviewGateway {
-			bad(fieldMode, `must be "api" or "gateway"`)
+		if *in.Mode != ReviewAPI && *in.Mode != ReviewGateway && *in.Mode != ReviewLocal {
+			bad(fieldMode, `must be "api", "gateway" or "local"`)
 		}
 		c.ReviewMode = *in.Mode
 	}
@@ -240,7 +248,9 @@ func (c Cluster) check() error {
 		return errs.New(errs.BadRequest, "TLS certificate verification cannot be disabled while a CA certificate is set: send caCert \"\" with verifyTlsCertificate=false, or keep verification on")
 	case c.ReviewMode == ReviewAPI && c.Host == "":
 		return errs.New(errs.BadRequest, "kubernetesHost is required when tokenReviewMode is \"api\"")
-	case c.ReviewMode == ReviewAPI && (c.GatewayID != "" || c.GatewayPoolID != ""):
+	case c.ReviewMode == ReviewLocal && c.Host == "":
+		return errs.New(errs.BadRequest, "kubernetesHost is required when tokenReviewMode is \"local\": the cluster's signing keys and issuer are read from its API server")
+	case c.ReviewMode != ReviewGateway && (c.GatewayID != "" || c.GatewayPoolID != ""):
 		return errs.New(errs.BadRequest, "gatewayId and gatewayPoolId are only used with tokenReviewMode \"gateway\"; reaching the API server through a gateway is not available yet")
 	case c.ReviewMode == ReviewGateway && (c.GatewayID == "") == (c.GatewayPoolID == ""):
 		return errs.New(errs.BadRequest, "tokenReviewMode \"gateway\" needs exactly one of gatewayId and gatewayPoolId")

@@ -74,7 +74,9 @@ func (sa ServiceAccount) Metadata() map[string]string {
 
 // Login is the login pipeline both front ends share. It asks the cluster
 // who jwt belongs to and judges the answer against the rules; it issues
-// nothing. In order:
+// nothing. In local mode the JWT is verified with the cluster's signing
+// keys instead and no TokenReview is made (loginLocally). Otherwise, in
+// order:
 //
 //  1. gateway mode is refused (NotImplemented) until gateways exist;
 //  2. with PEMKeys, the JWT's signature, times (60 s leeway), issuer and
@@ -92,8 +94,11 @@ func (sa ServiceAccount) Metadata() map[string]string {
 // Unauthenticated for a token or reviewer that is not accepted,
 // BadGateway when the API server cannot be reached or answers nonsense.
 func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccount, error) {
-	if cfg.ReviewMode == ReviewGateway {
+	switch cfg.ReviewMode {
+	case ReviewGateway:
 		return ServiceAccount{}, errs.New(errs.NotImplemented, "gateway token review is not available yet: set tokenReviewMode to \"api\" with the API server's kubernetesHost")
+	case ReviewLocal:
+		return s.loginLocally(ctx, cfg, jwt)
 	}
 	var claimed *claimedAccount
 	audiences := cfg.Audiences
@@ -130,13 +135,13 @@ func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccoun
 // cache when it is on and holds one.
 func (s *Service) reviewed(ctx context.Context, c Cluster, req reviewRequest, jwtExpiry time.Time) (authv1.TokenReviewStatus, error) {
 	if !s.cache.on() {
-		return s.reviews.review(ctx, c, req)
+		return s.api.review(ctx, c, req)
 	}
 	key := reviewKey(c, req)
 	if st, ok := s.cache.get(key, s.now()); ok {
 		return st, nil
 	}
-	st, err := s.reviews.review(ctx, c, req)
+	st, err := s.api.review(ctx, c, req)
 	if err == nil {
 		s.cache.put(key, st, jwtExpiry, s.now())
 	}
@@ -163,11 +168,8 @@ func judge(st authv1.TokenReviewStatus, sent []string, rules Rules) (ServiceAcco
 		return ServiceAccount{}, errs.Named(errs.Unauthenticated, ErrNameUsername,
 			"the token belongs to %q, not to a service account (system:serviceaccount:<namespace>:<name>); only service account tokens can log in", clip(st.User.Username, 200))
 	}
-	if !rules.Namespaces.Allows(ns) {
-		return ServiceAccount{}, deniedBy(&NotAllowedError{ErrNamespaceNotAllowed, ns}, "Access denied: K8s namespace %q is not allowed by allowedNamespaces", ns)
-	}
-	if !rules.Names.Allows(name) {
-		return ServiceAccount{}, deniedBy(&NotAllowedError{ErrNameNotAllowed, name}, "Access denied: K8s service account name %q is not allowed by allowedNames", name)
+	if err := rules.allow(ns, name); err != nil {
+		return ServiceAccount{}, err
 	}
 	return ServiceAccount{
 		Namespace: ns,
@@ -177,6 +179,18 @@ func judge(st authv1.TokenReviewStatus, sent []string, rules Rules) (ServiceAcco
 		PodUID:    firstExtra(st.User.Extra, extraPodUID),
 		Audiences: slices.Clone(st.Audiences),
 	}, nil
+}
+
+// allow judges a service account's namespace and name, reviewed or
+// locally verified, against the rules.
+func (r Rules) allow(ns, name string) error {
+	if !r.Namespaces.Allows(ns) {
+		return deniedBy(&NotAllowedError{ErrNamespaceNotAllowed, ns}, "Access denied: K8s namespace %q is not allowed by allowedNamespaces", ns)
+	}
+	if !r.Names.Allows(name) {
+		return deniedBy(&NotAllowedError{ErrNameNotAllowed, name}, "Access denied: K8s service account name %q is not allowed by allowedNames", name)
+	}
+	return nil
 }
 
 func denied(format string, args ...any) error {

@@ -113,7 +113,7 @@ func TestReviewCache(t *testing.T) {
 func TestReviewCacheOffByDefault(t *testing.T) {
 	t.Parallel()
 	c := kubetest.New(t)
-	s := NewService(nil, seal.Key{}, nil, nil, time.Now, time.Second)
+	s := NewService(nil, seal.Key{}, nil, nil, time.Now, time.Second, nil)
 	cfg := Config{Cluster: clusterOf(c)}
 	jwt := c.Token("apps", "web")
 	before := c.RequestCount()

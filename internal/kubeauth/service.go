@@ -1,6 +1,7 @@
 // Package kubeauth is Kubernetes Auth: a workload proves who it is with its
 // service-account token, which Gatehouse has the cluster's TokenReview API
-// check, and gets an access token.
+// check (or, in local mode, verifies itself with the cluster's signing
+// keys), and gets an access token.
 //
 // The core is one domain model and one pipeline that both front ends map
 // onto: Cluster (how to reach and trust an API server), Rules (which
@@ -13,13 +14,16 @@
 // Files: config.go (model and the PATCH TLS rules), glob.go and host.go
 // (the list and host parsers), jwt.go (JWT shape), tokenreview.go (the API
 // client and its error classification), login.go (the pipeline),
-// localjwt.go (optional local signature checks, Vault's pem_keys).
+// localjwt.go (local signature and claim checks: Vault's pem_keys, and
+// local mode), keyset.go (local mode's reads of the cluster's signing keys
+// and issuer, and their cache), reviewcache.go (the optional review cache).
 package kubeauth
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"strconv"
 	"time"
@@ -47,14 +51,18 @@ type Service struct {
 	tokens  *token.Service
 	audit   *audit.Log
 	now     func() time.Time
-	reviews *reviewClient
+	api     *apiClient
 	cache   *reviewCache
+	keySets *keySets
 }
 
 // NewService returns a Service. key seals reviewer JWTs at rest; timeout
-// bounds each call to an API server (DefaultTimeout when <= 0).
-func NewService(st store.Store, key seal.Key, tokens *token.Service, a *audit.Log, now func() time.Time, timeout time.Duration) *Service {
-	return &Service{store: st, key: key, tokens: tokens, audit: a, now: now, reviews: newReviewClient(timeout), cache: newReviewCache(0)}
+// bounds each call to an API server (DefaultTimeout when <= 0); log gets
+// the warnings of local mode's key reads (nil: none).
+func NewService(st store.Store, key seal.Key, tokens *token.Service, a *audit.Log, now func() time.Time, timeout time.Duration, log *slog.Logger) *Service {
+	api := newAPIClient(timeout)
+	return &Service{store: st, key: key, tokens: tokens, audit: a, now: now, api: api, cache: newReviewCache(0),
+		keySets: newKeySets(api, now, log)}
 }
 
 // CacheReviews turns on the optional cache of positive TokenReview
@@ -83,7 +91,7 @@ type View struct {
 }
 
 // Attach adds Kubernetes Auth to an identity. With a reviewer JWT in api
-// mode it first checks that the API server accepts the reviewer.
+// or local mode it first checks that the API server accepts the reviewer.
 func (s *Service) Attach(ctx context.Context, p identity.Principal, identityID string, in Input) (View, error) {
 	if err := p.RequireAdmin("attaching Kubernetes Auth"); err != nil {
 		return View{}, err
@@ -95,7 +103,7 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, identityID s
 		mode := ReviewAPI
 		in.Cluster.Mode = &mode
 	}
-	if *in.Cluster.Mode == ReviewAPI && (in.Cluster.Host == nil || *in.Cluster.Host == "") {
+	if *in.Cluster.Mode != ReviewGateway && (in.Cluster.Host == nil || *in.Cluster.Host == "") {
 		return View{}, errs.Validation(errs.FieldError{Path: fieldHost, Message: "Required: the host, host:port or URL of the Kubernetes API server"})
 	}
 	cfg, policy, err := in.apply(Config{}, store.TokenPolicy{}, true)
@@ -144,8 +152,9 @@ func (s *Service) Get(ctx context.Context, p identity.Principal, identityID stri
 }
 
 // Update changes an identity's Kubernetes Auth. When the host, CA, TLS
-// setting, mode or reviewer JWT change and a reviewer JWT is set in api
-// mode, the API server is checked first; a failed check changes nothing.
+// setting, mode or reviewer JWT change and a reviewer JWT is set in api or
+// local mode, the API server is checked first; a failed check changes
+// nothing.
 func (s *Service) Update(ctx context.Context, p identity.Principal, identityID string, in Input) (View, error) {
 	if err := p.RequireAdmin("updating Kubernetes Auth"); err != nil {
 		return View{}, err
@@ -210,12 +219,20 @@ func (s *Service) Revoke(ctx context.Context, p identity.Principal, identityID s
 }
 
 // Probe checks that the API server of c can be reached and trusted and
-// lets c.ReviewerJWT create TokenReviews, by asking it to review a dummy
-// token. Failures are BadRequest and say exactly what is wrong: host
+// that c.ReviewerJWT may do what logins will need: create TokenReviews
+// (asking it to review a dummy token) or, in local mode, read the
+// cluster's signing keys and discovery document (which are read, and not
+// kept). Failures are BadRequest and say exactly what is wrong: host
 // unreachable or unknown, TLS verification failed, reviewer JWT invalid or
-// expired (401) or without system:auth-delegator (403).
+// expired (401), without system:auth-delegator or, in local mode, without
+// system:service-account-issuer-discovery (403), documents unreadable.
 func (s *Service) Probe(ctx context.Context, c Cluster) error {
-	_, err := s.reviews.review(ctx, c, reviewRequest{token: probeToken, bearer: c.ReviewerJWT})
+	var err error
+	if c.ReviewMode == ReviewLocal {
+		_, err = s.api.fetchIssuerKeys(ctx, c, keysRequest{bearer: c.ReviewerJWT, withIssuer: true})
+	} else {
+		_, err = s.api.review(ctx, c, reviewRequest{token: probeToken, bearer: c.ReviewerJWT})
+	}
 	if err == nil {
 		return nil
 	}
@@ -228,7 +245,7 @@ func (s *Service) Probe(ctx context.Context, c Cluster) error {
 }
 
 func (s *Service) probeIfReviewing(ctx context.Context, c Cluster) error {
-	if c.ReviewMode != ReviewAPI || c.ReviewerJWT == "" {
+	if c.ReviewMode == ReviewGateway || c.ReviewerJWT == "" || (c.ReviewMode == ReviewLocal && len(c.PEMKeys) > 0) {
 		return nil // nothing to check with until a login brings a JWT
 	}
 	return s.Probe(ctx, c)

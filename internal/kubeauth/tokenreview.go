@@ -38,11 +38,11 @@ const (
 	ErrNameMalformedJWT      = "KubernetesJwtMalformed"
 )
 
-// DefaultTimeout bounds one TokenReview call (--kube-timeout).
+// DefaultTimeout bounds one call to an API server (--kube-timeout).
 const DefaultTimeout = 10 * time.Second
 
 // maxResponseBytes caps what is read of an API server's answer; a
-// TokenReview is a few KiB.
+// TokenReview or a key set is a few KiB.
 const maxResponseBytes = 256 << 10
 
 // maxClients bounds the cache of per-cluster HTTP clients.
@@ -50,11 +50,12 @@ const maxClients = 128
 
 const tokenReviewPath = "/apis/authentication.k8s.io/v1/tokenreviews"
 
-// reviewClient calls TokenReview APIs. It keeps one pooled http.Client per
-// distinct (host, CA, verify) so connections are reused across logins; a
-// changed configuration has another key and gets a fresh client, and the
-// least recently used clients beyond maxClients are dropped.
-type reviewClient struct {
+// apiClient calls API servers: TokenReview, and in local mode the issuer
+// discovery documents. It keeps one pooled http.Client per distinct (host,
+// CA, verify) so connections are reused across logins; a changed
+// configuration has another key and gets a fresh client, and the least
+// recently used clients beyond maxClients are dropped.
+type apiClient struct {
 	timeout time.Duration
 	mu      sync.Mutex
 	clients map[[32]byte]*list.Element // of *clientEntry
@@ -66,11 +67,11 @@ type clientEntry struct {
 	client *http.Client
 }
 
-func newReviewClient(timeout time.Duration) *reviewClient {
+func newAPIClient(timeout time.Duration) *apiClient {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &reviewClient{timeout: timeout, clients: map[[32]byte]*list.Element{}, lru: list.New()}
+	return &apiClient{timeout: timeout, clients: map[[32]byte]*list.Element{}, lru: list.New()}
 }
 
 func clientKey(c Cluster) [32]byte {
@@ -82,35 +83,35 @@ func clientKey(c Cluster) [32]byte {
 }
 
 // client returns the pooled client for c, building it on first use.
-func (rc *reviewClient) client(c Cluster) (*http.Client, error) {
+func (ac *apiClient) client(c Cluster) (*http.Client, error) {
 	key := clientKey(c)
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if el, ok := rc.clients[key]; ok {
-		rc.lru.MoveToFront(el)
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	if el, ok := ac.clients[key]; ok {
+		ac.lru.MoveToFront(el)
 		return el.Value.(*clientEntry).client, nil
 	}
-	hc, err := rc.newHTTPClient(c)
+	hc, err := ac.newHTTPClient(c)
 	if err != nil {
 		return nil, err
 	}
-	rc.clients[key] = rc.lru.PushFront(&clientEntry{key: key, client: hc})
-	for rc.lru.Len() > maxClients {
-		old := rc.lru.Remove(rc.lru.Back()).(*clientEntry)
-		delete(rc.clients, old.key)
+	ac.clients[key] = ac.lru.PushFront(&clientEntry{key: key, client: hc})
+	for ac.lru.Len() > maxClients {
+		old := ac.lru.Remove(ac.lru.Back()).(*clientEntry)
+		delete(ac.clients, old.key)
 		old.client.CloseIdleConnections() // requests in flight finish normally
 	}
 	return hc, nil
 }
 
 // cached reports how many clients are pooled (for tests).
-func (rc *reviewClient) cached() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.lru.Len()
+func (ac *apiClient) cached() int {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	return ac.lru.Len()
 }
 
-func (rc *reviewClient) newHTTPClient(c Cluster) (*http.Client, error) {
+func (ac *apiClient) newHTTPClient(c Cluster) (*http.Client, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	switch {
 	case !c.VerifyTLS:
@@ -128,23 +129,93 @@ func (rc *reviewClient) newHTTPClient(c Cluster) (*http.Client, error) {
 	default:
 		return nil, errs.New(errs.Internal, "TLS verification is on but no CA certificate is stored")
 	}
-	dialer := &net.Dialer{Timeout: rc.timeout, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: ac.timeout, KeepAlive: 30 * time.Second}
 	return &http.Client{
 		Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           dialer.DialContext,
 			TLSClientConfig:       tlsConfig,
-			TLSHandshakeTimeout:   rc.timeout,
-			ResponseHeaderTimeout: rc.timeout,
+			TLSHandshakeTimeout:   ac.timeout,
+			ResponseHeaderTimeout: ac.timeout,
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          64,
 			MaxIdleConnsPerHost:   16,
 			IdleConnTimeout:       90 * time.Second,
 		},
-		// A TokenReview is never redirected; following one would send the
-		// bearer token elsewhere.
+		// The API server never redirects these calls; following a redirect
+		// would send the bearer token elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, nil
+}
+
+// apiRequest is one call to an API server.
+type apiRequest struct {
+	method, path string
+	body         []byte // JSON; nil for none
+	accept       string
+	bearer       secret.Secret
+	// bearerIsLoginJWT: no reviewer JWT is configured, so bearer is the
+	// login JWT itself. Failure messages name the bearer that was used.
+	bearerIsLoginJWT bool
+	// what names the call in messages: "the TokenReview", "GET /openid/v1/jwks".
+	what string
+}
+
+// bearerName names the bearer of req in messages.
+func (req apiRequest) bearerName() string {
+	if req.bearerIsLoginJWT {
+		return "the login JWT (no token reviewer JWT is configured, so a login's own JWT is the bearer of " + req.what + ")"
+	}
+	return "the token reviewer JWT"
+}
+
+// apiAnswer is an API server's answer: status, Content-Type and body.
+type apiAnswer struct {
+	code        int
+	contentType string
+	body        []byte
+}
+
+// call makes req against c's API server within the client's timeout and
+// returns the answer, whatever its status. Transport failures and answers
+// over maxResponseBytes are BadGateway errors naming what to fix.
+func (ac *apiClient) call(ctx context.Context, c Cluster, req apiRequest) (apiAnswer, error) {
+	hc, err := ac.client(c)
+	if err != nil {
+		return apiAnswer{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, ac.timeout)
+	defer cancel()
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	httpReq, err := http.NewRequestWithContext(ctx, req.method, c.Host+req.path, body)
+	if err != nil {
+		return apiAnswer{}, errs.Wrap(err, "building the request for %s", req.what)
+	}
+	if req.body != nil {
+		httpReq.Header.Set("Content-Type", "application/json")
+	}
+	httpReq.Header.Set("Accept", req.accept)
+	httpReq.Header.Set("Authorization", "Bearer "+req.bearer.Reveal())
+	resp, err := hc.Do(httpReq)
+	if err != nil {
+		if ctxErr := context.Cause(ctx); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
+			return apiAnswer{}, ctxErr // the caller went away
+		}
+		return apiAnswer{}, ac.transportError(c, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return apiAnswer{}, ac.transportError(c, err)
+	}
+	if len(raw) > maxResponseBytes {
+		return apiAnswer{}, errs.Named(errs.BadGateway, ErrNameAPI,
+			"the Kubernetes API server at %s answered more than %d KiB to %s; check that kubernetesHost is the API server", c.Host, maxResponseBytes>>10, req.what)
+	}
+	return apiAnswer{code: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: raw}, nil
 }
 
 // reviewRequest is one TokenReview call.
@@ -162,11 +233,7 @@ type reviewRequest struct {
 // server are Unauthenticated (the bearer is not accepted or not allowed to
 // review); transport failures, 5xx and answers that are not a TokenReview
 // are BadGateway.
-func (rc *reviewClient) review(ctx context.Context, c Cluster, req reviewRequest) (authv1.TokenReviewStatus, error) {
-	hc, err := rc.client(c)
-	if err != nil {
-		return authv1.TokenReviewStatus{}, err
-	}
+func (ac *apiClient) review(ctx context.Context, c Cluster, req reviewRequest) (authv1.TokenReviewStatus, error) {
 	body, err := json.Marshal(authv1.TokenReview{
 		TypeMeta: metav1.TypeMeta{Kind: "TokenReview", APIVersion: "authentication.k8s.io/v1"},
 		Spec:     authv1.TokenReviewSpec{Token: req.token.Reveal(), Audiences: req.audiences},
@@ -174,71 +241,60 @@ func (rc *reviewClient) review(ctx context.Context, c Cluster, req reviewRequest
 	if err != nil {
 		return authv1.TokenReviewStatus{}, errs.Wrap(err, "encoding TokenReview")
 	}
-	ctx, cancel := context.WithTimeout(ctx, rc.timeout)
-	defer cancel()
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Host+tokenReviewPath, bytes.NewReader(body))
+	call := apiRequest{method: http.MethodPost, path: tokenReviewPath, body: body, accept: "application/json",
+		bearer: req.bearer, bearerIsLoginJWT: req.reviewerIsLoginJWT, what: "the TokenReview"}
+	ans, err := ac.call(ctx, c, call)
 	if err != nil {
-		return authv1.TokenReviewStatus{}, errs.Wrap(err, "building TokenReview request")
+		return authv1.TokenReviewStatus{}, err
 	}
-	httpReq.Header.Set("Content-Type", "application/json")
-	httpReq.Header.Set("Accept", "application/json")
-	httpReq.Header.Set("Authorization", "Bearer "+req.bearer.Reveal())
-	resp, err := hc.Do(httpReq)
-	if err != nil {
-		if ctxErr := context.Cause(ctx); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
-			return authv1.TokenReviewStatus{}, ctxErr // the caller went away
-		}
-		return authv1.TokenReviewStatus{}, rc.transportError(c, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return authv1.TokenReviewStatus{}, rc.transportError(c, err)
-	}
-	if len(raw) > maxResponseBytes {
-		return authv1.TokenReviewStatus{}, errs.Named(errs.BadGateway, ErrNameAPI,
-			"the Kubernetes API server at %s answered more than %d KiB to a TokenReview; check that kubernetesHost is the API server", c.Host, maxResponseBytes>>10)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return authv1.TokenReviewStatus{}, statusError(c, req, resp.StatusCode, raw)
+	switch {
+	case ans.code == http.StatusUnauthorized:
+		return authv1.TokenReviewStatus{}, bearerRejected(call, ErrNameTokenReview)
+	case ans.code == http.StatusForbidden:
+		return authv1.TokenReviewStatus{}, errs.Named(errs.Unauthenticated, ErrNameTokenReview,
+			"the token reviewer lacks the system:auth-delegator ClusterRole binding: the API server answered HTTP 403 to %s%s; bind that service account to system:auth-delegator",
+			call.bearerName(), apiMessage(ans.body))
+	case ans.code < 200 || ans.code > 299:
+		return authv1.TokenReviewStatus{}, statusError(c, call, ans)
 	}
 	var tr authv1.TokenReview
-	if err := json.Unmarshal(raw, &tr); err != nil || (tr.Kind != "" && tr.Kind != "TokenReview") {
-		return authv1.TokenReviewStatus{}, errs.Named(errs.BadGateway, ErrNameAPI,
-			"the Kubernetes API server at %s answered HTTP %d with something that is not a TokenReview (%s); check that kubernetesHost is the API server and not a proxy or load balancer page",
-			c.Host, resp.StatusCode, describeBody(resp.Header.Get("Content-Type"), raw))
+	if err := json.Unmarshal(ans.body, &tr); err != nil || (tr.Kind != "" && tr.Kind != "TokenReview") {
+		return authv1.TokenReviewStatus{}, notTheAnswer(c, call, ans, "a TokenReview")
 	}
 	return tr.Status, nil
 }
 
-// statusError turns an HTTP error status of the API server into a domain
-// error.
-func statusError(c Cluster, req reviewRequest, code int, raw []byte) error {
-	detail := apiMessage(raw)
-	bearer := "the token reviewer JWT"
-	if req.reviewerIsLoginJWT {
-		bearer = "the login JWT (no token reviewer JWT is configured, so each login's own JWT is the TokenReview bearer)"
+// bearerRejected is the API server's 401 to req's bearer, named name.
+func bearerRejected(req apiRequest, name string) error {
+	if req.bearerIsLoginJWT {
+		return errs.Named(errs.Unauthenticated, name,
+			"the Kubernetes API server rejected %s (HTTP 401): it is invalid or expired", req.bearerName())
 	}
-	switch {
-	case code == http.StatusUnauthorized:
-		if req.reviewerIsLoginJWT {
-			return errs.Named(errs.Unauthenticated, ErrNameTokenReview,
-				"the Kubernetes API server rejected %s (HTTP 401): it is invalid or expired", bearer)
-		}
-		return errs.Named(errs.Unauthenticated, ErrNameTokenReview,
-			"token reviewer JWT is invalid or expired (the Kubernetes API server answered HTTP 401 to it); set a current tokenReviewerJwt")
-	case code == http.StatusForbidden:
-		return errs.Named(errs.Unauthenticated, ErrNameTokenReview,
-			"the token reviewer lacks the system:auth-delegator ClusterRole binding: the API server answered HTTP 403 to %s%s; bind that service account to system:auth-delegator", bearer, detail)
+	return errs.Named(errs.Unauthenticated, name,
+		"token reviewer JWT is invalid or expired (the Kubernetes API server answered %s with HTTP 401); set a current tokenReviewerJwt", req.what)
+}
+
+// statusError turns an HTTP error status of the API server, other than
+// the 401 and 403 each caller words, into a domain error.
+func statusError(c Cluster, req apiRequest, ans apiAnswer) error {
+	detail := apiMessage(ans.body)
+	switch code := ans.code; {
 	case code >= 500:
 		return errs.Named(errs.BadGateway, ErrNameAPI,
-			"the Kubernetes API server at %s failed the TokenReview with HTTP %d%s; check the API server's health and retry", c.Host, code, detail)
+			"the Kubernetes API server at %s failed %s with HTTP %d%s; check the API server's health and retry", c.Host, req.what, code, detail)
 	case code == http.StatusTooManyRequests:
 		return errs.Named(errs.BadGateway, ErrNameAPI,
 			"the Kubernetes API server at %s is shedding load (HTTP 429)%s; retry later", c.Host, detail)
 	}
 	return errs.Named(errs.BadGateway, ErrNameAPI,
-		"the Kubernetes API server at %s answered the TokenReview with HTTP %d%s; check that kubernetesHost is the API server's URL", c.Host, code, detail)
+		"the Kubernetes API server at %s answered %s with HTTP %d%s; check that kubernetesHost is the API server's URL", c.Host, req.what, ans.code, detail)
+}
+
+// notTheAnswer is a 2xx answer to req that is not the expected object.
+func notTheAnswer(c Cluster, req apiRequest, ans apiAnswer, want string) error {
+	return errs.Named(errs.BadGateway, ErrNameAPI,
+		"the Kubernetes API server at %s answered %s (HTTP %d) with something that is not %s (%s); check that kubernetesHost is the API server and not a proxy or load balancer page",
+		c.Host, req.what, ans.code, want, describeBody(ans.contentType, ans.body))
 }
 
 // apiMessage is ": <message>" of a metav1.Status body, or "".
@@ -258,7 +314,7 @@ func describeBody(contentType string, raw []byte) string {
 }
 
 // transportError classifies a failure to get an answer at all.
-func (rc *reviewClient) transportError(c Cluster, err error) error {
+func (ac *apiClient) transportError(c Cluster, err error) error {
 	var dnsErr *net.DNSError
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
@@ -284,7 +340,7 @@ func (rc *reviewClient) transportError(c Cluster, err error) error {
 		e.Message = fmt.Sprintf("the server at %s does not speak TLS; kubernetesHost must be the API server's HTTPS address", c.Host)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		e.Name = ErrNameConnectionTimeout
-		e.Message = fmt.Sprintf("the Kubernetes API server at %s did not answer within %s; check kubernetesHost, the network path and firewalls", c.Host, rc.timeout)
+		e.Message = fmt.Sprintf("the Kubernetes API server at %s did not answer within %s; check kubernetesHost, the network path and firewalls", c.Host, ac.timeout)
 	default:
 		e.Name = ErrNameAPI
 		e.Message = fmt.Sprintf("the connection to the Kubernetes API server at %s failed before an answer (%s); check kubernetesHost and the API server's health", c.Host, lastCause(err))

@@ -16,12 +16,13 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/kubetest"
+	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 )
 
 // testService is a Service with only what Login and Probe need.
 func testService(timeout time.Duration) *Service {
-	return &Service{now: time.Now, reviews: newReviewClient(timeout)}
+	return NewService(nil, seal.Key{}, nil, nil, time.Now, timeout, nil)
 }
 
 // clusterOf is a verified connection to c with a reviewer allowed to
@@ -165,12 +166,12 @@ func TestTokenReviewTLSModes(t *testing.T) {
 	}
 }
 
-func TestReviewClientPool(t *testing.T) {
+func TestAPIClientPool(t *testing.T) {
 	t.Parallel()
 	c := kubetest.New(t)
-	rc := newReviewClient(time.Second)
+	ac := newAPIClient(time.Second)
 	base := clusterOf(c)
-	a, err := rc.client(base)
+	a, err := ac.client(base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestReviewClientPool(t *testing.T) {
 	// differs (reviewer JWT, rules).
 	same := base
 	same.ReviewerJWT = "other"
-	if b, _ := rc.client(same); b != a {
+	if b, _ := ac.client(same); b != a {
 		t.Error("the same cluster settings got a new client")
 	}
 	// Changed settings: a new client.
@@ -189,7 +190,7 @@ func TestReviewClientPool(t *testing.T) {
 	} {
 		cl := base
 		change(&cl)
-		if b, _ := rc.client(cl); b == a {
+		if b, _ := ac.client(cl); b == a {
 			t.Error("changed cluster settings reused the old client")
 		}
 	}
@@ -197,15 +198,15 @@ func TestReviewClientPool(t *testing.T) {
 	for i := range maxClients + 10 {
 		cl := base
 		cl.Host = fmt.Sprintf("https://host-%d.example", i)
-		if _, err := rc.client(cl); err != nil {
+		if _, err := ac.client(cl); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := rc.cached(); n != maxClients {
+	if n := ac.cached(); n != maxClients {
 		t.Errorf("%d clients cached, want the bound %d", n, maxClients)
 	}
 	// A verified config without a CA never reaches the network.
-	if _, err := rc.client(Cluster{Host: base.Host, VerifyTLS: true}); err == nil {
+	if _, err := ac.client(Cluster{Host: base.Host, VerifyTLS: true}); err == nil {
 		t.Error("a client verifying TLS without a CA was built (the system roots must not be used)")
 	}
 }

@@ -172,7 +172,7 @@ func (s *Server) init(ctx context.Context) error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	universalAuth := universalauth.NewService(s.store, s.tokens, auditLog, now)
-	kubeAuth := kubeauth.NewService(s.store, s.key, s.tokens, auditLog, now, cfg.KubeTimeout)
+	kubeAuth := kubeauth.NewService(s.store, s.key, s.tokens, auditLog, now, cfg.KubeTimeout, cfg.Logger)
 	kubeAuth.CacheReviews(cfg.KubeReviewCacheTTL)
 	infisical.Register(mux, infisical.Deps{Auth: auth, Identities: identities, Tokens: s.tokens, UniversalAuth: universalAuth, KubernetesAuth: kubeAuth, Store: s.store, Now: now, Logger: cfg.Logger})
 	podDir := cfg.PodServiceAccountDir
