@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -20,7 +21,8 @@ func TestPostgresUseLimitOverHTTP(t *testing.T) {
 
 // TestTwoReplicasShareOnePostgres runs two Gatehouse servers on one
 // PostgreSQL database, as replicas behind a load balancer would: use limits
-// hold across both, and a revocation on one is seen by the other at once.
+// hold across both, and a revocation on one reaches the other's cached
+// checks (through NOTIFY; at worst within the cache's 1 s TTL).
 func TestTwoReplicasShareOnePostgres(t *testing.T) {
 	url := pgtest.URL(t)
 	a := newTestServerWith(t, server.Config{Storage: url, EncryptionKey: testKey})
@@ -37,6 +39,13 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 	}
 	if r := a.do("POST", "/api/v1/auth/token/revoke", "", map[string]string{"accessToken": other}); r.status != 200 {
 		t.Fatalf("revoke on a: %d %s", r.status, r.raw)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for b.do("GET", "/api/v1/auth/token/lookup", other, nil).status == 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("replica b never saw the revocation made on a")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	errorBodyOK(t, b.do("GET", "/api/v1/auth/token/lookup", other, nil), 401, "TokenRevoked")
 }

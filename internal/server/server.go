@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if generated != "" && !cfg.Dev {
 		cfg.Logger.Info("generated a new encryption key; back it up, the sealed secrets in the store cannot be read without it", "file", generated)
 	}
-	st, err := openServerStore(ctx, cfg.Storage)
+	st, err := openServerStore(ctx, cfg.Storage, cfg.Logger)
 	if err != nil {
 		removeDevDir(devDir)
 		return nil, fmt.Errorf("opening storage %s: %w", redactURL(cfg.Storage), err)

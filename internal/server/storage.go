@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 
@@ -33,19 +35,41 @@ func storageKind(url string) (kind, path string, err error) {
 }
 
 // openServerStore opens the server's store: OpenStore's, with token checks
-// cached (internal/store/tokencache) when it is SQLite, whose file this one
-// server owns so that every write goes through the cache and the cache is
-// never stale. With PostgreSQL, shared by replicas whose writes this
-// process does not see, every token check reads the store.
-func openServerStore(ctx context.Context, url string) (store.Store, error) {
+// cached (internal/store/tokencache). With SQLite, whose file this one
+// server owns, every write goes through the cache, so it is never stale.
+// With PostgreSQL, shared by replicas, each replica announces its writes
+// (NOTIFY) and applies the others' as they arrive (LISTEN); while that
+// feed is down the replica caches nothing, and a lost announcement is
+// bounded by the cache's 1 s TTL (README: "Several replicas").
+func openServerStore(ctx context.Context, url string, logger *slog.Logger) (store.Store, error) {
 	st, err := OpenStore(ctx, url)
 	if err != nil {
 		return nil, err
 	}
-	if kind, _, _ := storageKind(url); kind == "sqlite" {
+	pg, ok := st.(*postgres.Store)
+	if !ok {
 		return tokencache.New(st, tokencache.MaxTTL, tokencache.DefaultSize, nil), nil
 	}
-	return st, nil
+	c := tokencache.NewShared(pg, tokencache.MaxTTL, tokencache.DefaultSize, nil, pg)
+	down := false // only the follower's goroutine touches it
+	pg.Follow(postgres.Feed{
+		Up: func() {
+			c.SetLive(true)
+			if down {
+				logger.Info("token-check cache on again: following other replicas' writes")
+			}
+			down = false
+		},
+		Down: func(err error) {
+			c.SetLive(false)
+			if !down && !errors.Is(err, context.Canceled) {
+				logger.Warn("token-check cache off: not following other replicas' writes; every check reads the store until it is back", "err", err)
+			}
+			down = true
+		},
+		Forget: c.Forget,
+	})
+	return c, nil
 }
 
 // OpenStore opens (and migrates) the store the URL names.

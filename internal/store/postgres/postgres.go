@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,10 @@ import (
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	pool *pgxpool.Pool
+	// closing ends the followers (Follow) at Close.
+	closing   context.Context
+	stop      context.CancelFunc
+	followers sync.WaitGroup
 }
 
 var _ store.Store = (*Store)(nil)
@@ -64,7 +69,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	closing, stop := context.WithCancel(context.Background())
+	return &Store{pool: pool, closing: closing, stop: stop}, nil
 }
 
 // Ping reports whether the database answers.
@@ -75,8 +81,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool, waiting for connections in use to be returned.
+// Close stops the followers and closes the pool, waiting for connections
+// in use to be returned.
 func (s *Store) Close() error {
+	s.stop()
+	s.followers.Wait()
 	s.pool.Close()
 	return nil
 }

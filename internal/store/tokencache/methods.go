@@ -15,7 +15,11 @@ func (c *Store) Ping(ctx context.Context) error { return c.s.Ping(ctx) }
 
 // Close empties the cache and closes the wrapped store.
 func (c *Store) Close() error {
-	defer c.flush()
+	defer func() {
+		c.mu.Lock()
+		c.emptyLocked()
+		c.mu.Unlock()
+	}()
 	return c.s.Close()
 }
 

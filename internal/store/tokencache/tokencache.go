@@ -31,18 +31,28 @@
 //     store query and compared (under the same lock as the emptying) before
 //     the answer is kept.
 //
-// Across processes nothing is invalidated: an answer is kept for at most
-// TTL (at most MaxTTL, 1 s). Another process writing to the same store — a
-// second replica on PostgreSQL — can therefore have a revocation or a
-// trusted-IP or role change ignored here for up to TTL. That is why the
-// server uses this cache only with SQLite, whose file one server owns (the
-// only operator command that writes beside it, `generate-root`, creates a
-// token and changes no kept answer); with PostgreSQL every check reads the
-// store.
+// Across processes (New): nothing is invalidated, and an answer is kept
+// for at most TTL (at most MaxTTL, 1 s). Another process writing to the
+// same store could have a revocation or a trusted-IP or role change ignored
+// here for up to TTL; so with SQLite, whose file one server owns (the only
+// operator command that writes beside it, `generate-root`, creates a token
+// and changes no kept answer), New is enough.
+//
+// Several processes sharing a store (NewShared: replicas on PostgreSQL)
+// tell each other: every emptying or drop after a write here is announced
+// to the others (Peers.Announce, a NOTIFY), and each process applies the
+// others' announcements (Forget) as they arrive, usually within
+// milliseconds. Answers are kept only while the feed of announcements is
+// up (SetLive): while it is down every check reads the store, and going up
+// or down empties the cache, so nothing announced while it was down is
+// missed. A lost announcement (the writer died between its commit and its
+// NOTIFY, or a proxy that drops notifications) is still bounded by TTL:
+// a change reaches every replica's checks within 1 s at worst.
 package tokencache
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -64,10 +74,12 @@ const (
 // Store is a store.Store whose GetTokenCheck answers from memory when it
 // can. Every other method is the wrapped store's.
 type Store struct {
-	s    store.Store
-	ttl  time.Duration
-	size int
-	now  func() time.Time
+	s     store.Store
+	ttl   time.Duration
+	size  int
+	now   func() time.Time
+	peers Peers       // nil: not shared
+	live  atomic.Bool // shared: the feed of announcements is up
 
 	gen     atomic.Uint64 // bumped by every emptying, under mu
 	mu      sync.Mutex
@@ -116,6 +128,17 @@ func (r *ring) reset() { r.head, r.size = 0, 0 }
 
 var _ store.Store = (*Store)(nil)
 
+// Peers carries announcements between processes sharing a store.
+type Peers interface {
+	// Announce tells the other processes that the answer for the token
+	// with this hash is stale (nil: every answer). It is called after the
+	// write that made it stale has returned.
+	Announce(ctx context.Context, hash []byte) error
+}
+
+// announceTimeout bounds one announcement; a failed one is bounded by TTL.
+const announceTimeout = 2 * time.Second
+
 // New wraps s. ttl is capped at MaxTTL (<= 0 means MaxTTL); size <= 0 means
 // DefaultSize; now nil means time.Now.
 func New(s store.Store, ttl time.Duration, size int, now func() time.Time) *Store {
@@ -131,6 +154,39 @@ func New(s store.Store, ttl time.Duration, size int, now func() time.Time) *Stor
 	return &Store{s: s, ttl: ttl, size: size, now: now, entries: map[[32]byte]entry{}, order: ring{recs: make([]record, size)}}
 }
 
+// NewShared wraps a store shared with other processes that announce their
+// writes through peers (see the package comment). It keeps nothing until
+// SetLive(true).
+func NewShared(s store.Store, ttl time.Duration, size int, now func() time.Time, peers Peers) *Store {
+	c := New(s, ttl, size, now)
+	c.peers = peers
+	return c
+}
+
+// SetLive says whether the feed of other processes' announcements is up.
+// Either way the cache is emptied: what was kept may be stale by whatever
+// was announced while the feed was down.
+func (c *Store) SetLive(up bool) {
+	c.mu.Lock()
+	c.live.Store(up)
+	c.emptyLocked()
+	c.mu.Unlock()
+}
+
+// Forget applies another process's announcement: the answer for hash is
+// stale (nil or malformed: every answer).
+func (c *Store) Forget(hash []byte) {
+	key, ok := keyOf(hash)
+	c.mu.Lock()
+	if ok {
+		c.gen.Add(1)
+		delete(c.entries, key)
+	} else {
+		c.emptyLocked()
+	}
+	c.mu.Unlock()
+}
+
 // Len is the number of answers kept (for tests and metrics).
 func (c *Store) Len() int {
 	c.mu.Lock()
@@ -142,7 +198,7 @@ func (c *Store) Len() int {
 // hash, else from the store, keeping the answer when it may.
 func (c *Store) GetTokenCheck(ctx context.Context, hash []byte) (store.TokenCheck, error) {
 	key, ok := keyOf(hash)
-	if !ok {
+	if !ok || (c.peers != nil && !c.live.Load()) {
 		return c.s.GetTokenCheck(ctx, hash)
 	}
 	now := c.now()
@@ -206,20 +262,32 @@ func clone(tc store.TokenCheck) store.TokenCheck {
 	return tc
 }
 
-// flush empties the cache; writes call it after the store answered.
+// flush empties the cache and announces it; writes call it after the
+// store answered.
 func (c *Store) flush() {
 	c.mu.Lock()
+	c.emptyLocked()
+	c.mu.Unlock()
+	c.announce(nil)
+}
+
+// emptyLocked empties the cache; a read that began before may not fill
+// it. Called with mu held.
+func (c *Store) emptyLocked() {
 	c.gen.Add(1)
 	clear(c.entries)
 	c.order.reset()
-	c.mu.Unlock()
 }
 
-// drop forgets one token, or everything when the write failed (its effect
-// is then unknown).
+// drop forgets one token changed by a write, and announces it. A write
+// refused because the token is absent, revoked or used up changed nothing;
+// any other failure has an unknown effect, so everything goes.
 func (c *Store) drop(t store.AccessToken, err error) {
 	key, ok := keyOf(t.Hash)
-	if err != nil || !ok {
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrLimitReached):
+		return
+	case err != nil || !ok:
 		c.flush()
 		return
 	}
@@ -227,4 +295,18 @@ func (c *Store) drop(t store.AccessToken, err error) {
 	c.gen.Add(1)
 	delete(c.entries, key)
 	c.mu.Unlock()
+	c.announce(t.Hash)
+}
+
+// announce tells the other processes, if the store is shared, under its
+// own deadline: the write has happened whatever became of its request.
+func (c *Store) announce(hash []byte) {
+	if c.peers == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), announceTimeout)
+	defer cancel()
+	// A failed announcement is bounded by TTL (see the package comment);
+	// the writer's caller has its answer already and cannot act on it.
+	_ = c.peers.Announce(ctx, hash)
 }

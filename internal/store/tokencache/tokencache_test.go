@@ -1,6 +1,7 @@
 package tokencache_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -462,4 +463,95 @@ func BenchmarkGetTokenCheckFull(b *testing.B) {
 			}
 		}
 	})
+}
+
+// peers records the announcements of a shared cache.
+type peers struct {
+	mu   sync.Mutex
+	sent [][]byte // nil entry: everything
+}
+
+func (p *peers) Announce(_ context.Context, h []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent = append(p.sent, h)
+	return nil
+}
+
+func (p *peers) take() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.sent
+	p.sent = nil
+	return out
+}
+
+// TestShared: a cache shared with other processes keeps answers only while
+// the feed of their announcements is up, applies their announcements, and
+// announces its own writes: emptyings as everything, renewals as the one
+// token; refused writes announce nothing.
+func TestShared(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	p := &peers{}
+	f.cache = tokencache.NewShared(f.inner, 500*time.Millisecond, 0, f.clock.Now, p)
+	tok, other := f.token(t, 0), f.token(t, 0)
+
+	for range 2 {
+		if _, read := f.check(t, tok); !read {
+			t.Fatal("a check was answered from the cache before the feed was up")
+		}
+	}
+	f.cache.SetLive(true)
+	f.check(t, tok)
+	f.check(t, other)
+	if _, read := f.check(t, tok); read {
+		t.Fatal("a check read the store with the feed up")
+	}
+
+	// Another process's announcements.
+	f.cache.Forget(tok.Hash)
+	if _, read := f.check(t, tok); !read {
+		t.Error("the token another process announced was answered from the cache")
+	}
+	if _, read := f.check(t, other); read {
+		t.Error("announcing one token dropped another")
+	}
+	f.cache.Forget(nil)
+	if f.cache.Len() != 0 {
+		t.Errorf("%d answers kept after an announcement of everything", f.cache.Len())
+	}
+
+	// This process's writes.
+	f.check(t, tok)
+	if _, err := f.cache.RenewAccessToken(ctx, tok.ID, t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.take(); len(got) != 1 || !bytes.Equal(got[0], tok.Hash) {
+		t.Errorf("a renewal announced %x, want the one token", got)
+	}
+	if _, err := f.cache.UseAccessToken(ctx, "55555555-5555-4555-8555-555555555555", t0); err == nil {
+		t.Fatal("use of an unknown token succeeded")
+	}
+	if got := p.take(); len(got) != 0 {
+		t.Errorf("a refused use announced %x", got)
+	}
+	if _, err := f.cache.RevokeAccessTokens(ctx, store.TokenFilter{ID: other.ID}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.take(); len(got) != 1 || got[0] != nil {
+		t.Errorf("a revocation announced %x, want everything", got)
+	}
+
+	// The feed goes down: nothing is kept, everything is read.
+	f.check(t, tok)
+	f.cache.SetLive(false)
+	if f.cache.Len() != 0 {
+		t.Errorf("%d answers kept with the feed down", f.cache.Len())
+	}
+	for range 2 {
+		if _, read := f.check(t, tok); !read {
+			t.Error("a check was answered from the cache with the feed down")
+		}
+	}
 }
