@@ -279,7 +279,7 @@ func (s *Service) loginLocally(ctx context.Context, cfg Config, jwt JWT) (Servic
 	if want != nil {
 		matched = intersect(want, matched)
 	} else if len(matched) == 0 {
-		return ServiceAccount{}, deniedBy(&NotAllowedError{ErrAudienceMismatch, ""}, "the jwt has no audience (aud)")
+		return ServiceAccount{}, denied("the jwt has no audience (aud)")
 	}
 	sa, err := vc.projectedAccount()
 	if err != nil {

@@ -343,10 +343,10 @@ func TestVaultConfig(t *testing.T) {
 	}))
 	got := read()
 	wantKeys(t, "config", got, "kubernetes_host", "kubernetes_ca_cert", "pem_keys", "issuer",
-		"disable_iss_validation", "disable_local_ca_jwt", "token_reviewer_jwt_set")
+		"disable_iss_validation", "disable_local_ca_jwt", "token_reviewer_jwt_set", "token_review_mode")
 	for k, v := range map[string]any{
 		"kubernetes_host": c.URL(), "kubernetes_ca_cert": c.CAPEM(), "issuer": c.Issuer(),
-		"disable_iss_validation": false, "disable_local_ca_jwt": true, "token_reviewer_jwt_set": true,
+		"disable_iss_validation": false, "disable_local_ca_jwt": true, "token_reviewer_jwt_set": true, "token_review_mode": "api",
 	} {
 		if got[k] != v {
 			t.Errorf("%s = %#v, want %#v", k, got[k], v)
@@ -421,6 +421,14 @@ func TestVaultConfig(t *testing.T) {
 		{"pem_keys not strings", ts.root, map[string]any{"kubernetes_host": host, "pem_keys": 7}, 400, "pem_keys"},
 		{"bad boolean", ts.root, map[string]any{"kubernetes_host": host, "disable_iss_validation": "maybe"}, 400, "disable_iss_validation"},
 		{"reviewer not a JWT", ts.root, map[string]any{"kubernetes_host": host, "token_reviewer_jwt": "not-a-jwt"}, 400, "token_reviewer_jwt"},
+		{"unknown review mode", ts.root, map[string]any{"kubernetes_host": host, "token_review_mode": "gateway"}, 400, `token_review_mode must be "api" (TokenReview, the default) or "local"`},
+		{"review mode in capitals", ts.root, map[string]any{"kubernetes_host": host, "token_review_mode": "LOCAL"}, 400, "token_review_mode must be"},
+		{"review mode not a string", ts.root, map[string]any{"kubernetes_host": host, "token_review_mode": true}, 400, "token_review_mode"},
+		{"local mode without host", ts.root, map[string]any{"token_review_mode": "local"}, 400, "kubernetes_host is required"},
+		{"local mode, pem_keys without issuer", ts.root, map[string]any{"kubernetes_host": host, "token_review_mode": "local", "pem_keys": c.SigningKeyPEM()}, 400,
+			`issuer is required with pem_keys when token_review_mode is "local"`},
+		{"local mode, pem_keys without issuer, iss validation on", ts.root, map[string]any{"kubernetes_host": host, "token_review_mode": "local",
+			"pem_keys": c.SigningKeyPEM(), "disable_iss_validation": false}, 400, "issuer is required"},
 		{"not JSON", ts.root, `{"kubernetes_host":`, 400, "not valid JSON"},
 		{"member writes", member, map[string]any{"kubernetes_host": host}, 403, "requires the admin role"},
 		{"no token", "", map[string]any{"kubernetes_host": host}, 403, "no token"},

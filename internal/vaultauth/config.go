@@ -26,6 +26,19 @@ type Config struct {
 	Issuer               string   `json:"issuer"`
 	DisableISSValidation bool     `json:"disableIssValidation"`
 	DisableLocalCAJWT    bool     `json:"disableLocalCaJwt"`
+	// TokenReviewMode (a Gatehouse extension, token_review_mode) is
+	// kubeauth.ReviewAPI, Vault's behaviour and the default, or
+	// kubeauth.ReviewLocal: no TokenReview, the JWT verified with pem_keys
+	// or else the cluster's published key set, iss always checked.
+	TokenReviewMode kubeauth.ReviewMode `json:"tokenReviewMode,omitempty"`
+}
+
+// ReviewMode is the mount's review mode, ReviewAPI unless set.
+func (c Config) ReviewMode() kubeauth.ReviewMode {
+	if c.TokenReviewMode == "" {
+		return kubeauth.ReviewAPI
+	}
+	return c.TokenReviewMode
 }
 
 // ConfigInput is a config write. A write replaces the whole config:
@@ -38,6 +51,7 @@ type ConfigInput struct {
 	Issuer               string
 	DisableISSValidation *bool // nil: true
 	DisableLocalCAJWT    bool
+	TokenReviewMode      string // "" = "api"
 }
 
 // ConfigView is a mount's config as the API shows it.
@@ -79,7 +93,7 @@ func (s *Service) WriteConfig(ctx context.Context, p identity.Principal, mountPa
 	s.audit.Record(ctx, store.AuditEvent{Type: audit.TypeMountConfigure, Success: true, ActorID: p.ActorID(),
 		AuthMethod: string(store.AuthMethodVaultKubernetes), Details: map[string]string{
 			"path": m.Path, "kubernetesHost": cfg.Host, "tokenReviewerJwtSet": strconv.FormatBool(sealed != nil),
-			"pemKeys": strconv.Itoa(len(cfg.PEMKeys)),
+			"pemKeys": strconv.Itoa(len(cfg.PEMKeys)), "tokenReviewMode": string(cfg.ReviewMode()),
 		}})
 	return nil
 }
@@ -135,6 +149,17 @@ func (in ConfigInput) validate() (Config, error) {
 	if len(cfg.Issuer) > 1024 {
 		return Config{}, errs.New(errs.BadRequest, "issuer must be at most 1024 characters")
 	}
+	switch mode := kubeauth.ReviewMode(in.TokenReviewMode); mode {
+	case "", kubeauth.ReviewAPI:
+		cfg.TokenReviewMode = kubeauth.ReviewAPI
+	case kubeauth.ReviewLocal:
+		cfg.TokenReviewMode = mode
+		if len(cfg.PEMKeys) > 0 && cfg.Issuer == "" {
+			return Config{}, errs.New(errs.BadRequest, "issuer is required with pem_keys when token_review_mode is \"local\": every local login checks the JWT's iss against it (disable_iss_validation does not apply in local mode)")
+		}
+	default:
+		return Config{}, errs.New(errs.BadRequest, "token_review_mode must be \"api\" (TokenReview, the default) or \"local\" (verify the JWT with the cluster's signing keys), not %q", clip(in.TokenReviewMode, 50))
+	}
 	if in.ReviewerJWT != "" {
 		if _, err := kubeauth.ParseJWT(in.ReviewerJWT.Reveal()); err != nil {
 			return Config{}, errs.New(errs.BadRequest, "token_reviewer_jwt is not a JWT: %s", errs.As(err).Message)
@@ -167,12 +192,14 @@ func reviewerAAD(m store.Mount) []byte {
 // own when they are empty. TLS is always verified: with the CA when one
 // is set, else with the system roots, as Vault does.
 func (s *Service) cluster(m store.Mount, cfg Config) (kubeauth.Cluster, error) {
-	c := kubeauth.Cluster{Host: cfg.Host, CACert: cfg.CACert, VerifyTLS: true, SystemRoots: true, ReviewMode: kubeauth.ReviewAPI, PEMKeys: cfg.PEMKeys}
-	// iss is checked only when validation is on and an issuer is set: with
-	// no issuer Vault checks nothing (it records its old default,
-	// "kubernetes/serviceaccount", but never compares it), and checking
-	// that default would refuse every projected token.
-	if !cfg.DisableISSValidation {
+	c := kubeauth.Cluster{Host: cfg.Host, CACert: cfg.CACert, VerifyTLS: true, SystemRoots: true, ReviewMode: cfg.ReviewMode(), PEMKeys: cfg.PEMKeys}
+	// In api mode iss is checked only when validation is on and an issuer
+	// is set: with no issuer Vault checks nothing (it records its old
+	// default, "kubernetes/serviceaccount", but never compares it), and
+	// checking that default would refuse every projected token. In local
+	// mode iss is always checked: against the issuer set, else the one the
+	// cluster's discovery document names.
+	if !cfg.DisableISSValidation || c.ReviewMode == kubeauth.ReviewLocal {
 		c.Issuer = cfg.Issuer
 	}
 	if m.SealedSecret != nil {

@@ -41,10 +41,12 @@ type LoginResult struct {
 
 // Login runs Vault's Kubernetes login on the shared pipeline: the role's
 // bound CIDRs against the caller, then kubeauth's Login with the mount's
-// cluster and the role's rules (local pem_keys checks first when set,
-// then always a TokenReview; names and namespaces judged on the reviewed
-// account), then a token with the role's policy. Every attempt is audited
-// with its true reason.
+// cluster and the role's rules (in api mode, local pem_keys checks first
+// when set, then always a TokenReview, names and namespaces judged on the
+// reviewed account; in local mode, no TokenReview: the JWT verified with
+// pem_keys or the cluster's key set and judged on its claims), then a
+// token with the role's policy. Every attempt is audited with its true
+// reason.
 func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error) {
 	ev := store.AuditEvent{Type: audit.TypeLogin, AuthMethod: string(store.AuthMethodVaultKubernetes),
 		Details: map[string]string{"mount": in.Mount, "role": clip(in.Role, 130)}}

@@ -57,7 +57,7 @@ type kubernetesAuthBody struct {
 	AllowedAudience         *string                 `json:"allowedAudience"`
 	CACert                  *string                 `json:"caCert"`
 	VerifyTLSCertificate    *bool                   `json:"verifyTlsCertificate"`
-	TokenReviewMode         *kubeauth.ReviewMode    `json:"tokenReviewMode"`
+	TokenReviewMode         *kubeauth.ReviewMode    `json:"tokenReviewMode"` // "api", "gateway", or "local" (a Gatehouse extension)
 	GatewayID               nullable[string]        `json:"gatewayId"`
 	GatewayPoolID           nullable[string]        `json:"gatewayPoolId"`
 	AccessTokenTrustedIPs   *[]authmethod.TrustedIP `json:"accessTokenTrustedIps"`

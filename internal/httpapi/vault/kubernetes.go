@@ -73,6 +73,7 @@ type configBody struct {
 	Issuer               string          `json:"issuer"`
 	DisableISSValidation json.RawMessage `json:"disable_iss_validation"`
 	DisableLocalCAJWT    json.RawMessage `json:"disable_local_ca_jwt"`
+	TokenReviewMode      string          `json:"token_review_mode"` // a Gatehouse extension
 }
 
 func (a *API) writeConfig(rt authRoute) handlerFunc {
@@ -82,7 +83,8 @@ func (a *API) writeConfig(rt authRoute) handlerFunc {
 		if err != nil {
 			return 0, nil, err
 		}
-		in := vaultauth.ConfigInput{Host: b.KubernetesHost, CACert: b.KubernetesCACert, ReviewerJWT: secret.Secret(strings.TrimSpace(b.TokenReviewerJWT)), Issuer: b.Issuer}
+		in := vaultauth.ConfigInput{Host: b.KubernetesHost, CACert: b.KubernetesCACert, ReviewerJWT: secret.Secret(strings.TrimSpace(b.TokenReviewerJWT)),
+			Issuer: b.Issuer, TokenReviewMode: b.TokenReviewMode}
 		if in.PEMKeys, err = parseStringList("pem_keys", b.PEMKeys); err != nil {
 			return 0, nil, err
 		}
@@ -123,6 +125,7 @@ func (a *API) readConfig(rt authRoute) handlerFunc {
 			"disable_iss_validation": c.DisableISSValidation,
 			"disable_local_ca_jwt":   c.DisableLocalCAJWT,
 			"token_reviewer_jwt_set": c.ReviewerJWTSet,
+			"token_review_mode":      c.ReviewMode(),
 		}
 		return http.StatusOK, resp, nil
 	}
