@@ -53,6 +53,9 @@ var (
 	uaLogin = &target{minRatio: 0.25}
 	// kubeLogin: a login in TokenReview mode, next to the review it waits on.
 	kubeLogin = &target{minRatio: 0.70}
+	// kubeLocalLogin: "Kubernetes login with local key verification", a
+	// login that verifies an RS256 JWT and writes a token.
+	kubeLocalLogin = &target{minRatio: 0.25}
 )
 
 // registry is every scenario, baselines first, in the order they run:
@@ -112,14 +115,25 @@ func registry() []scenario {
 			name:    "login-kube-infisical",
 			about:   "POST /api/v1/auth/kubernetes-auth/login in TokenReview mode: gatehouse has the test Kubernetes API server review the workload's JWT (--kube-latency added), then writes a token",
 			ceiling: "baseline-tokenreview", target: kubeLogin,
-			setup: setupKubernetesLogin,
+			setup: func(ctx context.Context, e *env) (*plan, error) {
+				return setupKubernetesLogin(ctx, e, "api")
+			},
+		},
+		{
+			name: "login-kube-infisical-local",
+			about: "POST /api/v1/auth/kubernetes-auth/login with tokenReviewMode \"local\": gatehouse verifies the workload's JWT with the test cluster's signing keys " +
+				"(read once from its /openid/v1/jwks and kept), no TokenReview, then writes a token",
+			ceiling: "baseline-nethttp", target: kubeLocalLogin,
+			setup: func(ctx context.Context, e *env) (*plan, error) {
+				return setupKubernetesLogin(ctx, e, "local")
+			},
 		},
 		{
 			name:    "login-kube-vault",
 			about:   "PUT /v1/auth/<mount>/login on the Vault API, TokenReview mode: the test Kubernetes API server reviews the workload's JWT (--kube-latency added), then gatehouse writes a token",
 			ceiling: "baseline-tokenreview", target: kubeLogin,
 			setup: func(ctx context.Context, e *env) (*plan, error) {
-				return setupVaultKubernetesLogin(ctx, e, false)
+				return setupVaultKubernetesLogin(ctx, e, vaultReview)
 			},
 		},
 		{
@@ -128,7 +142,16 @@ func registry() []scenario {
 				"and (Vault's rule) the TokenReview is still made, so this also waits on the test API server",
 			ceiling: "baseline-nethttp", target: uaLogin, alsoVs: "baseline-tokenreview",
 			setup: func(ctx context.Context, e *env) (*plan, error) {
-				return setupVaultKubernetesLogin(ctx, e, true)
+				return setupVaultKubernetesLogin(ctx, e, vaultPEMKeys)
+			},
+		},
+		{
+			name: "login-kube-vault-local",
+			about: "PUT /v1/auth/<mount>/login on the Vault API with token_review_mode \"local\": the JWT is verified with the test cluster's signing keys " +
+				"(read once from its /openid/v1/jwks and kept), no TokenReview, then gatehouse writes a token",
+			ceiling: "baseline-nethttp", target: kubeLocalLogin,
+			setup: func(ctx context.Context, e *env) (*plan, error) {
+				return setupVaultKubernetesLogin(ctx, e, vaultLocal)
 			},
 		},
 	}
@@ -318,7 +341,9 @@ func setupUniversalAuthLogin(ctx context.Context, e *env) (*plan, error) {
 	}, nil
 }
 
-func setupKubernetesLogin(ctx context.Context, e *env) (*plan, error) {
+// setupKubernetesLogin logs the bench's workload in on the Infisical API,
+// in tokenReviewMode mode ("api" or "local").
+func setupKubernetesLogin(ctx context.Context, e *env, mode string) (*plan, error) {
 	g, err := e.Gatehouse(ctx)
 	if err != nil {
 		return nil, err
@@ -327,7 +352,7 @@ func setupKubernetesLogin(ctx context.Context, e *env) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := e.kubernetesAuthIdentity(ctx, g, k)
+	id, err := e.kubernetesAuthIdentity(ctx, g, k, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -335,21 +360,30 @@ func setupKubernetesLogin(ctx context.Context, e *env) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	note := fmt.Sprintf("workload JWT of %s/%s reviewed by the test API server (CA given, TLS verified; %s added per review)", kubeLoginNS, kubeLoginName, e.opts.kubeLatency)
+	if mode == "local" {
+		note = "tokenReviewMode local: " + localKubeNote()
+	}
 	return &plan{
 		server: g.proc,
 		beside: k.proc,
 		req:    request{new: postJSON(g.url+"/api/v1/auth/kubernetes-auth/login", body), check: wantBody(loginAnswer)},
-		note: fmt.Sprintf("workload JWT of %s/%s reviewed by the test API server (CA given, TLS verified; %s added per review); RSS is gatehouse's, the test API server runs beside it on the same cores",
-			kubeLoginNS, kubeLoginName, e.opts.kubeLatency),
+		note:   note + "; RSS is gatehouse's, the test API server runs beside it on the same cores",
 	}, nil
+}
+
+// localKubeNote says what a Kubernetes login in local mode measures.
+func localKubeNote() string {
+	return fmt.Sprintf("the workload JWT of %s/%s is verified locally (RS256) with the key set gatehouse read once from the test API server's /openid/v1/jwks with the reviewer JWT "+
+		"(and its issuer from /.well-known/openid-configuration), then kept; no TokenReview, so no --kube-latency", kubeLoginNS, kubeLoginName)
 }
 
 // vaultLoginAnswer is in every successful login answer of the Vault API.
 var vaultLoginAnswer = []byte(`"client_token":"`)
 
 // setupVaultKubernetesLogin logs the bench's workload in on a Vault API
-// Kubernetes mount, with or without pem_keys.
-func setupVaultKubernetesLogin(ctx context.Context, e *env, pemKeys bool) (*plan, error) {
+// Kubernetes mount in the given mode.
+func setupVaultKubernetesLogin(ctx context.Context, e *env, mode vaultKubeMode) (*plan, error) {
 	g, err := e.Gatehouse(ctx)
 	if err != nil {
 		return nil, err
@@ -358,7 +392,7 @@ func setupVaultKubernetesLogin(ctx context.Context, e *env, pemKeys bool) (*plan
 	if err != nil {
 		return nil, err
 	}
-	mount, role, err := e.vaultKubernetesMount(ctx, g, k, pemKeys)
+	mount, role, err := e.vaultKubernetesMount(ctx, g, k, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +402,10 @@ func setupVaultKubernetesLogin(ctx context.Context, e *env, pemKeys bool) (*plan
 	}
 	url := g.url + "/v1/auth/" + mount + "/login"
 	note := fmt.Sprintf("workload JWT of %s/%s reviewed by the test API server (CA given, TLS verified; %s added per review)", kubeLoginNS, kubeLoginName, e.opts.kubeLatency)
-	if pemKeys {
+	switch mode {
+	case vaultLocal:
+		note = "token_review_mode local: " + localKubeNote()
+	case vaultPEMKeys:
 		note = fmt.Sprintf("pem_keys = the test cluster's RS256 signing key: the signature is verified locally, then (as Vault does) the JWT is still reviewed by the test API server (%s added per review), so the login waits on the same call as login-kube-vault; "+
 			"issue 7's 25 %% target is against baseline-nethttp, the ratio to baseline-tokenreview is shown too", e.opts.kubeLatency)
 	}
@@ -403,7 +440,7 @@ func wantBody(want []byte) func([]byte) error {
 // listScenarios prints the registry for --list.
 func listScenarios(w *strings.Builder) {
 	for _, sc := range registry() {
-		fmt.Fprintf(w, "%-24s %s", sc.name, sc.about)
+		fmt.Fprintf(w, "%-26s %s", sc.name, sc.about)
 		if sc.ceiling != "" {
 			fmt.Fprintf(w, " [vs %s, target %s", sc.ceiling, sc.target)
 			if sc.alsoVs != "" {

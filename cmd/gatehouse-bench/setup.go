@@ -185,11 +185,11 @@ func (e *env) universalAuthToken(ctx context.Context, g *gatehouseTarget, numUse
 	return login.AccessToken, nil
 }
 
-// kubernetesAuthIdentity creates an identity with Kubernetes Auth in
-// TokenReview mode against the test cluster k (its CA given, so TLS is
-// verified), allowing the bench's workload service account, and returns
-// the identity's id.
-func (e *env) kubernetesAuthIdentity(ctx context.Context, g *gatehouseTarget, k *helperTarget) (string, error) {
+// kubernetesAuthIdentity creates an identity with Kubernetes Auth in the
+// given tokenReviewMode ("api" or "local") against the test cluster k (its
+// CA given, so TLS is verified), allowing the bench's workload service
+// account, and returns the identity's id.
+func (e *env) kubernetesAuthIdentity(ctx context.Context, g *gatehouseTarget, k *helperTarget, mode string) (string, error) {
 	admin := &apiClient{base: g.url, token: g.rootToken, http: e.setupClient}
 	id, err := createIdentity(ctx, admin, "bench-kube-"+randomSuffix())
 	if err != nil {
@@ -203,7 +203,7 @@ func (e *env) kubernetesAuthIdentity(ctx context.Context, g *gatehouseTarget, k 
 		"kubernetesHost":        u.Host,
 		"caCert":                k.info.CAPEM,
 		"tokenReviewerJwt":      k.info.ReviewerJWT,
-		"tokenReviewMode":       "api",
+		"tokenReviewMode":       mode,
 		"allowedNamespaces":     kubeLoginNS,
 		"allowedNames":          kubeLoginName,
 		"accessTokenTrustedIps": anywhere,
@@ -223,12 +223,21 @@ func randomSuffix() string {
 	return hex.EncodeToString(b[:])
 }
 
+// vaultKubeMode is how a bench Vault mount checks login JWTs.
+type vaultKubeMode int
+
+const (
+	vaultReview  vaultKubeMode = iota // TokenReview (Vault's behaviour)
+	vaultPEMKeys                      // pem_keys = the cluster's signing key, and still a TokenReview
+	vaultLocal                        // token_review_mode local: the cluster's published keys, no TokenReview
+)
+
 // vaultKubernetesMount enables a Kubernetes auth mount on the Vault API
-// against the test cluster k (TokenReview mode: its CA and a reviewer JWT
-// given), with pem_keys = the cluster's signing key when pemKeys is set,
-// and a role allowing the bench's workload service account, as an
-// operator would with the Vault CLI. It returns the mount path and role.
-func (e *env) vaultKubernetesMount(ctx context.Context, g *gatehouseTarget, k *helperTarget, pemKeys bool) (mount, role string, err error) {
+// against the test cluster k (its CA and a reviewer JWT given) in the
+// given mode, and a role allowing the bench's workload service account,
+// as an operator would with the Vault CLI. It returns the mount path and
+// role.
+func (e *env) vaultKubernetesMount(ctx context.Context, g *gatehouseTarget, k *helperTarget, mode vaultKubeMode) (mount, role string, err error) {
 	admin := &apiClient{base: g.url, token: g.rootToken, vault: true, http: e.setupClient}
 	mount, role = "bench-k8s-"+randomSuffix(), "bench"
 	err = admin.call(ctx, http.MethodPost, "/v1/sys/auth/"+mount, map[string]any{"type": "kubernetes"}, nil)
@@ -243,11 +252,14 @@ func (e *env) vaultKubernetesMount(ctx context.Context, g *gatehouseTarget, k *h
 		"kubernetes_ca_cert": k.info.CAPEM,
 		"token_reviewer_jwt": k.info.ReviewerJWT,
 	}
-	if pemKeys {
+	switch mode {
+	case vaultPEMKeys:
 		if k.info.SigningKeyPEM == "" {
 			return "", "", errors.New("the test cluster announced no signing key")
 		}
 		cfg["pem_keys"] = []string{k.info.SigningKeyPEM}
+	case vaultLocal:
+		cfg["token_review_mode"] = "local"
 	}
 	if err := admin.call(ctx, http.MethodPut, "/v1/auth/"+mount+"/config", cfg, nil); err != nil {
 		return "", "", fmt.Errorf("configuring the kubernetes auth mount: %w", err)
