@@ -121,7 +121,7 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.StringVar(&f.encryptionKeyFile, "encryption-key-file", "", "file holding the key that seals secrets at rest (generated beside a SQLite store when not given)")
 	fl.DurationVar(&f.maxTokenAge, "max-token-age", token.DefaultMaxAge, "hard cap on the life of any non-periodic access token")
 	fl.DurationVar(&f.sweepInterval, "sweep-interval", 10*time.Minute, "how often expired and revoked tokens are purged")
-	fl.DurationVar(&f.kubeTimeout, "kube-timeout", kubeauth.DefaultTimeout, "timeout of each call to a Kubernetes API server (TokenReview)")
+	fl.DurationVar(&f.kubeTimeout, "kube-timeout", kubeauth.DefaultTimeout, "timeout of each call to a Kubernetes API server (TokenReview, or the signing keys in local mode)")
 	fl.DurationVar(&f.kubeReviewCacheTTL, "kube-review-cache-ttl", 0, "keep positive TokenReview answers this long (at most 10m, never past the JWT's exp; 0 = off): fewer reviews, but a revoked service account can log in until its entry expires")
 	return cmd
 }

@@ -159,10 +159,13 @@ type signedJWT struct {
 
 func parseSigned(jwt JWT) (signedJWT, error) {
 	tok, err := josejwt.ParseSigned(jwt.Raw.Reveal(), localAlgorithms())
+	if err == nil && len(tok.Headers) != 1 { // compact JWS: one signature
+		err = errors.New("not exactly one signature")
+	}
 	if err != nil {
 		return signedJWT{}, errs.Named(errs.Unauthenticated, ErrNameMalformedJWT, "the jwt cannot be verified: %s", lastCause(err))
 	}
-	h := tok.Headers[0] // ParseSigned accepts compact JWS only: one signature
+	h := tok.Headers[0]
 	return signedJWT{tok: tok, kid: h.KeyID, alg: h.Algorithm}, nil
 }
 
@@ -263,6 +266,9 @@ func (s *Service) loginLocally(ctx context.Context, cfg Config, jwt JWT) (Servic
 	keys, issuer, source, err := s.localKeys(ctx, cfg.Cluster, jwt, sj)
 	if err != nil {
 		return ServiceAccount{}, err
+	}
+	if issuer == "" { // never: configured, or a discovered one is required
+		return ServiceAccount{}, errs.New(errs.Internal, "local verification without an issuer")
 	}
 	vc, err := sj.verify(keys, source)
 	if err != nil {

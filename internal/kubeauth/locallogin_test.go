@@ -90,6 +90,20 @@ func (f *localFixture) reads(path string) int {
 	return n
 }
 
+// testKeys are an RSA and an ECDSA key of no cluster.
+func testKeys(tb testing.TB) (*rsa.PrivateKey, *ecdsa.PrivateKey) {
+	tb.Helper()
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rsaKey, ecKey
+}
+
 // signClaims signs arbitrary claims with key under kid, for tokens
 // kube-apiserver would never mint.
 func signClaims(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]any) string {
@@ -113,10 +127,7 @@ func TestLocalLogin(t *testing.T) {
 	f := newLocalFixture(t, 5*time.Second)
 	c := f.c
 	other := kubetest.New(t)
-	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger, _ := testKeys(t)
 	pod := c.CreatePod("apps", "web-0", "web")
 	allowApps := Rules{Namespaces: Patterns{"apps", "team-*"}, Names: Patterns{"web", "worker-*"}}
 	webUID := c.CreateServiceAccount("apps", "web").UID
@@ -559,22 +570,16 @@ func TestProbeLocal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cl := f.cluster()
 			tc.modify(&cl)
-			checkErr(t, f.s.Probe(context.Background(), cl), errs.BadRequest, tc.errNm, "the Kubernetes API server check failed, nothing was changed: ")
-			checkErr(t, f.s.Probe(context.Background(), cl), errs.BadRequest, tc.errNm, tc.msg)
+			err := f.s.Probe(context.Background(), cl)
+			checkErr(t, err, errs.BadRequest, tc.errNm, "the Kubernetes API server check failed, nothing was changed: ")
+			checkErr(t, err, errs.BadRequest, tc.errNm, tc.msg)
 		})
 	}
 }
 
 func TestParseJWKS(t *testing.T) {
 	t.Parallel()
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey, ecKey := testKeys(t)
 	set := func(keys ...jose.JSONWebKey) string {
 		b, err := json.Marshal(jose.JSONWebKeySet{Keys: keys})
 		if err != nil {
@@ -641,14 +646,7 @@ func TestParseJWKS(t *testing.T) {
 // the key set parser keeps is only ever public RSA or ECDSA keys, 1 to
 // MaxKeySetKeys of them.
 func FuzzParseJWKS(f *testing.F) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		f.Fatal(err)
-	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		f.Fatal(err)
-	}
+	rsaKey, ecKey := testKeys(f)
 	good, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 		{Key: &rsaKey.PublicKey, KeyID: "r", Algorithm: "RS256", Use: "sig"}, {Key: &ecKey.PublicKey, KeyID: "e"},
 	}})
@@ -686,10 +684,7 @@ func TestLocalLoginWithoutReviewer(t *testing.T) {
 	f := newLocalFixture(t, 5*time.Second)
 	c, cl := f.c, f.cluster()
 	cl.ReviewerJWT = ""
-	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger, _ := testKeys(t)
 	login := func(jwt string) error {
 		t.Helper()
 		_, err := f.login(t, cl, Rules{}, jwt)
