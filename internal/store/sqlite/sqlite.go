@@ -145,6 +145,11 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// Statement and savepoint journals (the undo copies of pages a
+		// group's unit changes: groupcommit.go) in memory, not in a
+		// temporary file written page by page: a write's undo data only
+		// lives until its statement or savepoint ends.
+		q.Add("_pragma", "temp_store(MEMORY)")
 	}
 	p := filepath.ToSlash(path)
 	if p[0] != '/' { // Windows: C:/x → /C:/x
