@@ -78,7 +78,7 @@ func TestPragmas(t *testing.T) {
 		{"write", "busy_timeout", 5000},
 		{"read", "busy_timeout", 5000},
 		{"write", "synchronous", 1}, // NORMAL
-		{"write", "temp_store", 2}, // MEMORY
+		{"write", "temp_store", 2},  // MEMORY
 		{"read", "query_only", 1},
 		{"write", "query_only", 0},
 	} {
