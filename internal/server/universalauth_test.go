@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -562,4 +563,63 @@ func TestUniversalAuthLockoutAcrossReplicas(t *testing.T) {
 	errorBodyOK(t, a.uaLogin(clientID, wrong, nil), 401, "Unauthorized")
 	errorBodyOK(t, b.uaLogin(clientID, good, nil), 429, "LockedOut")
 	errorBodyOK(t, a.uaLogin(clientID, good, nil), 429, "LockedOut")
+}
+
+// TestLoginAuditedOnce: a successful login writes exactly one audit event,
+// stored with its token (it names the token and the secret used); a failed
+// one writes exactly one failure event and no token or secret use.
+func TestLoginAuditedOnce(t *testing.T) {
+	ts := newTestServer(t)
+	id, clientID := ts.newUA(map[string]any{})
+	sec, data := ts.createSecret(id, map[string]any{})
+	secretID := data["id"].(string)
+
+	newest := func(n int) []map[string]any {
+		t.Helper()
+		r := ts.do("GET", "/api/v1/audit-logs?limit="+strconv.Itoa(n), ts.root, nil)
+		if r.status != 200 {
+			t.Fatalf("audit log: %d %s", r.status, r.raw)
+		}
+		var out []map[string]any
+		for _, e := range r.body["auditLogs"].([]any) {
+			out = append(out, e.(map[string]any))
+		}
+		return out
+	}
+
+	before := ts.lastAudit()["id"]
+	r := ts.uaLogin(clientID, sec, nil)
+	if r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.raw)
+	}
+	look := ts.do("GET", "/api/v1/auth/token/lookup", r.body["accessToken"].(string), nil)
+	tokenID := look.body["token"].(map[string]any)["id"]
+	evs := newest(2)
+	ev, details := evs[0], evs[0]["details"].(map[string]any)
+	if ev["type"] != "login" || ev["success"] != true || ev["identityId"] != id || ev["reason"] != "" ||
+		details["accessor"] != tokenID || details["clientSecretId"] != secretID || details["clientId"] != clientID {
+		t.Errorf("login event %v, want a success naming token %v and secret %s", ev, tokenID, secretID)
+	}
+	if evs[1]["id"] != before {
+		t.Errorf("a login wrote more than one event: %v", evs)
+	}
+
+	before = ev["id"]
+	if r := ts.uaLogin(clientID, sec+"x", nil); r.status != 401 {
+		t.Fatalf("wrong secret: %d %s", r.status, r.raw)
+	}
+	evs = newest(2)
+	if evs[0]["success"] != false || evs[0]["type"] != "login" || evs[1]["id"] != before {
+		t.Errorf("a failed login's events: %v", evs)
+	}
+	if _, ok := evs[0]["details"].(map[string]any)["accessor"]; ok {
+		t.Errorf("a failed login's event names a token: %v", evs[0])
+	}
+	if n := ts.liveTokens(id); n != 1 {
+		t.Errorf("%d live tokens after one good and one bad login, want 1", n)
+	}
+	r = ts.do("GET", uaBase+"/identities/"+id+"/client-secrets/"+secretID, ts.root, nil)
+	if uses := r.body["clientSecretData"].(map[string]any)["clientSecretNumUses"].(float64); uses != 1 {
+		t.Errorf("clientSecretNumUses = %v after one good and one bad login, want 1", uses)
+	}
 }
