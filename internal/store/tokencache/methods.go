@@ -207,11 +207,16 @@ func (c *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.Ac
 	return c.s.GetAccessTokenByHash(ctx, hash)
 }
 
-// UseAccessToken changes the token it uses: drops it (everything, when it
-// fails).
+// UseAccessToken counts a use in the store: the token's kept answer gets
+// the new record; a refused use changed nothing; any other failure has an
+// unknown effect and empties the cache.
 func (c *Store) UseAccessToken(ctx context.Context, id string, now time.Time) (store.AccessToken, error) {
 	t, err := c.s.UseAccessToken(ctx, id, now)
-	c.drop(t, err)
+	if err == nil {
+		c.used(t)
+	} else {
+		c.drop(t, err)
+	}
 	return t, err
 }
 

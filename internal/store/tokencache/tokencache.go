@@ -11,11 +11,16 @@
 //
 // Correctness, within the process:
 //
-//   - Only successful-looking answers are kept: an unrevoked token without a
-//     use limit, whose auth method exists (or that has none: root). A
-//     use-limited token always goes to the store, where its use is counted
-//     atomically. Expiry is not the cache's business: the caller checks
-//     ExpiresAt against its clock on every check, cached or not.
+//   - Only successful-looking answers are kept: an unrevoked token whose
+//     auth method exists (or that has none: root). Expiry is not the
+//     cache's business: the caller checks ExpiresAt against its clock on
+//     every check, cached or not.
+//   - A use-limited token's answer is kept too, but its uses are not the
+//     cache's business either: every check of such a token spends its use
+//     in the store (UseAccessToken: one statement that checks the limit
+//     and that the token is unrevoked, and counts the use), which has the
+//     last word on both. The cache only spares that check the read; a
+//     successful use refreshes the kept answer's record with the store's.
 //   - Every method that writes and might change a kept answer empties the
 //     cache after the write returns (committed or failed) and before the
 //     caller hears of it. Store methods are implemented one by one here, not
@@ -24,8 +29,8 @@
 //     The writes that cannot change a kept answer — creating rows (a new
 //     token is not in the cache; answers for a missing method or identity
 //     are never kept), counting a client-secret use, lockouts, audit events,
-//     meta — leave it alone; UseAccessToken and RenewAccessToken drop the
-//     one token they changed.
+//     meta — leave it alone; RenewAccessToken drops the one token it
+//     changed, UseAccessToken refreshes it (above).
 //   - A read that began before a write may not fill the cache after it: a
 //     generation counter, bumped with every emptying, is read before the
 //     store query and compared (under the same lock as the emptying) before
@@ -237,11 +242,29 @@ func (c *Store) keep(key [32]byte, e entry) {
 	c.entries[key] = e
 }
 
-// keepable says whether an answer may be kept: a live-looking token
-// without a use limit whose method, if it has one, exists.
+// keepable says whether an answer may be kept: a live-looking token whose
+// method, if it has one, exists.
 func keepable(tc store.TokenCheck) bool {
 	t := tc.Token
-	return t.NumUsesLimit == 0 && t.RevokedAt.IsZero() && (t.AuthMethodID == "" || tc.AuthMethodFound)
+	return t.RevokedAt.IsZero() && (t.AuthMethodID == "" || tc.AuthMethodFound)
+}
+
+// used refreshes the kept answer of a token whose use the store just
+// counted with the record it returned. A use changes nothing else a check
+// reads (the store checks the limit and revocation at every use), so it
+// empties nothing and is announced to no other process; their kept
+// records may show fewer uses than the store until their TTL.
+func (c *Store) used(t store.AccessToken) {
+	key, ok := keyOf(t.Hash)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	if e, ok := c.entries[key]; ok && e.check.Token.ID == t.ID {
+		e.check.Token = clone(store.TokenCheck{Token: t}).Token
+		c.entries[key] = e
+	}
+	c.mu.Unlock()
 }
 
 func keyOf(hash []byte) ([32]byte, bool) {

@@ -148,17 +148,16 @@ func TestHitAndTTL(t *testing.T) {
 	}
 }
 
-// TestNotKept: use-limited tokens, revoked tokens, tokens whose method is
-// gone and unknown hashes always go to the store.
+// TestNotKept: revoked tokens, tokens whose method is gone and unknown
+// hashes always go to the store.
 func TestNotKept(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	limited := f.token(t, 10)
 	revoked := f.token(t, 0)
 	if _, err := f.inner.Store.RevokeAccessTokens(ctx, store.TokenFilter{ID: revoked.ID}, t0); err != nil {
 		t.Fatal(err)
 	}
-	for _, tok := range []store.AccessToken{limited, revoked, limited, revoked} {
+	for _, tok := range []store.AccessToken{revoked, revoked} {
 		if _, read := f.check(t, tok); !read {
 			t.Errorf("check of %s answered from the cache", tok.ID)
 		}
@@ -174,6 +173,44 @@ func TestNotKept(t *testing.T) {
 	}
 	if f.cache.Len() != 0 {
 		t.Errorf("%d answers kept, want none", f.cache.Len())
+	}
+}
+
+// TestUseLimited: a use-limited token's answer is kept, and a use counted
+// in the store refreshes its record without emptying anything; the store
+// keeps the last word on the limit and on revocation.
+func TestUseLimited(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	tok, other := f.token(t, 2), f.token(t, 0)
+	f.check(t, tok)
+	f.check(t, other)
+	for want := int64(1); want <= 2; want++ {
+		used, err := f.cache.UseAccessToken(ctx, tok.ID, t0.Add(time.Minute))
+		must(t, err)
+		got, read := f.check(t, tok)
+		if read || got.Token.NumUses != want || used.NumUses != want || !got.Token.LastUsedAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("after use %d: read the store %v, kept record %d uses, store said %d", want, read, got.Token.NumUses, used.NumUses)
+		}
+	}
+	if _, err := f.cache.UseAccessToken(ctx, tok.ID, t0.Add(time.Minute)); !errors.Is(err, store.ErrLimitReached) {
+		t.Errorf("use beyond the limit: %v, want ErrLimitReached", err)
+	}
+	if _, read := f.check(t, other); read {
+		t.Error("a use emptied another token's answer")
+	}
+	// Revoked behind the cache's back (another process): the kept answer
+	// looks live, but the use is refused by the store.
+	if _, err := f.inner.Store.RevokeAccessTokens(ctx, store.TokenFilter{ID: other.ID}, t0); err != nil {
+		t.Fatal(err)
+	}
+	limited := f.token(t, 5)
+	f.check(t, limited)
+	if _, err := f.inner.Store.RevokeAccessTokens(ctx, store.TokenFilter{ID: limited.ID}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cache.UseAccessToken(ctx, limited.ID, t0.Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("use of a token revoked in the store: %v, want ErrNotFound", err)
 	}
 }
 
@@ -199,14 +236,6 @@ func TestWritesInvalidate(t *testing.T) {
 		}, func(t *testing.T, got store.TokenCheck) {
 			if !got.Token.ExpiresAt.Equal(t0.Add(2 * time.Hour)) {
 				t.Errorf("renewal not seen: expires %v", got.Token.ExpiresAt)
-			}
-		}},
-		{"UseAccessToken", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
-			_, err := f.cache.UseAccessToken(ctx, tok.ID, t0.Add(time.Minute))
-			return err
-		}, func(t *testing.T, got store.TokenCheck) {
-			if got.Token.NumUses != 1 {
-				t.Errorf("use not seen: %d uses", got.Token.NumUses)
 			}
 		}},
 		{"UpdateAuthMethod", func(ctx context.Context, f *fixture, tok store.AccessToken) error {
