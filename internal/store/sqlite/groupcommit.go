@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 
 	sqlitedrv "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -110,6 +111,10 @@ func (s *Store) groupWriter(done chan<- struct{}) {
 		case <-s.closing:
 			return
 		}
+		// Let the goroutines that are about to hand in a write run
+		// first (it returns at once when none is runnable): a group of
+		// one costs a whole commit.
+		runtime.Gosched()
 	more:
 		for len(group) < maxGroup {
 			select {
