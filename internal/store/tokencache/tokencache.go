@@ -1,6 +1,7 @@
 // Package tokencache is a store.Store that keeps recent answers of
 // GetTokenCheck — the one store read of every token check — in memory, so
-// that a check of an unlimited token usually costs no query.
+// that a token check usually costs no query (a use-limited token's use is
+// still one store write).
 //
 // Why a store decorator and not a cache inside internal/token: what a
 // check reads (the token, its auth method's trusted IPs, its identity's
