@@ -72,13 +72,7 @@ func (c *Store) GetAuthMethod(ctx context.Context, id string) (store.AuthMethod,
 	return c.s.GetAuthMethod(ctx, id)
 }
 
-func (c *Store) GetAuthMethodByIdentity(ctx context.Context, identityID string, typ store.AuthMethodType) (store.AuthMethod, error) {
-	return c.s.GetAuthMethodByIdentity(ctx, identityID, typ)
-}
-
-func (c *Store) GetAuthMethodByLookupKey(ctx context.Context, typ store.AuthMethodType, key string) (store.AuthMethod, error) {
-	return c.s.GetAuthMethodByLookupKey(ctx, typ, key)
-}
+// GetAuthMethodByIdentity and GetAuthMethodByLookupKey: login.go.
 
 func (c *Store) ListAuthMethods(ctx context.Context, identityID string) ([]store.AuthMethod, error) {
 	return c.s.ListAuthMethods(ctx, identityID)
@@ -144,9 +138,7 @@ func (c *Store) GetClientSecret(ctx context.Context, id string) (store.ClientSec
 	return c.s.GetClientSecret(ctx, id)
 }
 
-func (c *Store) GetClientSecretByHash(ctx context.Context, hash []byte) (store.ClientSecret, error) {
-	return c.s.GetClientSecretByHash(ctx, hash)
-}
+// GetClientSecretByHash: login.go.
 
 func (c *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]store.ClientSecret, error) {
 	return c.s.ListClientSecrets(ctx, authMethodID)

@@ -97,6 +97,11 @@ type Store struct {
 	// order until its turn comes and is then skipped (its seq differs).
 	order ring
 	seq   uint64
+
+	// Logins' reads (login.go): methods by identity or lookup key,
+	// client secrets by hash; emptied with the token checks.
+	methods map[string]kept[store.AuthMethod]
+	secrets map[[32]byte]kept[store.ClientSecret]
 }
 
 type entry struct {
@@ -157,7 +162,8 @@ func New(s store.Store, ttl time.Duration, size int, now func() time.Time) *Stor
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{s: s, ttl: ttl, size: size, now: now, entries: map[[32]byte]entry{}, order: ring{recs: make([]record, size)}}
+	return &Store{s: s, ttl: ttl, size: size, now: now, entries: map[[32]byte]entry{}, order: ring{recs: make([]record, size)},
+		methods: map[string]kept[store.AuthMethod]{}, secrets: map[[32]byte]kept[store.ClientSecret]{}}
 }
 
 // NewShared wraps a store shared with other processes that announce their
@@ -301,6 +307,8 @@ func (c *Store) emptyLocked() {
 	c.gen.Add(1)
 	clear(c.entries)
 	c.order.reset()
+	clear(c.methods)
+	clear(c.secrets)
 }
 
 // drop forgets one token changed by a write, and announces it. A write

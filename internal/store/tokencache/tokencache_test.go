@@ -38,9 +38,25 @@ func TestConformance(t *testing.T) {
 // hold one up (see TestReadDuringWrite).
 type counting struct {
 	store.Store
-	reads atomic.Int64
-	hold  chan struct{} // when set, GetTokenCheck signals held, then waits for it
-	held  chan struct{}
+	reads      atomic.Int64
+	loginReads atomic.Int64  // of methods and client secrets
+	hold       chan struct{} // when set, GetTokenCheck signals held, then waits for it
+	held       chan struct{}
+}
+
+func (c *counting) GetAuthMethodByIdentity(ctx context.Context, id string, typ store.AuthMethodType) (store.AuthMethod, error) {
+	c.loginReads.Add(1)
+	return c.Store.GetAuthMethodByIdentity(ctx, id, typ)
+}
+
+func (c *counting) GetAuthMethodByLookupKey(ctx context.Context, typ store.AuthMethodType, key string) (store.AuthMethod, error) {
+	c.loginReads.Add(1)
+	return c.Store.GetAuthMethodByLookupKey(ctx, typ, key)
+}
+
+func (c *counting) GetClientSecretByHash(ctx context.Context, h []byte) (store.ClientSecret, error) {
+	c.loginReads.Add(1)
+	return c.Store.GetClientSecretByHash(ctx, h)
 }
 
 func (c *counting) GetTokenCheck(ctx context.Context, h []byte) (store.TokenCheck, error) {
@@ -582,5 +598,113 @@ func TestShared(t *testing.T) {
 		if _, read := f.check(t, tok); !read {
 			t.Error("a check was answered from the cache with the feed down")
 		}
+	}
+}
+
+// TestLoginReads: a login's reads (the method by identity or by lookup
+// key, the secret by hash) are kept like token checks: copies in and out,
+// not after a change to the method, the identity or the secret, not for
+// unknown keys or revoked secrets, and not past the TTL.
+func TestLoginReads(t *testing.T) {
+	ctx := t.Context()
+	reads := []struct {
+		name string
+		read func(f *fixture) error
+	}{
+		{"by identity", func(f *fixture) error {
+			_, err := f.cache.GetAuthMethodByIdentity(ctx, f.ident.ID, f.method.Type)
+			return err
+		}},
+		{"by lookup key", func(f *fixture) error {
+			_, err := f.cache.GetAuthMethodByLookupKey(ctx, f.method.Type, f.method.LookupKey)
+			return err
+		}},
+		{"secret by hash", func(f *fixture) error {
+			_, err := f.cache.GetClientSecretByHash(ctx, f.secret.Hash)
+			return err
+		}},
+	}
+	// storeRead reports whether read went to the store.
+	storeRead := func(t *testing.T, f *fixture, read func(*fixture) error) bool {
+		t.Helper()
+		before := f.inner.loginReads.Load()
+		must(t, read(f))
+		return f.inner.loginReads.Load() != before
+	}
+	writes := []struct {
+		name  string
+		write func(f *fixture) error
+	}{
+		{"UpdateAuthMethod", func(f *fixture) error {
+			_, err := f.cache.UpdateAuthMethod(ctx, f.method.ID, func(m *store.AuthMethod) error { m.UpdatedAt = t0.Add(time.Second); return nil })
+			return err
+		}},
+		{"UpdateIdentity", func(f *fixture) error {
+			_, err := f.cache.UpdateIdentity(ctx, f.ident.ID, func(i *store.Identity) error { i.Name = "renamed"; return nil })
+			return err
+		}},
+		{"RevokeClientSecret", func(f *fixture) error {
+			// A revoked secret is not kept: revoke a second one, so the
+			// fixture's stays readable.
+			other := store.ClientSecret{ID: "88888888-8888-4888-8888-888888888888", AuthMethodID: f.method.ID, Hash: hash("other"), CreatedAt: t0, UpdatedAt: t0}
+			if err := f.cache.CreateClientSecret(ctx, other); err != nil {
+				return err
+			}
+			_, err := f.cache.RevokeClientSecret(ctx, other.ID, t0)
+			return err
+		}},
+	}
+	for _, r := range reads {
+		t.Run(r.name, func(t *testing.T) {
+			f := newFixture(t)
+			if !storeRead(t, f, r.read) {
+				t.Fatal("the first read did not go to the store")
+			}
+			if storeRead(t, f, r.read) {
+				t.Fatal("the second read went to the store")
+			}
+			for _, w := range writes {
+				must(t, w.write(f))
+				if !storeRead(t, f, r.read) {
+					t.Errorf("the read after %s was answered from the cache", w.name)
+				}
+			}
+			f.clock.Advance(500 * time.Millisecond)
+			if !storeRead(t, f, r.read) {
+				t.Error("the read at the TTL was answered from the cache")
+			}
+		})
+	}
+
+	f := newFixture(t)
+	m, err := f.cache.GetAuthMethodByLookupKey(ctx, f.method.Type, f.method.LookupKey)
+	must(t, err)
+	m.Config[0], m.TokenPolicy.TrustedIPs[0] = 'X', "changed"
+	m, err = f.cache.GetAuthMethodByLookupKey(ctx, f.method.Type, f.method.LookupKey)
+	must(t, err)
+	if string(m.Config) != "{}" || m.TokenPolicy.TrustedIPs[0] != "0.0.0.0/0" {
+		t.Errorf("a caller changed the kept method: %s %v", m.Config, m.TokenPolicy.TrustedIPs)
+	}
+	before := f.inner.loginReads.Load()
+	for range 2 {
+		if _, err := f.cache.GetAuthMethodByLookupKey(ctx, f.method.Type, "unknown"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown lookup key: %v", err)
+		}
+	}
+	if f.inner.loginReads.Load() != before+2 {
+		t.Error("an unknown lookup key was answered from the cache")
+	}
+	_, err = f.cache.RevokeClientSecret(ctx, f.secret.ID, t0)
+	must(t, err)
+	before = f.inner.loginReads.Load()
+	for range 2 {
+		cs, err := f.cache.GetClientSecretByHash(ctx, f.secret.Hash)
+		must(t, err)
+		if cs.RevokedAt.IsZero() {
+			t.Error("the revocation of the secret is not seen")
+		}
+	}
+	if f.inner.loginReads.Load() != before+2 {
+		t.Error("a revoked secret was answered from the cache")
 	}
 }
