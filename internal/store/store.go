@@ -285,10 +285,6 @@ type Store interface {
 	GetClientSecretByHash(ctx context.Context, hash []byte) (ClientSecret, error)
 	// ListClientSecrets returns a method's secrets oldest first.
 	ListClientSecrets(ctx context.Context, authMethodID string) ([]ClientSecret, error)
-	// ConsumeClientSecret adds one use to an unrevoked secret if it is below
-	// its limit (or unlimited), in one statement, and returns it updated:
-	// ErrLimitReached when at the limit, ErrNotFound when absent or revoked.
-	ConsumeClientSecret(ctx context.Context, id string, now time.Time) (ClientSecret, error)
 	// RevokeClientSecret marks the secret revoked and revokes every token
 	// minted with it, in one transaction.
 	RevokeClientSecret(ctx context.Context, id string, now time.Time) (ClientSecret, error)
@@ -319,9 +315,10 @@ type Store interface {
 	// Access tokens.
 	CreateAccessToken(ctx context.Context, t AccessToken) error
 	// IssueAccessToken writes a successful login in one transaction: one
-	// use of the client secret w.ClientSecretID when set (counted as
-	// ConsumeClientSecret counts it, at w.Token.CreatedAt: ErrLimitReached
-	// or ErrNotFound when it cannot be used), the token, and the login's
+	// use of the client secret w.ClientSecretID when set (one statement adds
+	// it if the secret is unrevoked and below its limit, or unlimited, and
+	// sets its UpdatedAt to w.Token.CreatedAt: ErrLimitReached when at the
+	// limit, ErrNotFound when absent or revoked), the token, and the login's
 	// audit event. All of it is written or none of it.
 	IssueAccessToken(ctx context.Context, w TokenIssue) error
 	GetAccessToken(ctx context.Context, id string) (AccessToken, error)

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,21 +64,9 @@ func (s *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]s
 		[]any{authMethodID}, scanClientSecret)
 }
 
-// ConsumeClientSecret adds one use to an unrevoked secret below its limit,
-// in one statement, so no number of concurrent logins can exceed the limit.
-func (s *Store) ConsumeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
-	cs, err := scanClientSecret(s.pool.QueryRow(ctx, sqlConsumeClientSecret+` RETURNING `+clientSecretColumns, id, timeArg(now)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = s.whyNotUsable(ctx, `SELECT revoked_at IS NULL FROM client_secrets WHERE id = $1`, id)
-	}
-	if err != nil {
-		return store.ClientSecret{}, wrapErr("consume client secret", err)
-	}
-	return cs, nil
-}
-
 // sqlConsumeClientSecret counts one use of secret $1 at $2, if it is
-// unrevoked and below its limit; a RETURNING clause follows.
+// unrevoked and below its limit (IssueAccessToken); a RETURNING clause
+// follows.
 const sqlConsumeClientSecret = `UPDATE client_secrets
 	SET num_uses = num_uses + 1, updated_at = $2
 	WHERE id = $1 AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)`

@@ -275,15 +275,20 @@ func TestSmoke(t *testing.T) {
 	mustNil(t, s.CreateClientSecret(ctx, cs))
 	wantErr(t, s.CreateClientSecret(ctx, store.ClientSecret{ID: "cs2", AuthMethodID: "am1", Hash: hash("secret")}), store.ErrAlreadyExists)
 	wantErr(t, s.CreateClientSecret(ctx, store.ClientSecret{ID: "cs2", AuthMethodID: "nope", Hash: hash("x")}), store.ErrNotFound)
-	used, err := s.ConsumeClientSecret(ctx, "cs1", t0)
+	login := func(id, secretID string) error {
+		return s.IssueAccessToken(ctx, store.TokenIssue{ClientSecretID: secretID,
+			Token: store.AccessToken{ID: id, Hash: hash(id), IdentityID: "i1", AuthMethodID: "am1",
+				AuthMethodType: store.AuthMethodUniversal, ClientSecretID: secretID, CreatedAt: t0},
+			Event: store.AuditEvent{ID: "event-" + id, Time: t0, Type: "login", Success: true}})
+	}
+	mustNil(t, login("login-1", "cs1"))
+	used, err := s.GetClientSecret(ctx, "cs1")
 	mustNil(t, err)
 	if used.NumUses != 1 {
 		t.Errorf("NumUses = %d", used.NumUses)
 	}
-	_, err = s.ConsumeClientSecret(ctx, "cs1", t0)
-	wantErr(t, err, store.ErrLimitReached)
-	_, err = s.ConsumeClientSecret(ctx, "nope", t0)
-	wantErr(t, err, store.ErrNotFound)
+	wantErr(t, login("login-2", "cs1"), store.ErrLimitReached)
+	wantErr(t, login("login-3", "nope"), store.ErrNotFound)
 
 	tok := store.AccessToken{ID: "t1", Hash: hash("t1"), IdentityID: "i1", AuthMethodID: "am1",
 		AuthMethodType: store.AuthMethodUniversal, ClientSecretID: "cs1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
@@ -305,8 +310,7 @@ func TestSmoke(t *testing.T) {
 	wantErr(t, err, store.ErrNotFound)
 	_, err = s.RenewAccessToken(ctx, "t1", t0, t0.Add(time.Hour))
 	wantErr(t, err, store.ErrNotFound)
-	_, err = s.ConsumeClientSecret(ctx, "cs1", t0)
-	wantErr(t, err, store.ErrNotFound)
+	wantErr(t, login("login-4", "cs1"), store.ErrNotFound)
 
 	_, err = s.RevokeAccessTokens(ctx, store.TokenFilter{}, t0)
 	if err == nil {
@@ -321,8 +325,8 @@ func TestSmoke(t *testing.T) {
 	wantErr(t, err, store.ErrNotFound)
 	n, err := s.PurgeAccessTokens(ctx, t0.Add(time.Second))
 	mustNil(t, err)
-	if n != 1 {
-		t.Errorf("purged %d tokens, want 1", n)
+	if n != 2 { // t1 and login-1's token
+		t.Errorf("purged %d tokens, want 2", n)
 	}
 	if _, err := s.GetAccessToken(ctx, "root"); err != nil {
 		t.Errorf("root token purged: %v", err)
@@ -333,7 +337,7 @@ func TestSmoke(t *testing.T) {
 	}
 	events, total, err := s.ListAuditEvents(ctx, 0, 2)
 	mustNil(t, err)
-	if total != 3 || len(events) != 2 || events[0].ID != "e2" || events[0].Details == nil {
+	if total != 4 || len(events) != 2 || events[0].ID != "e2" || events[0].Details == nil { // login-1's event and e0..e2
 		t.Errorf("ListAuditEvents = %+v, %d", events, total)
 	}
 }

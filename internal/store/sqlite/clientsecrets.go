@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -79,30 +78,12 @@ func (s *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]s
 	return out, nil
 }
 
-// ConsumeClientSecret counts one use of an unrevoked secret below its
-// limit, in one UPDATE, setting UpdatedAt = now. When no row is updated, a
-// second read tells "at the limit" from "absent or revoked"; it decides only
-// which error to return, so a change between the two cannot let a use
-// through.
-func (s *Store) ConsumeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
-	var cs store.ClientSecret
-	err := s.groupQueryRow(ctx, s.stmts.consumeClientSecret, func(r *sql.Row) (err error) {
-		cs, err = scanClientSecret(r)
-		return err
-	}, micros(now), id)
-	if err == nil {
-		return cs, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return store.ClientSecret{}, fmt.Errorf("sqlite: consume client secret %q: %w", id, err)
-	}
-	return store.ClientSecret{}, s.whyNotUsable(ctx, id)
-}
-
 // whyNotUsable tells, after a use-counting UPDATE of a client secret
-// matched no row, whether it is at its limit (ErrLimitReached) or absent
-// or revoked (ErrNotFound). Limits never go down, so an unrevoked row here
-// is one at its limit.
+// matched no row (IssueAccessToken), whether it is at its limit
+// (ErrLimitReached) or absent or revoked (ErrNotFound). It decides only
+// which error to return, so a change between the two cannot let a use
+// through; limits never go down, so an unrevoked row here is one at its
+// limit.
 func (s *Store) whyNotUsable(ctx context.Context, id string) error {
 	var revoked sql.NullInt64
 	err := s.read.QueryRowContext(ctx, `SELECT revoked_at FROM client_secrets WHERE id = ?`, id).Scan(&revoked)

@@ -18,7 +18,7 @@ import (
 // queued behind the commits (a commit writes the changed pages to the WAL,
 // a pwrite each) with the server's CPU half idle (BENCHMARKS.md). So the
 // one-statement writes of those paths (CreateAccessToken,
-// AppendAuditEvent, UseAccessToken, ConsumeClientSecret) hand their
+// AppendAuditEvent, UseAccessToken, IssueAccessToken) hand their
 // statement to one goroutine, which takes every write waiting at that
 // moment (up to maxGroup) and runs them in one transaction. Each statement
 // is still the same single statement, so a use limit is still checked and

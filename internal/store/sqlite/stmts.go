@@ -30,8 +30,7 @@ type stmts struct {
 	authMethodByLookupKey *sql.Stmt // read
 	lockout               *sql.Stmt // read
 	clientSecretByHash    *sql.Stmt // read
-	consumeClientSecret   *sql.Stmt // write
-	consumeClientSecretID *sql.Stmt // write: the same, returning only the id
+	consumeClientSecretID *sql.Stmt // write
 	createToken           *sql.Stmt // write
 	appendAuditEvent      *sql.Stmt // write
 	mount                 *sql.Stmt // read (Vault-API logins)
@@ -64,11 +63,10 @@ const (
 	sqlAuthMethodByLookupKey = `SELECT ` + authMethodCols + ` FROM auth_methods WHERE type = ? AND lookup_key = ?`
 	sqlLockout               = `SELECT ` + lockoutCols + ` FROM login_lockouts WHERE auth_method_id = ? AND client_ip = ?`
 	sqlClientSecretByHash    = `SELECT ` + clientSecretCols + ` FROM client_secrets WHERE hash = ?`
-	sqlConsumeClientSecret   = sqlConsume + ` RETURNING ` + clientSecretCols
-	sqlConsumeClientSecretID = sqlConsume + ` RETURNING id`
-	sqlConsume               = `UPDATE client_secrets
+	sqlConsumeClientSecretID = `UPDATE client_secrets
 		SET num_uses = num_uses + 1, updated_at = ?
-		WHERE id = ? AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)`
+		WHERE id = ? AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)
+		RETURNING id`
 	sqlCreateToken = `INSERT INTO access_tokens (` + accessTokenCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlAppendAuditEvent = `INSERT INTO audit_events (` + auditEventCols + `)
@@ -98,7 +96,6 @@ func prepareStmts(ctx context.Context, read, write *sql.DB) (*stmts, error) {
 		{&st.authMethodByLookupKey, read, sqlAuthMethodByLookupKey},
 		{&st.lockout, read, sqlLockout},
 		{&st.clientSecretByHash, read, sqlClientSecretByHash},
-		{&st.consumeClientSecret, write, sqlConsumeClientSecret},
 		{&st.consumeClientSecretID, write, sqlConsumeClientSecretID},
 		{&st.createToken, write, sqlCreateToken},
 		{&st.appendAuditEvent, write, sqlAppendAuditEvent},

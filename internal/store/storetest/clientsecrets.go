@@ -9,9 +9,6 @@ import (
 var clientSecretTests = []test{
 	{"RoundTrip", testClientSecretRoundTrip},
 	{"List", testClientSecretList},
-	{"Consume", testClientSecretConsume},
-	{"ConsumeUnlimited", testClientSecretConsumeUnlimited},
-	{"ConsumeRevoked", testClientSecretConsumeRevoked},
 }
 
 // uaMethod creates an identity with a Universal Auth method.
@@ -65,68 +62,5 @@ func testClientSecretList(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(got) != 0 {
 		t.Errorf("ListClientSecrets of a method without secrets = %v, want none", got)
-	}
-}
-
-// consumed is what a client secret should look like after uses:
-// everything as created except NumUses (UpdatedAt is not checked).
-func consumed(cs store.ClientSecret, got store.ClientSecret, uses int64) store.ClientSecret {
-	cs.NumUses = uses
-	cs.UpdatedAt = got.UpdatedAt
-	return cs
-}
-
-func testClientSecretConsume(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	m := uaMethod(t, s)
-	cs := newClientSecret(m.ID, at(2))
-	cs.NumUsesLimit = 3
-	createClientSecret(t, s, cs)
-	for i := int64(1); i <= 3; i++ {
-		got, err := s.ConsumeClientSecret(ctx, cs.ID, at(10+int(i)))
-		must(t, err)
-		checkEqual(t, "ConsumeClientSecret result", got, consumed(cs, got, i))
-		read, err := s.GetClientSecret(ctx, cs.ID)
-		must(t, err)
-		checkEqual(t, "GetClientSecret after consume", read, got)
-	}
-	_, err := s.ConsumeClientSecret(ctx, cs.ID, at(20))
-	wantErr(t, "ConsumeClientSecret at the limit", err, store.ErrLimitReached)
-	got, err := s.GetClientSecret(ctx, cs.ID)
-	must(t, err)
-	if got.NumUses != 3 {
-		t.Errorf("NumUses = %d after a refused use, want 3", got.NumUses)
-	}
-}
-
-func testClientSecretConsumeUnlimited(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	m := uaMethod(t, s)
-	cs := createClientSecret(t, s, newClientSecret(m.ID, at(2)))
-	for i := int64(1); i <= 25; i++ {
-		got, err := s.ConsumeClientSecret(ctx, cs.ID, at(10+int(i)))
-		must(t, err)
-		checkEqual(t, "ConsumeClientSecret result", got, consumed(cs, got, i))
-	}
-}
-
-func testClientSecretConsumeRevoked(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	m := uaMethod(t, s)
-	cs := newClientSecret(m.ID, at(2))
-	cs.RevokedAt = at(3)
-	createClientSecret(t, s, cs)
-	_, err := s.ConsumeClientSecret(ctx, cs.ID, at(4))
-	wantErr(t, "ConsumeClientSecret of a revoked secret", err, store.ErrNotFound)
-
-	live := createClientSecret(t, s, newClientSecret(m.ID, at(5)))
-	_, err = s.RevokeClientSecret(ctx, live.ID, at(6))
-	must(t, err)
-	_, err = s.ConsumeClientSecret(ctx, live.ID, at(7))
-	wantErr(t, "ConsumeClientSecret after RevokeClientSecret", err, store.ErrNotFound)
-	got, err := s.GetClientSecret(ctx, live.ID)
-	must(t, err)
-	if got.NumUses != 0 {
-		t.Errorf("NumUses = %d after refused uses, want 0", got.NumUses)
 	}
 }

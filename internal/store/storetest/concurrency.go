@@ -15,8 +15,8 @@ var concurrencyTests = []test{
 	{"UseAccessTokenLimited", testConcurrentUseLimited},
 	{"UseAccessTokenUnlimited", testConcurrentUseUnlimited},
 	{"UseAccessTokenWhileRevoking", testConcurrentUseWhileRevoking},
-	{"ConsumeClientSecretLimited", testConcurrentConsumeLimited},
-	{"ConsumeClientSecretUnlimited", testConcurrentConsumeUnlimited},
+	{"IssueAccessTokenLimitedSecret", testConcurrentIssueLimited},
+	{"IssueAccessTokenUnlimitedSecret", testConcurrentIssueUnlimited},
 	{"CreateIdentitySameID", testConcurrentCreateIdentity},
 	{"CreateAuthMethodSameLookupKey", testConcurrentCreateLookupKey},
 	{"CreateAuthMethodSameType", testConcurrentCreateSameType},
@@ -142,35 +142,45 @@ func concurrentUse(t *testing.T, s store.Store, n int, limit int64) {
 	}
 }
 
-func testConcurrentConsumeLimited(t *testing.T, s store.Store) {
-	concurrentConsume(t, s, 100, 10)
+func testConcurrentIssueLimited(t *testing.T, s store.Store) {
+	concurrentIssue(t, s, 50, 10)
 }
 
-func testConcurrentConsumeUnlimited(t *testing.T, s store.Store) {
-	concurrentConsume(t, s, 100, 0)
+func testConcurrentIssueUnlimited(t *testing.T, s store.Store) {
+	concurrentIssue(t, s, 50, 0)
 }
 
-func concurrentConsume(t *testing.T, s store.Store, n int, limit int64) {
-	ctx := t.Context()
+// concurrentIssue: n concurrent logins with one secret of the given limit
+// (0 = unlimited) issue exactly min(n, limit) tokens, each with its secret
+// use and its event; the others are refused with nothing written.
+func concurrentIssue(t *testing.T, s store.Store, n int, limit int64) {
 	m := uaMethod(t, s)
 	cs := newClientSecret(m.ID, at(2))
 	cs.NumUsesLimit = limit
 	createClientSecret(t, s, cs)
-	counts := make([]int64, n)
-	errs := concurrently(n, func(i int) error {
-		got, err := s.ConsumeClientSecret(ctx, cs.ID, at(100+i))
-		counts[i] = got.NumUses
-		return err
-	})
-	countUses(t, n, limit, counts, errs)
-	got, err := s.GetClientSecret(ctx, cs.ID)
-	must(t, err)
+	ws := make([]store.TokenIssue, n)
+	for i := range ws {
+		ws[i] = loginWrite(m, cs.ID, 100+i)
+	}
+	errs := concurrently(n, func(i int) error { return s.IssueAccessToken(t.Context(), ws[i]) })
 	want := int64(n)
 	if limit > 0 {
 		want = min(want, limit)
 	}
-	if got.NumUses != want {
-		t.Errorf("NumUses = %d after %d concurrent consumes with limit %d, want %d", got.NumUses, n, limit, want)
+	var ok int64
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+			issued(t, s, ws[i], true, want)
+		case isErr(err, store.ErrLimitReached):
+			issued(t, s, ws[i], false, want)
+		default:
+			t.Errorf("login %d: %v", i, err)
+		}
+	}
+	if ok != want {
+		t.Errorf("%d of %d concurrent logins issued a token with limit %d, want %d", ok, n, limit, want)
 	}
 }
 

@@ -60,7 +60,9 @@ func testNotFound(t *testing.T, s store.Store) {
 		{"CreateClientSecretForMissingMethod", func(ctx context.Context) error { return s.CreateClientSecret(ctx, orphanSecret) }},
 		{"GetClientSecret", func(ctx context.Context) error { _, err := s.GetClientSecret(ctx, newID()); return err }},
 		{"GetClientSecretByHash", func(ctx context.Context) error { _, err := s.GetClientSecretByHash(ctx, newHash()); return err }},
-		{"ConsumeClientSecret", func(ctx context.Context) error { _, err := s.ConsumeClientSecret(ctx, newID(), at(100)); return err }},
+		{"IssueAccessTokenWithUnknownSecret", func(ctx context.Context) error {
+			return s.IssueAccessToken(ctx, store.TokenIssue{ClientSecretID: newID(), Token: newRootToken(at(100)), Event: newAuditEvent(100)})
+		}},
 		{"RevokeClientSecret", func(ctx context.Context) error { _, err := s.RevokeClientSecret(ctx, newID(), at(100)); return err }},
 		{"GetAccessToken", func(ctx context.Context) error { _, err := s.GetAccessToken(ctx, newID()); return err }},
 		{"GetAccessTokenByHash", func(ctx context.Context) error { _, err := s.GetAccessTokenByHash(ctx, newHash()); return err }},

@@ -9,10 +9,11 @@ import (
 var issueTests = []test{
 	{"WithSecret", testIssueWithSecret},
 	{"WithoutSecret", testIssueWithoutSecret},
+	{"SecretUses", testIssueSecretUses},
+	{"SecretUnlimited", testIssueSecretUnlimited},
 	{"SecretUsedUp", testIssueSecretUsedUp},
 	{"SecretRevoked", testIssueSecretRevoked},
 	{"TokenRefused", testIssueTokenRefused},
-	{"Concurrent", testIssueConcurrent},
 }
 
 // loginWrite is a login of m with secret secretID (or none) at sec.
@@ -101,6 +102,13 @@ func testIssueSecretRevoked(t *testing.T, s store.Store) {
 	issued(t, s, w, false, 0)
 	missing := loginWrite(m, newID(), 11)
 	wantErr(t, "IssueAccessToken with an unknown secret", s.IssueAccessToken(t.Context(), missing), store.ErrNotFound)
+
+	live := createClientSecret(t, s, newClientSecret(m.ID, at(5)))
+	_, err := s.RevokeClientSecret(t.Context(), live.ID, at(6))
+	must(t, err)
+	after := loginWrite(m, live.ID, 12)
+	wantErr(t, "IssueAccessToken after RevokeClientSecret", s.IssueAccessToken(t.Context(), after), store.ErrNotFound)
+	issued(t, s, after, false, 0)
 }
 
 // testIssueTokenRefused: a token the store refuses (its hash is taken)
@@ -116,32 +124,36 @@ func testIssueTokenRefused(t *testing.T, s store.Store) {
 	issued(t, s, dup, false, 1)
 }
 
-// testIssueConcurrent: concurrent logins on a secret limited to 10 uses
-// issue exactly 10 tokens; the others are refused with nothing written.
-func testIssueConcurrent(t *testing.T, s store.Store) {
+// testIssueSecretUses: each login counts one use of its secret, up to the
+// limit, and changes nothing else of it but UpdatedAt.
+func testIssueSecretUses(t *testing.T, s store.Store) {
+	ctx := t.Context()
 	m := uaMethod(t, s)
 	cs := newClientSecret(m.ID, at(2))
-	cs.NumUsesLimit = 10
+	cs.NumUsesLimit = 3
 	createClientSecret(t, s, cs)
-	const n = 50
-	ws := make([]store.TokenIssue, n)
-	for i := range ws {
-		ws[i] = loginWrite(m, cs.ID, 100+i)
+	for i := 1; i <= 3; i++ {
+		must(t, s.IssueAccessToken(ctx, loginWrite(m, cs.ID, 10+i)))
+		got, err := s.GetClientSecret(ctx, cs.ID)
+		must(t, err)
+		want := cs
+		want.NumUses, want.UpdatedAt = int64(i), at(10+i)
+		checkEqual(t, "the secret after a login", got, want)
 	}
-	errs := concurrently(n, func(i int) error { return s.IssueAccessToken(t.Context(), ws[i]) })
-	ok := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-			issued(t, s, ws[i], true, 10)
-		case isErr(err, store.ErrLimitReached):
-			issued(t, s, ws[i], false, 10)
-		default:
-			t.Errorf("login %d: %v", i, err)
-		}
+	w := loginWrite(m, cs.ID, 20)
+	wantErr(t, "IssueAccessToken at the limit", s.IssueAccessToken(ctx, w), store.ErrLimitReached)
+	issued(t, s, w, false, 3)
+}
+
+func testIssueSecretUnlimited(t *testing.T, s store.Store) {
+	m := uaMethod(t, s)
+	cs := createClientSecret(t, s, newClientSecret(m.ID, at(2)))
+	for i := range 25 {
+		must(t, s.IssueAccessToken(t.Context(), loginWrite(m, cs.ID, 10+i)))
 	}
-	if ok != 10 {
-		t.Errorf("%d logins issued a token on a secret limited to 10 uses", ok)
+	got, err := s.GetClientSecret(t.Context(), cs.ID)
+	must(t, err)
+	if got.NumUses != 25 {
+		t.Errorf("NumUses = %d after 25 logins, want 25", got.NumUses)
 	}
 }

@@ -87,8 +87,8 @@ type snapshot map[string]any
 // and lister.
 //
 // Client secrets are recorded with UpdatedAt cleared: package store does not
-// say whether ConsumeClientSecret and RevokeClientSecret touch it, so the
-// suite does not hold a backend to either answer.
+// say whether RevokeClientSecret touches it, so the suite does not hold a
+// backend to either answer.
 func (w *world) snapshot(t *testing.T, s store.Store) snapshot {
 	t.Helper()
 	ctx := t.Context()

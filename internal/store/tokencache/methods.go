@@ -144,11 +144,6 @@ func (c *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]s
 	return c.s.ListClientSecrets(ctx, authMethodID)
 }
 
-// ConsumeClientSecret changes a secret, not a token check.
-func (c *Store) ConsumeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
-	return c.s.ConsumeClientSecret(ctx, id, now)
-}
-
 // RevokeClientSecret revokes tokens: empties the cache.
 func (c *Store) RevokeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
 	defer c.flush()
