@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/server"
 )
 
 // report is one run: where, how, and every scenario's result.
@@ -35,7 +37,7 @@ type settings struct {
 func settingsOf(o options) settings {
 	storage := "sqlite (fresh, temp dir)"
 	if o.storage != "" {
-		storage = redactStorage(o.storage)
+		storage = server.RedactStorageURL(o.storage)
 	}
 	return settings{
 		Concurrency: o.concurrency, Rate: o.rate, Warmup: o.warmup, Duration: o.duration, MaxRequests: o.maxRequests,

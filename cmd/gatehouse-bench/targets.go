@@ -22,6 +22,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/server"
 )
 
 // env owns everything a run starts: a temp dir, the gatehouse server and
@@ -197,7 +198,7 @@ func (e *env) startGatehouse(ctx context.Context, storage, root string) (*gateho
 				return nil, 0, err
 			}
 		}
-		g := &gatehouseTarget{proc: p, url: base, rootToken: root, storage: redactStorage(storage)}
+		g := &gatehouseTarget{proc: p, url: base, rootToken: root, storage: server.RedactStorageURL(storage)}
 		e.logf("gatehouse server up at %s (pid %d, storage %s)", base, p.cmd.Process.Pid, g.storage)
 		return g, ready, nil
 	}
@@ -278,17 +279,6 @@ func gatehouseEnviron(storage string) ([]string, error) {
 		key = k.Encode()
 	}
 	return append(out, "GATEHOUSE_ENCRYPTION_KEY="+key), nil
-}
-
-func redactStorage(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "REDACTED")
-	}
-	return u.String()
 }
 
 func freePort() (int, error) {

@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	st, err := openServerStore(ctx, cfg.Storage, cfg.Logger)
 	if err != nil {
 		removeDevDir(devDir)
-		return nil, fmt.Errorf("opening storage %s: %w", redactURL(cfg.Storage), err)
+		return nil, fmt.Errorf("opening storage %s: %w", RedactStorageURL(cfg.Storage), err)
 	}
 	s := &Server{cfg: cfg, store: st, key: key, devDir: devDir, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.init(ctx); err != nil {
@@ -288,7 +288,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if tlsOn {
 		scheme = "https"
 	}
-	s.cfg.Logger.Info("gatehouse listening", "addr", scheme+"://"+s.Addr(), "storage", redactURL(s.cfg.Storage), "dev", s.cfg.Dev)
+	s.cfg.Logger.Info("gatehouse listening", "addr", scheme+"://"+s.Addr(), "storage", RedactStorageURL(s.cfg.Storage), "dev", s.cfg.Dev)
 
 	var serveErr error
 	select {

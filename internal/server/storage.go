@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -31,7 +32,7 @@ func storageKind(url string) (kind, path string, err error) {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return "postgres", "", nil
 	}
-	return "", "", fmt.Errorf("storage %q: want sqlite://<path> or postgres://...", redactURL(url))
+	return "", "", fmt.Errorf("storage %q: want sqlite://<path> or postgres://...", RedactStorageURL(url))
 }
 
 // openServerStore opens the server's store: OpenStore's, with token checks
@@ -136,16 +137,23 @@ func checkKey(ctx context.Context, s store.Store, key seal.Key) error {
 	return nil
 }
 
-// redactURL hides a password in a connection URL.
-func redactURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
+// RedactStorageURL hides the passwords a storage URL may carry, in its
+// user info and in a password query parameter, for logs and errors. A URL
+// that does not parse is shown by its scheme alone.
+func RedactStorageURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		scheme, _, _ := strings.Cut(s, "://")
+		return scheme + "://REDACTED"
 	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return u
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
 	}
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":REDACTED@" + rest[at+1:]
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "REDACTED")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
