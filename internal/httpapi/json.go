@@ -57,7 +57,7 @@ func DecodeStrict(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return errs.New(errs.BadRequest, "request body holds more than one JSON value")
 	}
 	// encoding/json matches field names case-insensitively; the APIs we

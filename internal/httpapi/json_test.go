@@ -43,6 +43,9 @@ func TestDecodeStrict(t *testing.T) {
 		{"array body", `[1,2]`, errs.Invalid, ""},
 		{"syntax", `{"name":`, errs.BadRequest, ""},
 		{"trailing value", `{} {}`, errs.BadRequest, ""},
+		{"trailing brace", `{"name":"a"}}`, errs.BadRequest, ""},
+		{"trailing bracket", `{}]`, errs.BadRequest, ""},
+		{"trailing space", "{} \n", 0, ""},
 		{"too large", `{"name":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, errs.TooLarge, ""},
 	}
 	for _, tc := range cases {
