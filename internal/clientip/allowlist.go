@@ -78,6 +78,32 @@ func (a Allowlist) String() string {
 	return strings.Join(parts, ",")
 }
 
+// ListAllows reports whether addr is inside one of the entries, a stored
+// list in ParsePrefixList's syntax (an auth method's trusted IPs, a role's
+// bound CIDRs), as NewAllowlist of the parsed list would answer with
+// AllowsAll() || Allows(addr): a list holding both 0.0.0.0/0 and ::/0
+// allows every caller, even one whose address is unknown. A bad entry is
+// ParsePrefixList's error. It reads the entries in place and does not
+// allocate unless one is bad: it runs on every token check.
+func ListAllows(entries []string, addr netip.Addr) (bool, error) {
+	valid := addr.IsValid()
+	if valid {
+		addr = normalize(addr)
+	}
+	var all4, all6, in bool
+	for i, entry := range entries {
+		p, reason := parsePrefix(entry)
+		if reason != "" {
+			return false, &PrefixError{Index: i, Entry: entry, Reason: reason}
+		}
+		if p.Bits() == 0 {
+			all4, all6 = all4 || p.Addr().Is4(), all6 || p.Addr().Is6()
+		}
+		in = in || valid && p.Contains(addr)
+	}
+	return in || all4 && all6, nil
+}
+
 // canonical masks p to its network address and turns an IPv4-mapped
 // prefix of at least 96 bits into the IPv4 prefix it covers. It returns the
 // zero Prefix for an invalid one.

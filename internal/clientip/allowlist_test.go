@@ -322,3 +322,42 @@ func BenchmarkAllows(b *testing.B) {
 		}
 	})
 }
+
+// TestListAllows: ListAllows answers as NewAllowlist of the parsed list
+// with AllowsAll() || Allows(addr), and fails as ParsePrefixList does.
+func TestListAllows(t *testing.T) {
+	lists := [][]string{
+		nil, {}, {"0.0.0.0/0", "::/0"}, {"0.0.0.0/0"}, {"::/0"}, {"10.0.0.0/8"},
+		{" 10.1.2.3 ", "2001:db8::/32"}, {"::ffff:10.0.0.0/104"}, {"192.168.0.0/16", "::/0", "0.0.0.0/0"},
+		{"10.0.0.0/8", "bad"}, {""}, {"fe80::1%eth0"},
+	}
+	addrs := []netip.Addr{{}, netip.MustParseAddr("10.9.8.7"), netip.MustParseAddr("::ffff:10.9.8.7"),
+		netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("fe80::1%eth0")}
+	for _, l := range lists {
+		for _, a := range addrs {
+			got, err := ListAllows(l, a)
+			prefixes, perr := ParsePrefixList(l)
+			if (err == nil) != (perr == nil) || (err != nil && err.Error() != perr.Error()) {
+				t.Errorf("ListAllows(%q, %v) error %v, ParsePrefixList error %v", l, a, err, perr)
+				continue
+			}
+			if perr != nil {
+				continue
+			}
+			allow := NewAllowlist(prefixes)
+			if want := allow.AllowsAll() || allow.Allows(a); got != want {
+				t.Errorf("ListAllows(%q, %v) = %v, want %v", l, a, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkListAllows(b *testing.B) {
+	list, addr := []string{"0.0.0.0/0", "::/0"}, netip.MustParseAddr("10.9.8.7")
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := ListAllows(list, addr); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}

@@ -403,12 +403,11 @@ func checkTrustedIPs(c store.TokenCheck, client netip.Addr) error {
 		// The method was removed; its tokens die with it.
 		return revoked()
 	}
-	prefixes, err := clientip.ParsePrefixList(c.TrustedIPs)
+	ok, err := clientip.ListAllows(c.TrustedIPs, client)
 	if err != nil {
 		return errs.Wrap(err, "auth method %s has a bad trusted IP list", c.Token.AuthMethodID)
 	}
-	allow := clientip.NewAllowlist(prefixes)
-	if allow.AllowsAll() || allow.Allows(client) {
+	if ok {
 		return nil
 	}
 	return errs.Named(errs.Forbidden, ErrNameIPDenied, "this access token may not be used from IP address %s", client)

@@ -261,12 +261,8 @@ func (s *Service) ActiveLockouts(ctx context.Context, p identity.Principal, iden
 }
 
 func allows(cidrs []string, addr netip.Addr) bool {
-	prefixes, err := clientip.ParsePrefixList(cidrs)
-	if err != nil {
-		return false // a damaged list allows nobody
-	}
-	allow := clientip.NewAllowlist(prefixes)
-	return allow.AllowsAll() || allow.Allows(addr)
+	ok, err := clientip.ListAllows(cidrs, addr)
+	return ok && err == nil // a damaged list allows nobody
 }
 
 func invalidCredentials() error {

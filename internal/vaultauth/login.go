@@ -139,11 +139,11 @@ func checkBoundCIDRs(r Role, client netip.Addr) error {
 	if len(r.BoundCIDRs) == 0 {
 		return nil
 	}
-	prefixes, err := clientip.ParsePrefixList(r.BoundCIDRs)
+	ok, err := clientip.ListAllows(r.BoundCIDRs, client)
 	if err != nil {
 		return errs.Wrap(err, "role %s has a bad token_bound_cidrs list", r.Name)
 	}
-	if allow := clientip.NewAllowlist(prefixes); allow.AllowsAll() || allow.Allows(client) {
+	if ok {
 		return nil
 	}
 	return errs.New(errs.Forbidden, "source address %q unauthorized through CIDR restrictions on the role", client.String())
