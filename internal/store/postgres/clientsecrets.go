@@ -65,11 +65,11 @@ func (s *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]s
 }
 
 // sqlConsumeClientSecret counts one use of secret $1 at $2, if it is
-// unrevoked and below its limit (IssueAccessToken); a RETURNING clause
-// follows.
+// unrevoked and below its limit (IssueAccessToken).
 const sqlConsumeClientSecret = `UPDATE client_secrets
 	SET num_uses = num_uses + 1, updated_at = $2
-	WHERE id = $1 AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)`
+	WHERE id = $1 AND revoked_at IS NULL AND (num_uses_limit = 0 OR num_uses < num_uses_limit)
+	RETURNING id`
 
 // whyNotUsable tells, after a use-counting UPDATE matched no row, whether
 // the row is at its limit (ErrLimitReached) or absent or revoked

@@ -51,8 +51,10 @@ func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) erro
 }
 
 // IssueAccessToken writes a login's secret use, token and audit event in
-// one transaction, sent as one batch: one round trip and one commit
-// instead of three of each. When the secret cannot be used, the batch's
+// one transaction, its statements sent as one batch: one commit instead of
+// three, and three round trips (BEGIN, the batch, COMMIT) instead of
+// three statements' each. When the secret cannot be used (the UPDATE
+// returns no row, which is not an error to the server), the batch's
 // inserts are rolled back with it.
 func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error {
 	tok, err := tokenArgs(w.Token)
@@ -66,7 +68,7 @@ func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error 
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		if w.ClientSecretID != "" {
-			b.Queue(sqlConsumeClientSecret+` RETURNING id`, w.ClientSecretID, timeArg(w.Token.CreatedAt))
+			b.Queue(sqlConsumeClientSecret, w.ClientSecretID, timeArg(w.Token.CreatedAt))
 		}
 		b.Queue(sqlCreateToken, tok...)
 		b.Queue(sqlAppendAuditEvent, ev...)

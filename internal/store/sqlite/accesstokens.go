@@ -74,7 +74,7 @@ func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error 
 		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
-		return s.whyNotUsable(ctx, w.ClientSecretID)
+		return s.whyNotUsable(ctx, `SELECT revoked_at FROM client_secrets WHERE id = ?`, "client secret", w.ClientSecretID)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: issue access token %q: %w", w.Token.ID, mapErr(err))
@@ -144,16 +144,7 @@ func (s *Store) UseAccessToken(ctx context.Context, id string, now time.Time) (s
 	if !errors.Is(err, sql.ErrNoRows) {
 		return store.AccessToken{}, fmt.Errorf("sqlite: use access token %q: %w", id, err)
 	}
-	var revoked sql.NullInt64
-	err = s.read.QueryRowContext(ctx, `SELECT revoked_at FROM access_tokens WHERE id = ?`, id).Scan(&revoked)
-	switch {
-	case err != nil:
-		return store.AccessToken{}, notFound(err, "access token %q", id)
-	case revoked.Valid:
-		return store.AccessToken{}, fmt.Errorf("sqlite: access token %q is revoked: %w", id, store.ErrNotFound)
-	default:
-		return store.AccessToken{}, fmt.Errorf("sqlite: access token %q: %w", id, store.ErrLimitReached)
-	}
+	return store.AccessToken{}, s.whyNotUsable(ctx, `SELECT revoked_at FROM access_tokens WHERE id = ?`, "access token", id)
 }
 
 // RenewAccessToken sets LastRenewedAt and ExpiresAt of an unrevoked token.

@@ -78,22 +78,23 @@ func (s *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]s
 	return out, nil
 }
 
-// whyNotUsable tells, after a use-counting UPDATE of a client secret
-// matched no row (IssueAccessToken), whether it is at its limit
-// (ErrLimitReached) or absent or revoked (ErrNotFound). It decides only
-// which error to return, so a change between the two cannot let a use
-// through; limits never go down, so an unrevoked row here is one at its
-// limit.
-func (s *Store) whyNotUsable(ctx context.Context, id string) error {
+// whyNotUsable tells, after a use-counting UPDATE of a row (a client
+// secret in IssueAccessToken, an access token in UseAccessToken) matched
+// nothing, whether the row is at its limit (ErrLimitReached) or absent or
+// revoked (ErrNotFound). query selects the row's revoked_at; what names it
+// in errors. It decides only which error to return, so a change between
+// the two cannot let a use through; limits never go down, so an unrevoked
+// row here is one at its limit.
+func (s *Store) whyNotUsable(ctx context.Context, query, what, id string) error {
 	var revoked sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT revoked_at FROM client_secrets WHERE id = ?`, id).Scan(&revoked)
+	err := s.read.QueryRowContext(ctx, query, id).Scan(&revoked)
 	switch {
 	case err != nil:
-		return notFound(err, "client secret %q", id)
+		return notFound(err, "%s %q", what, id)
 	case revoked.Valid:
-		return fmt.Errorf("sqlite: client secret %q is revoked: %w", id, store.ErrNotFound)
+		return fmt.Errorf("sqlite: %s %q is revoked: %w", what, id, store.ErrNotFound)
 	default:
-		return fmt.Errorf("sqlite: client secret %q: %w", id, store.ErrLimitReached)
+		return fmt.Errorf("sqlite: %s %q: %w", what, id, store.ErrLimitReached)
 	}
 }
 

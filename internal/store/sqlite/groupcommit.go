@@ -60,6 +60,11 @@ type binder func(*sql.Stmt) *sql.Stmt
 
 func unbound(st *sql.Stmt) *sql.Stmt { return st }
 
+// txBinder binds statements to tx.
+func txBinder(ctx context.Context, tx *sql.Tx) binder {
+	return func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) }
+}
+
 // errClosed answers writes made after Close.
 var errClosed = errors.New("sqlite: store is closed")
 
@@ -178,11 +183,11 @@ func (s *Store) runGroupTx(ctx context.Context, group []*pendingWrite) (errs []e
 		return nil, false, err
 	}
 	defer tx.Rollback() // no-op after Commit
-	bind := func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) }
+	bind := txBinder(ctx, tx)
 	errs = make([]error, len(group))
 	for i, in := range group {
 		if in.unit {
-			errs[i], err = s.runSavepoint(ctx, tx, in, bind)
+			errs[i], err = s.runSavepoint(ctx, in, bind)
 			if err != nil {
 				return nil, true, err
 			}
@@ -203,7 +208,7 @@ func (s *Store) runGroupTx(ctx context.Context, group []*pendingWrite) (errs []e
 // runSavepoint runs a unit inside the group's transaction: a refused
 // statement undoes the whole unit (ROLLBACK TO) and is the unit's own
 // error; any other failure is returned as fatal, for the group to retry.
-func (s *Store) runSavepoint(ctx context.Context, tx *sql.Tx, in *pendingWrite, bind binder) (own, fatal error) {
+func (s *Store) runSavepoint(ctx context.Context, in *pendingWrite, bind binder) (own, fatal error) {
 	if _, err := bind(s.stmts.savepoint).ExecContext(ctx); err != nil {
 		return nil, err
 	}
@@ -233,7 +238,7 @@ func (s *Store) runAlone(ctx context.Context, in *pendingWrite) error {
 		return err
 	}
 	defer tx.Rollback() // no-op after Commit
-	if err := in.run(ctx, func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) }); err != nil {
+	if err := in.run(ctx, txBinder(ctx, tx)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

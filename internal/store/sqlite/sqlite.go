@@ -249,7 +249,6 @@ func mapErr(err error) error {
 	return err
 }
 
-// notFound turns sql.ErrNoRows into store.ErrNotFound, naming the object.
 // updateRow is every Update method's read-modify-write, in one write
 // transaction: read the current row (ErrNotFound when absent), let update
 // change it (its error aborts and is returned as is), and store it with
@@ -276,6 +275,7 @@ func updateRow[T any](ctx context.Context, s *Store, what string, read func(*sql
 	return out, nil
 }
 
+// notFound turns sql.ErrNoRows into store.ErrNotFound, naming the object.
 func notFound(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
 	if errors.Is(err, sql.ErrNoRows) {

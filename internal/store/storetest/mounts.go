@@ -464,10 +464,15 @@ func testRoleMountPath(t *testing.T, s store.Store) {
 		checkEqual(t, what+": GetAuthMethodByLookupKey", got, want)
 		list, err := s.ListAuthMethods(ctx, want.IdentityID)
 		must(t, err)
+		found := false
 		for _, m := range list {
 			if m.ID == want.ID {
+				found = true
 				checkEqual(t, what+": ListAuthMethods", m, want)
 			}
+		}
+		if !found {
+			t.Errorf("%s: ListAuthMethods of its identity does not hold it", what)
 		}
 	}
 	check("role", role)
