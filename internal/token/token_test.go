@@ -3,6 +3,7 @@ package token_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -453,5 +454,28 @@ func TestAuthenticateIdentityRole(t *testing.T) {
 	c, err := f.tokens.Authenticate(ctx, root.Token.Reveal(), client)
 	if err != nil || c.IdentityRole != "" {
 		t.Errorf("root token: role %q, err %v; want no role", c.IdentityRole, err)
+	}
+}
+
+// failingIssue refuses every IssueAccessToken.
+type failingIssue struct{ store.Store }
+
+func (failingIssue) IssueAccessToken(context.Context, store.TokenIssue) error {
+	return errors.New("disk full")
+}
+
+// TestIssueLeavesTheCallersEvent: Issue writes the login's event as a
+// success naming the token, on a copy: when storing fails, the caller's
+// event (which it then records as a failure) names no token.
+func TestIssueLeavesTheCallersEvent(t *testing.T) {
+	f := newFixture(t, 0)
+	ev := &store.AuditEvent{Type: "login", Details: map[string]string{"clientId": "c"}}
+	svc := token.NewService(failingIssue{f.store}, f.clock.Now, 0)
+	if _, err := svc.Issue(t.Context(), token.IssueRequest{IdentityID: f.method.IdentityID, AuthMethodID: f.method.ID,
+		AuthMethodType: f.method.Type, Event: ev}); err == nil {
+		t.Fatal("Issue succeeded on a store that refuses it")
+	}
+	if _, ok := ev.Details["accessor"]; ok || ev.Success || len(ev.Details) != 1 {
+		t.Errorf("the caller's event was changed: %+v", ev)
 	}
 }

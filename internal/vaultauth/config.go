@@ -146,8 +146,8 @@ func (in ConfigInput) validate() (Config, error) {
 	if _, err := kubeauth.ParsePEMKeys(cfg.PEMKeys); err != nil {
 		return Config{}, errs.New(errs.BadRequest, "pem_keys: %s", err)
 	}
-	if len(cfg.Issuer) > 1024 {
-		return Config{}, errs.New(errs.BadRequest, "issuer must be at most 1024 characters")
+	if len(cfg.Issuer) > kubeauth.MaxIssuerLen {
+		return Config{}, errs.New(errs.BadRequest, "issuer must be at most %d characters", kubeauth.MaxIssuerLen)
 	}
 	switch mode := kubeauth.ReviewMode(in.TokenReviewMode); mode {
 	case "", kubeauth.ReviewAPI:

@@ -118,9 +118,9 @@ func (s *Service) login(ctx context.Context, in LoginInput, ev *store.AuditEvent
 	policies := role.TokenPolicies()
 	md := sa.Metadata()
 	md[MetaRole], md[MetaSecretName] = name, ""
-	ev.Details = maps.Clone(md)
 	stored := maps.Clone(md)
 	stored[MetaMount], stored[MetaPolicies] = m.Path, strings.Join(policies, ",")
+	ev.Details = md
 	ev.Details["mount"] = m.Path
 	issued, err := s.tokens.Issue(ctx, token.IssueRequest{
 		IdentityID: am.IdentityID, AuthMethodID: am.ID, AuthMethodType: store.AuthMethodVaultKubernetes,
