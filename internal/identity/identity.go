@@ -185,7 +185,7 @@ func (s *Service) Update(ctx context.Context, p Principal, id string, in UpdateI
 		return nil
 	})
 	if err != nil {
-		return View{}, notFound(err, id)
+		return View{}, NotFound(err, id)
 	}
 	s.audit.Record(ctx, store.AuditEvent{Type: audit.TypeIdentityUpdate, Success: true, ActorID: p.ActorID(), IdentityID: id,
 		Details: map[string]string{"name": ident.Name, "role": string(ident.Role)}})
@@ -199,7 +199,7 @@ func (s *Service) load(ctx context.Context, id string) (store.Identity, error) {
 	}
 	ident, err := s.store.GetIdentity(ctx, id)
 	if err != nil {
-		return store.Identity{}, notFound(err, id)
+		return store.Identity{}, NotFound(err, id)
 	}
 	return ident, nil
 }
@@ -224,7 +224,7 @@ func (s *Service) Delete(ctx context.Context, p Principal, id string) (View, err
 		return View{}, err
 	}
 	if err := s.store.DeleteIdentity(ctx, id, s.now()); err != nil {
-		return View{}, notFound(err, id)
+		return View{}, NotFound(err, id)
 	}
 	s.audit.Record(ctx, store.AuditEvent{Type: audit.TypeIdentityDelete, Success: true, ActorID: p.ActorID(), IdentityID: id,
 		Details: map[string]string{"name": ident.Name}})
@@ -251,7 +251,10 @@ func CheckID(field, id string) error {
 	return nil
 }
 
-func notFound(err error, id string) error {
+// NotFound is the answer for an identity a store read did not find: the
+// APIs' 404 "Identity with ID … not found"; a domain error passes through
+// and any other failure is internal.
+func NotFound(err error, id string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return errs.New(errs.NotFound, "Identity with ID %s not found", id)
 	}

@@ -111,7 +111,7 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, identityID s
 		return View{}, err
 	}
 	if _, err := s.store.GetIdentity(ctx, identityID); err != nil {
-		return View{}, identityNotFound(err, identityID)
+		return View{}, identity.NotFound(err, identityID)
 	}
 	if _, err := s.store.GetAuthMethodByIdentity(ctx, identityID, store.AuthMethodKubernetes); err == nil {
 		return View{}, alreadyAttached()
@@ -131,7 +131,7 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, identityID s
 	case errors.Is(err, store.ErrAlreadyExists):
 		return View{}, alreadyAttached()
 	case errors.Is(err, store.ErrNotFound):
-		return View{}, identityNotFound(err, identityID)
+		return View{}, identity.NotFound(err, identityID)
 	case err != nil:
 		return View{}, errs.Wrap(err, "storing Kubernetes Auth")
 	}
@@ -351,7 +351,7 @@ func (s *Service) load(ctx context.Context, identityID string) (store.AuthMethod
 	m, err := s.store.GetAuthMethodByIdentity(ctx, identityID, store.AuthMethodKubernetes)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, ierr := s.store.GetIdentity(ctx, identityID); ierr != nil {
-			return store.AuthMethod{}, Config{}, identityNotFound(ierr, identityID)
+			return store.AuthMethod{}, Config{}, identity.NotFound(ierr, identityID)
 		}
 		return store.AuthMethod{}, Config{}, notAttached(identityID)
 	}
@@ -462,13 +462,6 @@ func (s *Service) recordChange(ctx context.Context, p identity.Principal, typ st
 			"verifyTlsCertificate": strconv.FormatBool(cfg.VerifyTLS),
 			"tokenReviewerJwtSet":  strconv.FormatBool(m.SealedSecret != nil),
 		}})
-}
-
-func identityNotFound(err error, id string) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return errs.New(errs.NotFound, "Identity with ID %s not found", id)
-	}
-	return errs.Wrap(err, "reading identity")
 }
 
 func notAttached(id string) error {

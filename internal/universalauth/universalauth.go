@@ -213,7 +213,7 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, identityID s
 		return Method{}, err
 	}
 	if _, err := s.store.GetIdentity(ctx, identityID); err != nil {
-		return Method{}, identityNotFound(err, identityID)
+		return Method{}, identity.NotFound(err, identityID)
 	}
 	raw, err := encodeConfig(cfg)
 	if err != nil {
@@ -228,7 +228,7 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, identityID s
 	case errors.Is(err, store.ErrAlreadyExists):
 		return Method{}, errs.New(errs.BadRequest, "Failed to add Universal Auth to already configured identity")
 	case err != nil:
-		return Method{}, identityNotFound(err, identityID)
+		return Method{}, identity.NotFound(err, identityID)
 	}
 	s.audit.Record(ctx, s.changeEvent(audit.TypeAuthMethodCreate, p, m))
 	return toMethod(m)
@@ -310,7 +310,7 @@ func (s *Service) method(ctx context.Context, identityID string) (store.AuthMeth
 	m, err := s.store.GetAuthMethodByIdentity(ctx, identityID, store.AuthMethodUniversal)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, ierr := s.store.GetIdentity(ctx, identityID); ierr != nil {
-			return store.AuthMethod{}, identityNotFound(ierr, identityID)
+			return store.AuthMethod{}, identity.NotFound(ierr, identityID)
 		}
 	}
 	if err != nil {
@@ -322,13 +322,6 @@ func (s *Service) method(ctx context.Context, identityID string) (store.AuthMeth
 func (s *Service) changeEvent(typ string, p identity.Principal, m store.AuthMethod) store.AuditEvent {
 	return store.AuditEvent{Type: typ, Success: true, ActorID: p.ActorID(), IdentityID: m.IdentityID,
 		AuthMethod: string(store.AuthMethodUniversal), Details: map[string]string{"clientId": m.LookupKey}}
-}
-
-func identityNotFound(err error, id string) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return errs.New(errs.NotFound, "Identity with ID %s not found", id)
-	}
-	return storeError(err)
 }
 
 func notAttached(err error, identityID string) error {
