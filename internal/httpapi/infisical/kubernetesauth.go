@@ -9,7 +9,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
-	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // registerKubernetesAuth adds the Kubernetes Auth routes.
@@ -188,10 +187,5 @@ func (a *API) kubernetesAuthLogin(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, loginResponse{
-		AccessToken:       res.Token.Token.Reveal(),
-		ExpiresIn:         token.ExpiresIn(res.Token.Record, a.Now()),
-		AccessTokenMaxTTL: res.Token.Record.MaxTTL,
-		TokenType:         "Bearer",
-	}, nil
+	return http.StatusOK, a.loginAnswer(res.Token.Token.Reveal(), res.Token.Record), nil
 }

@@ -17,6 +17,12 @@ type loginResponse struct {
 	TokenType         string `json:"tokenType"`
 }
 
+// loginAnswer is the answer to a login or a renewal: the token with its
+// real remaining lifetime now.
+func (a *API) loginAnswer(tok string, rec store.AccessToken) loginResponse {
+	return loginResponse{AccessToken: tok, ExpiresIn: token.ExpiresIn(rec, a.Now()), AccessTokenMaxTTL: rec.MaxTTL, TokenType: "Bearer"}
+}
+
 type tokenBody struct {
 	AccessToken *string `json:"accessToken"`
 }
@@ -47,12 +53,7 @@ func (a *API) renewToken(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, loginResponse{
-		AccessToken:       raw,
-		ExpiresIn:         token.ExpiresIn(rec, a.Now()),
-		AccessTokenMaxTTL: rec.MaxTTL,
-		TokenType:         "Bearer",
-	}, nil
+	return http.StatusOK, a.loginAnswer(raw, rec), nil
 }
 
 func (a *API) revokeToken(r *http.Request) (int, any, error) {

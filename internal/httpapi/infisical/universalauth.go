@@ -9,7 +9,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/token"
 	"github.com/gatehouse-dev/gatehouse/internal/universalauth"
 )
 
@@ -256,12 +255,7 @@ func (a *API) universalAuthLogin(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, loginResponse{
-		AccessToken:       issued.Token.Reveal(),
-		ExpiresIn:         token.ExpiresIn(issued.Record, a.Now()),
-		AccessTokenMaxTTL: issued.Record.MaxTTL,
-		TokenType:         "Bearer",
-	}, nil
+	return http.StatusOK, a.loginAnswer(issued.Token.Reveal(), issued.Record), nil
 }
 
 // identityDetailJSON is the identity of GET /api/v1/identities/{id}, with
