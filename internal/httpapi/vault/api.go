@@ -103,7 +103,7 @@ func vaultToken(r *http.Request) string {
 func (a *API) authenticate(r *http.Request) (identity.Principal, store.AccessToken, error) {
 	raw := vaultToken(r)
 	if raw == "" {
-		return identity.Principal{}, store.AccessToken{}, errs.New(errs.Unauthenticated, "no token was presented; send it in the X-Vault-Token header")
+		return identity.Principal{}, store.AccessToken{}, errNoToken()
 	}
 	return a.Auth.Authenticate(r.Context(), raw, httpapi.ClientIP(r))
 }
@@ -122,4 +122,9 @@ func (a *API) health(r *http.Request) (int, any, error) {
 		"cluster_name":                 "gatehouse",
 		"cluster_id":                   "",
 	}, nil
+}
+
+// errNoToken answers a request that needs a token and sent none.
+func errNoToken() error {
+	return errs.New(errs.Unauthenticated, "no token was presented; send it in the X-Vault-Token header")
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/token"
 	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
 )
 
@@ -338,20 +337,11 @@ func (a *API) login(rt authRoute) handlerFunc {
 		rec := res.Token.Record
 		resp := envelope(r)
 		resp.Warnings = ignoredWarning(unknown)
-		resp.Auth = map[string]any{
-			"client_token":    res.Token.Token.Reveal(),
-			"accessor":        rec.ID,
-			"policies":        res.Policies,
-			"token_policies":  res.Policies,
-			"metadata":        res.Metadata,
-			"lease_duration":  token.ExpiresIn(rec, a.Now()),
-			"renewable":       true,
-			"entity_id":       rec.IdentityID,
-			"token_type":      "service",
-			"orphan":          true,
-			"mfa_requirement": nil,
-			"num_uses":        rec.NumUsesLimit,
-		}
+		// A new token's auth block, with the login's own policies and
+		// Vault's exact metadata keys.
+		auth := a.authBlock(res.Token.Token.Reveal(), rec)
+		auth["policies"], auth["token_policies"], auth["metadata"] = res.Policies, res.Policies, res.Metadata
+		resp.Auth = auth
 		return http.StatusOK, resp, nil
 	}
 }

@@ -13,8 +13,10 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
+	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
 )
 
 // tokenPolicies are the policies a token shows. Gatehouse has no policy
@@ -24,7 +26,7 @@ func tokenPolicies(rec store.AccessToken) []string {
 	if rec.AuthMethodType == store.AuthMethodRoot {
 		return []string{"root"}
 	}
-	if p := rec.Metadata["policies"]; p != "" {
+	if p := rec.Metadata[vaultauth.MetaPolicies]; p != "" {
 		ps := strings.Split(p, ",")
 		sort.Strings(ps)
 		return ps
@@ -36,7 +38,7 @@ func tokenPath(rec store.AccessToken) string {
 	if rec.AuthMethodType == store.AuthMethodRoot {
 		return "auth/token/root"
 	}
-	if m := rec.Metadata["mount"]; m != "" {
+	if m := rec.Metadata[vaultauth.MetaMount]; m != "" {
 		return "auth/" + m + "/login"
 	}
 	return "auth/" + string(rec.AuthMethodType) + "/login"
@@ -48,7 +50,7 @@ func metaOf(rec store.AccessToken) map[string]string {
 	}
 	out := make(map[string]string, len(rec.Metadata))
 	for k, v := range rec.Metadata {
-		if k == "policies" || k == "mount" {
+		if k == vaultauth.MetaPolicies || k == vaultauth.MetaMount {
 			continue
 		}
 		out[k] = v
@@ -168,8 +170,8 @@ func displayName(rec store.AccessToken) string {
 	if rec.AuthMethodType == store.AuthMethodRoot {
 		return "root"
 	}
-	if ns, name := rec.Metadata["service_account_namespace"], rec.Metadata["service_account_name"]; ns != "" && name != "" {
-		return strings.TrimSuffix(rec.Metadata["mount"], "/") + "-" + ns + "-" + name
+	if ns, name := rec.Metadata[kubeauth.MetaNamespace], rec.Metadata[kubeauth.MetaName]; ns != "" && name != "" {
+		return strings.TrimSuffix(rec.Metadata[vaultauth.MetaMount], "/") + "-" + ns + "-" + name
 	}
 	return string(rec.AuthMethodType)
 }
@@ -181,7 +183,7 @@ type renewBody struct {
 func (a *API) renewSelf(r *http.Request) (int, any, error) {
 	raw := vaultToken(r)
 	if raw == "" {
-		return 0, nil, errs.New(errs.Unauthenticated, "no token was presented; send it in the X-Vault-Token header")
+		return 0, nil, errNoToken()
 	}
 	var body renewBody
 	unknown, err := httpapi.DecodeLenient(r, &body)
@@ -227,7 +229,7 @@ func (a *API) authBlock(raw string, rec store.AccessToken) map[string]any {
 func (a *API) revokeSelf(r *http.Request) (int, any, error) {
 	raw := vaultToken(r)
 	if raw == "" {
-		return 0, nil, errs.New(errs.Unauthenticated, "no token was presented; send it in the X-Vault-Token header")
+		return 0, nil, errNoToken()
 	}
 	if _, err := a.Tokens.RevokePresented(r.Context(), raw, httpapi.ClientIP(r)); err != nil {
 		return 0, nil, err
