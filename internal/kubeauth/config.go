@@ -191,7 +191,7 @@ func (in ClusterInput) apply(c Cluster) (Cluster, error) {
 	caGiven := false
 	if in.CACert != nil {
 		ca := strings.TrimSpace(*in.CACert)
-		if err := checkCABundle(ca); err != nil {
+		if err := CheckCABundle(ca); err != nil {
 			bad(fieldCACert, err.Error())
 		}
 		c.CACert, caGiven = ca, ca != ""
@@ -293,9 +293,9 @@ func (in RulesInput) apply(r Rules) (Rules, error) {
 	return r, nil
 }
 
-// checkCABundle accepts "" or PEM holding only certificates, at least one,
+// CheckCABundle accepts "" or PEM holding only certificates, at least one,
 // each parseable.
-func checkCABundle(ca string) error {
+func CheckCABundle(ca string) error {
 	if ca == "" {
 		return nil
 	}
@@ -334,7 +334,3 @@ func parseCABundle(ca string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
-
-// CheckCABundle accepts "" or a PEM bundle of certificates only, at least
-// one, each parseable, at most MaxCACertBytes.
-func CheckCABundle(ca string) error { return checkCABundle(ca) }

@@ -2,8 +2,6 @@ package kubeauth
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"slices"
 	"strings"
 	"testing"
@@ -136,10 +134,7 @@ func TestLoginLocalKeys(t *testing.T) {
 	t.Parallel()
 	c := kubetest.New(t)
 	s := testService(5 * time.Second)
-	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger, _ := testKeys(t)
 	cl := clusterOf(c)
 	cl.PEMKeys = []string{c.SigningKeyPEM()}
 	cl.Issuer = c.Issuer()

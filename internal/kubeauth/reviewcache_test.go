@@ -81,7 +81,7 @@ func TestReviewCache(t *testing.T) {
 		t.Errorf("tightened rules on a cached answer: %v", err)
 	}
 
-	// Another bearer, audiences or cluster is another entry.
+	// Another bearer or other audiences make another entry.
 	otherBearer := cfg
 	otherBearer.ReviewerJWT = secret.Secret(c.ReviewerToken("kube-system", "second-reviewer"))
 	withAud := cfg

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
@@ -284,7 +282,7 @@ func unavailable(err error) error {
 // client secret pasted in the wrong place), so only UUIDs are recorded.
 func auditClientID(s string) string {
 	s = strings.TrimSpace(s)
-	if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
+	if identity.CheckID("clientId", s) != nil {
 		return "(not a UUID)"
 	}
 	return s
