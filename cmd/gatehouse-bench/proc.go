@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
 )
 
 // stopTimeout is how long a subprocess gets to exit after SIGTERM before it
@@ -94,7 +96,7 @@ func isAccessLogLine(line []byte) bool {
 	return bytes.Contains(line, []byte(" msg=request ")) || bytes.Contains(line, []byte(`"msg":"request"`))
 }
 
-var tokenPattern = regexp.MustCompile(`gth_[0-9A-Za-z]{49}`)
+var tokenPattern = regexp.MustCompile(regexp.QuoteMeta(secret.PrefixAccessToken) + `[0-9A-Za-z]{` + strconv.Itoa(secret.BodyLen) + `}`)
 
 // redactTokens hides access tokens (the root token is printed once on
 // stderr) in lines the bench may show.
