@@ -19,12 +19,14 @@ import (
 // The write statements matter most: they run on the one write connection,
 // so compiling one there held up every other writer.
 type stmts struct {
-	// Token checks.
-	tokenCheck  *sql.Stmt // read
+	// Token checks (GetTokenCheck, and the use of a use-limited token).
+	tokenCheck *sql.Stmt // read
+	useToken   *sql.Stmt // write
+	// Reads by key of admin and management paths (they served token
+	// checks before GetTokenCheck).
 	tokenByHash *sql.Stmt // read
 	authMethod  *sql.Stmt // read
 	identity    *sql.Stmt // read
-	useToken    *sql.Stmt // write
 	// Logins.
 	authMethodByIdentity  *sql.Stmt // read
 	authMethodByLookupKey *sql.Stmt // read
