@@ -6,10 +6,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/buildinfo"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -161,6 +164,31 @@ func TestBadFlags(t *testing.T) {
 		cmd.SetErr(&bytes.Buffer{})
 		if err := cmd.Execute(); err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestVersion: `gatehouse --version` and `gatehouse version` print the
+// version, commit and Go version stamped into the build.
+func TestVersion(t *testing.T) {
+	old := buildinfo.Version
+	buildinfo.Version = "v9.9.9-test"
+	t.Cleanup(func() { buildinfo.Version = old })
+	want := buildinfo.Get().String() + "\n"
+	if !strings.Contains(want, "v9.9.9-test") || !strings.Contains(want, runtime.Version()) {
+		t.Fatalf("build info %q lacks the version or Go version", want)
+	}
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		cmd := newRootCommand()
+		var out bytes.Buffer
+		cmd.SetArgs(args)
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if out.String() != want {
+			t.Errorf("%v printed %q, want %q", args, out.String(), want)
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/buildinfo"
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/infisical"
@@ -36,9 +37,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/universalauth"
 	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
 )
-
-// Version is the server's version, shown by /v1/sys/health.
-var Version = "0.1.0-dev"
 
 // Config is the server's configuration (flags and GATEHOUSE_* variables).
 type Config struct {
@@ -103,6 +101,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 20 * time.Second
 	}
+	bi := buildinfo.Get()
+	cfg.Logger.Info("gatehouse starting", "version", bi.Version, "commit", bi.Commit, "go", bi.GoVersion)
 	var devDir string
 	if cfg.Dev {
 		dir, err := os.MkdirTemp("", "gatehouse-dev-")
@@ -154,7 +154,7 @@ func (s *Server) init(ctx context.Context) error {
 	auth := &httpapi.Authenticator{Tokens: s.tokens}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
 	metrics := httpapi.NewMetrics(reg)
 
 	mux := http.NewServeMux()
@@ -188,7 +188,7 @@ func (s *Server) init(ctx context.Context) error {
 			return fmt.Errorf("enabling auth/kubernetes: %w", err)
 		}
 	}
-	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: Version, Logger: cfg.Logger})
+	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: buildinfo.Get().Version, Logger: cfg.Logger})
 
 	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)
 	go s.sweep()
