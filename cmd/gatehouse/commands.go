@@ -101,13 +101,14 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 				return err
 			}
 			cfg.Logger, cfg.Out = logger, cmd.ErrOrStderr()
-			srv, err := server.New(cmd.Context(), cfg)
-			if err != nil {
+			// Bind first: a bad address or a port in use must fail before
+			// a store, a key or a root token is created.
+			if cfg.Listener, err = server.Bind(cfg.Listen); err != nil {
 				return err
 			}
-			if err := srv.Listen(); err != nil {
-				srv.Close()
-				return err
+			srv, err := server.New(cmd.Context(), cfg)
+			if err != nil {
+				return err // New closed the listener
 			}
 			return srv.Serve(cmd.Context())
 		},

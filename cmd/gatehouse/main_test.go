@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -190,5 +191,41 @@ func TestVersion(t *testing.T) {
 		if out.String() != want {
 			t.Errorf("%v printed %q, want %q", args, out.String(), want)
 		}
+	}
+}
+
+// TestFailedStartCreatesNothing: a server that cannot listen (port in use,
+// bad address) or load its certificate fails before it creates a store, a
+// key or a root token.
+func TestFailedStartCreatesNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cases := map[string][]string{
+		"port in use":         {"--listen", busy.Addr().String()},
+		"bad address":         {"--listen", "nonsense"},
+		"missing TLS files":   {"--listen", "127.0.0.1:0", "--tls-cert", "missing.pem", "--tls-key", "missing.pem"},
+		"dev and port in use": {"--dev", "--listen", busy.Addr().String()},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := newRootCommand()
+			var out bytes.Buffer
+			cmd.SetArgs(append([]string{"server", "--storage", "sqlite://" + filepath.Join(dir, "g.db")}, args...))
+			cmd.SetOut(&out)
+			cmd.SetErr(&out)
+			if err := cmd.Execute(); err == nil {
+				t.Fatalf("the server started:\n%s", out.String())
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+				t.Errorf("a failed start created %v", entries)
+			}
+			if strings.Contains(out.String(), "gth_") || strings.Contains(out.String(), "Root token") {
+				t.Errorf("a failed start printed a root token:\n%s", out.String())
+			}
+		})
 	}
 }

@@ -40,7 +40,11 @@ import (
 
 // Config is the server's configuration (flags and GATEHOUSE_* variables).
 type Config struct {
-	Listen            string
+	Listen string
+	// Listener, when set, is already bound (see Bind) and is served
+	// instead of Listen; the server owns it from New on, closing it on
+	// every failure and on Close.
+	Listener          net.Listener
 	Storage           string
 	TLSCert, TLSKey   string
 	TrustedProxies    []netip.Prefix
@@ -77,6 +81,7 @@ type Server struct {
 	handler  http.Handler
 	http     *http.Server
 	listener net.Listener
+	tlsConf  *tls.Config
 	tokens   *token.Service
 	devDir   string // --dev: the throwaway store's directory, removed on Close
 	stopOnce sync.Once
@@ -103,10 +108,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	bi := buildinfo.Get()
 	cfg.Logger.Info("gatehouse starting", "version", bi.Version, "commit", bi.Commit, "go", bi.GoVersion)
+	// Everything that can be refused is checked before anything is
+	// created (a store, a key, a root token).
+	tlsConf, err := loadTLS(cfg)
+	if err != nil {
+		closeListener(cfg.Listener)
+		return nil, err
+	}
 	var devDir string
 	if cfg.Dev {
 		dir, err := os.MkdirTemp("", "gatehouse-dev-")
 		if err != nil {
+			closeListener(cfg.Listener)
 			return nil, err
 		}
 		devDir = dir
@@ -118,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	key, generated, err := loadKey(cfg)
 	if err != nil {
+		closeListener(cfg.Listener)
 		removeDevDir(devDir)
 		return nil, err
 	}
@@ -126,12 +140,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	st, err := openServerStore(ctx, cfg.Storage, cfg.Logger)
 	if err != nil {
+		closeListener(cfg.Listener)
 		removeDevDir(devDir)
 		return nil, fmt.Errorf("opening storage %s: %w", RedactStorageURL(cfg.Storage), err)
 	}
-	s := &Server{cfg: cfg, store: st, key: key, devDir: devDir, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Server{cfg: cfg, store: st, key: key, listener: cfg.Listener, tlsConf: tlsConf, devDir: devDir, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.init(ctx); err != nil {
 		close(s.done) // no sweeper was started
+		closeListener(cfg.Listener)
 		st.Close()
 		removeDevDir(devDir)
 		return nil, err
@@ -234,11 +250,10 @@ func (s *Server) Tokens() *token.Service { return s.tokens }
 
 // Listen binds the configured address.
 func (s *Server) Listen() error {
-	addr := s.cfg.Listen
-	if addr == "" {
-		addr = "127.0.0.1:8080"
+	if s.listener != nil {
+		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := Bind(s.cfg.Listen)
 	if err != nil {
 		return err
 	}
@@ -266,14 +281,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	tlsOn := s.cfg.TLSCert != "" || s.cfg.TLSKey != ""
-	if tlsOn {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("loading TLS certificate: %w", err)
-		}
-		s.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	}
+	tlsOn := s.tlsConf != nil
+	s.http.TLSConfig = s.tlsConf
 	errc := make(chan error, 1)
 	go func() {
 		var err error
@@ -289,6 +298,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		scheme = "https"
 	}
 	s.cfg.Logger.Info("gatehouse listening", "addr", scheme+"://"+s.Addr(), "storage", RedactStorageURL(s.cfg.Storage), "dev", s.cfg.Dev)
+	warnPlainHTTP(s.cfg.Logger, s.listener.Addr(), tlsOn)
 
 	var serveErr error
 	select {
@@ -313,9 +323,17 @@ func (s *Server) Close() error {
 		close(s.stop)
 		<-s.done
 		err = s.store.Close()
+		closeListener(s.listener) // when never served
 		removeDevDir(s.devDir)
 	})
 	return err
+}
+
+// closeListener closes a listener the server was given or bound.
+func closeListener(ln net.Listener) {
+	if ln != nil {
+		ln.Close()
+	}
 }
 
 // removeDevDir deletes a --dev server's throwaway store.
