@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/buildinfo"
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -76,6 +78,8 @@ type serverFlags struct {
 	devRootToken, encryptionKeyFile                  string
 	maxTokenAge, sweepInterval, kubeTimeout          time.Duration
 	kubeReviewCacheTTL                               time.Duration
+	loginRateLimit                                   float64
+	loginRateBurst                                   int
 }
 
 func newServerCommand() *cobra.Command {
@@ -128,6 +132,8 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.DurationVar(&f.sweepInterval, "sweep-interval", 10*time.Minute, "how often expired and revoked tokens are purged")
 	fl.DurationVar(&f.kubeTimeout, "kube-timeout", kubeauth.DefaultTimeout, "timeout of each call to a Kubernetes API server (TokenReview, or the signing keys in local mode)")
 	fl.DurationVar(&f.kubeReviewCacheTTL, "kube-review-cache-ttl", 0, "keep positive TokenReview answers this long (at most 10m, never past the JWT's exp; 0 = off): fewer reviews, but a revoked service account can log in until its entry expires")
+	fl.Float64Var(&f.loginRateLimit, "login-rate-limit", ratelimit.DefaultRate, "logins per second allowed from one client address, sustained (0 = no limit); more answer 429 with Retry-After")
+	fl.IntVar(&f.loginRateBurst, "login-rate-burst", ratelimit.DefaultBurst, "logins allowed from one client address at once, before --login-rate-limit applies")
 	return cmd
 }
 
@@ -137,6 +143,13 @@ func (f serverFlags) config() (server.Config, error) {
 		EncryptionKey: os.Getenv("GATEHOUSE_ENCRYPTION_KEY"), EncryptionKeyFile: f.encryptionKeyFile,
 		MaxTokenAge: f.maxTokenAge, SweepInterval: f.sweepInterval, KubeTimeout: f.kubeTimeout, KubeReviewCacheTTL: f.kubeReviewCacheTTL,
 		Dev: f.dev, DevRootToken: f.devRootToken,
+		LoginRateLimit: f.loginRateLimit, LoginRateBurst: f.loginRateBurst,
+	}
+	if f.loginRateLimit < 0 || math.IsNaN(f.loginRateLimit) || math.IsInf(f.loginRateLimit, 0) {
+		return cfg, fmt.Errorf("--login-rate-limit must be 0 (off) or a positive number of logins per second")
+	}
+	if f.loginRateLimit > 0 && f.loginRateBurst < 1 {
+		return cfg, fmt.Errorf("--login-rate-burst must be at least 1")
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return cfg, fmt.Errorf("--tls-cert and --tls-key go together")

@@ -157,6 +157,9 @@ func TestBadFlags(t *testing.T) {
 		{"server", "--kube-timeout", "0s"},
 		{"server", "--kube-review-cache-ttl", "11m"},
 		{"server", "--kube-review-cache-ttl", "-1s"},
+		{"server", "--login-rate-limit", "-1"},
+		{"server", "--login-rate-limit", "NaN"},
+		{"server", "--login-rate-burst", "0"},
 	}
 	for _, args := range cases {
 		cmd := newRootCommand()

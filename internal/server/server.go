@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/vault"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -65,6 +66,10 @@ type Config struct {
 	// service-account CA and token are read from for Vault mounts whose
 	// config leaves them empty (vaultauth.DefaultPodDir when ""; "-" = never).
 	PodServiceAccountDir string
+	// LoginRateLimit is the sustained logins per second allowed from one
+	// source address, with LoginRateBurst at once (0 = no limit).
+	LoginRateLimit float64
+	LoginRateBurst int
 
 	Logger *slog.Logger
 	// Out receives the one-time root token notice (stderr in production).
@@ -168,6 +173,7 @@ func (s *Server) init(ctx context.Context) error {
 		return err
 	}
 	auth := &httpapi.Authenticator{Tokens: s.tokens}
+	loginLimiter := ratelimit.New(ratelimit.Config{Rate: cfg.LoginRateLimit, Burst: cfg.LoginRateBurst, Now: now})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
@@ -190,7 +196,7 @@ func (s *Server) init(ctx context.Context) error {
 	universalAuth := universalauth.NewService(s.store, s.tokens, auditLog, now)
 	kubeAuth := kubeauth.NewService(s.store, s.key, s.tokens, auditLog, now, cfg.KubeTimeout, cfg.Logger)
 	kubeAuth.CacheReviews(cfg.KubeReviewCacheTTL)
-	infisical.Register(mux, infisical.Deps{Auth: auth, Identities: identities, Tokens: s.tokens, UniversalAuth: universalAuth, KubernetesAuth: kubeAuth, Store: s.store, Now: now, Logger: cfg.Logger})
+	infisical.Register(mux, infisical.Deps{Auth: auth, Identities: identities, Tokens: s.tokens, UniversalAuth: universalAuth, KubernetesAuth: kubeAuth, Store: s.store, Now: now, Logger: cfg.Logger, LoginLimiter: loginLimiter})
 	podDir := cfg.PodServiceAccountDir
 	switch podDir {
 	case "":
@@ -204,7 +210,7 @@ func (s *Server) init(ctx context.Context) error {
 			return fmt.Errorf("enabling auth/kubernetes: %w", err)
 		}
 	}
-	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: buildinfo.Get().Version, Logger: cfg.Logger})
+	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: buildinfo.Get().Version, Logger: cfg.Logger, LoginLimiter: loginLimiter})
 
 	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)
 	go s.sweep()
