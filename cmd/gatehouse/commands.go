@@ -80,6 +80,8 @@ type serverFlags struct {
 	kubeReviewCacheTTL                               time.Duration
 	loginRateLimit                                   float64
 	loginRateBurst                                   int
+	auditRetention                                   time.Duration
+	auditFile                                        string
 }
 
 func newServerCommand() *cobra.Command {
@@ -104,7 +106,7 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 			if err != nil {
 				return err
 			}
-			cfg.Logger, cfg.Out = logger, cmd.ErrOrStderr()
+			cfg.Logger, cfg.Out, cfg.Stdout = logger, cmd.ErrOrStderr(), cmd.OutOrStdout()
 			// Bind first: a bad address or a port in use must fail before
 			// a store, a key or a root token is created.
 			if cfg.Listener, err = server.Bind(cfg.Listen); err != nil {
@@ -134,6 +136,8 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.DurationVar(&f.kubeReviewCacheTTL, "kube-review-cache-ttl", 0, "keep positive TokenReview answers this long (at most 10m, never past the JWT's exp; 0 = off): fewer reviews, but a revoked service account can log in until its entry expires")
 	fl.Float64Var(&f.loginRateLimit, "login-rate-limit", ratelimit.DefaultRate, "logins per second allowed from one client address, sustained (0 = no limit); more answer 429 with Retry-After")
 	fl.IntVar(&f.loginRateBurst, "login-rate-burst", ratelimit.DefaultBurst, "logins allowed from one client address at once, before --login-rate-limit applies")
+	fl.DurationVar(&f.auditRetention, "audit-retention", 90*24*time.Hour, "delete audit events older than this from the store, with each token sweep (0 = keep forever)")
+	fl.StringVar(&f.auditFile, "audit-file", "", "also append every audit event as a JSON line to this file (created 0600), or to standard output with -")
 	return cmd
 }
 
@@ -144,6 +148,10 @@ func (f serverFlags) config() (server.Config, error) {
 		MaxTokenAge: f.maxTokenAge, SweepInterval: f.sweepInterval, KubeTimeout: f.kubeTimeout, KubeReviewCacheTTL: f.kubeReviewCacheTTL,
 		Dev: f.dev, DevRootToken: f.devRootToken,
 		LoginRateLimit: f.loginRateLimit, LoginRateBurst: f.loginRateBurst,
+		AuditRetention: f.auditRetention, AuditFile: f.auditFile,
+	}
+	if f.auditRetention < 0 {
+		return cfg, fmt.Errorf("--audit-retention must be 0 (keep forever) or positive")
 	}
 	if f.loginRateLimit < 0 || math.IsNaN(f.loginRateLimit) || math.IsInf(f.loginRateLimit, 0) {
 		return cfg, fmt.Errorf("--login-rate-limit must be 0 (off) or a positive number of logins per second")

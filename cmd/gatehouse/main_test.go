@@ -160,6 +160,7 @@ func TestBadFlags(t *testing.T) {
 		{"server", "--login-rate-limit", "-1"},
 		{"server", "--login-rate-limit", "NaN"},
 		{"server", "--login-rate-burst", "0"},
+		{"server", "--audit-retention", "-1h"},
 	}
 	for _, args := range cases {
 		cmd := newRootCommand()

@@ -70,6 +70,14 @@ type Config struct {
 	// source address, with LoginRateBurst at once (0 = no limit).
 	LoginRateLimit float64
 	LoginRateBurst int
+	// AuditRetention is how long audit events are kept in the store; the
+	// sweeper deletes older ones (0 = keep forever).
+	AuditRetention time.Duration
+	// AuditFile, when set, receives every audit event as a JSON line too
+	// (a file opened for appending, mode 0600; "-" = Stdout).
+	AuditFile string
+	// Stdout is standard output (os.Stdout when nil), for AuditFile "-".
+	Stdout io.Writer
 
 	Logger *slog.Logger
 	// Out receives the one-time root token notice (stderr in production).
@@ -89,6 +97,7 @@ type Server struct {
 	tlsConf  *tls.Config
 	tokens   *token.Service
 	devDir   string // --dev: the throwaway store's directory, removed on Close
+	auditOut *audit.Sink
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
@@ -120,11 +129,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		closeListener(cfg.Listener)
 		return nil, err
 	}
+	var auditOut *audit.Sink
+	if cfg.AuditFile != "" {
+		if cfg.Stdout == nil {
+			cfg.Stdout = os.Stdout
+		}
+		if auditOut, err = audit.OpenSink(cfg.AuditFile, cfg.Stdout, cfg.Logger); err != nil {
+			closeListener(cfg.Listener)
+			return nil, err
+		}
+	}
 	var devDir string
 	if cfg.Dev {
 		dir, err := os.MkdirTemp("", "gatehouse-dev-")
 		if err != nil {
 			closeListener(cfg.Listener)
+			auditOut.Close()
 			return nil, err
 		}
 		devDir = dir
@@ -137,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	key, generated, err := loadKey(cfg)
 	if err != nil {
 		closeListener(cfg.Listener)
+		auditOut.Close()
 		removeDevDir(devDir)
 		return nil, err
 	}
@@ -146,13 +167,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	st, err := openServerStore(ctx, cfg.Storage, cfg.Logger)
 	if err != nil {
 		closeListener(cfg.Listener)
+		auditOut.Close()
 		removeDevDir(devDir)
 		return nil, fmt.Errorf("opening storage %s: %w", RedactStorageURL(cfg.Storage), err)
 	}
-	s := &Server{cfg: cfg, store: st, key: key, listener: cfg.Listener, tlsConf: tlsConf, devDir: devDir, stop: make(chan struct{}), done: make(chan struct{})}
+	if auditOut != nil {
+		st = audit.Tee(st, auditOut)
+	}
+	s := &Server{cfg: cfg, store: st, key: key, listener: cfg.Listener, tlsConf: tlsConf, devDir: devDir, auditOut: auditOut, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.init(ctx); err != nil {
 		close(s.done) // no sweeper was started
 		closeListener(cfg.Listener)
+		auditOut.Close()
 		st.Close()
 		removeDevDir(devDir)
 		return nil, err
@@ -329,6 +355,7 @@ func (s *Server) Close() error {
 		close(s.stop)
 		<-s.done
 		err = s.store.Close()
+		s.auditOut.Close()
 		closeListener(s.listener) // when never served
 		removeDevDir(s.devDir)
 	})
@@ -349,7 +376,7 @@ func removeDevDir(dir string) {
 	}
 }
 
-// sweep purges expired and revoked tokens periodically.
+// sweep runs Sweep periodically.
 func (s *Server) sweep() {
 	defer close(s.done)
 	t := time.NewTicker(s.cfg.SweepInterval)
@@ -360,13 +387,28 @@ func (s *Server) sweep() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			n, err := s.tokens.Purge(ctx, time.Hour)
+			s.Sweep(ctx)
 			cancel()
-			if err != nil {
-				s.cfg.Logger.Warn("token sweep failed", "err", err)
-			} else if n > 0 {
-				s.cfg.Logger.Info("token sweep", "purged", n)
-			}
 		}
+	}
+}
+
+// Sweep purges expired and revoked tokens and, with an AuditRetention,
+// older audit events, once; the sweeper calls it every SweepInterval.
+func (s *Server) Sweep(ctx context.Context) {
+	n, err := s.tokens.Purge(ctx, time.Hour)
+	if err != nil {
+		s.cfg.Logger.Warn("token sweep failed", "err", err)
+	} else if n > 0 {
+		s.cfg.Logger.Info("token sweep", "purged", n)
+	}
+	if s.cfg.AuditRetention <= 0 {
+		return
+	}
+	n, err = s.store.PurgeAuditEvents(ctx, s.cfg.Now().Add(-s.cfg.AuditRetention))
+	if err != nil {
+		s.cfg.Logger.Warn("audit retention sweep failed", "err", err)
+	} else if n > 0 {
+		s.cfg.Logger.Info("audit retention sweep", "purged", n, "retention", s.cfg.AuditRetention)
 	}
 }

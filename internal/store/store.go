@@ -347,4 +347,7 @@ type Store interface {
 	AppendAuditEvent(ctx context.Context, e AuditEvent) error
 	// ListAuditEvents returns events newest first, and the total count.
 	ListAuditEvents(ctx context.Context, offset, limit int) ([]AuditEvent, int, error)
+	// PurgeAuditEvents deletes the events older than before (audit
+	// retention) and returns how many.
+	PurgeAuditEvents(ctx context.Context, before time.Time) (int64, error)
 }

@@ -233,6 +233,10 @@ func (c *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error 
 	return c.s.AppendAuditEvent(ctx, e)
 }
 
+func (c *Store) PurgeAuditEvents(ctx context.Context, before time.Time) (int64, error) {
+	return c.s.PurgeAuditEvents(ctx, before)
+}
+
 func (c *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store.AuditEvent, int, error) {
 	return c.s.ListAuditEvents(ctx, offset, limit)
 }
