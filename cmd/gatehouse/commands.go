@@ -202,28 +202,41 @@ func (f serverFlags) config() (server.Config, error) {
 func newOperatorCommand() *cobra.Command {
 	op := &cobra.Command{Use: "operator", Short: "Maintenance commands run against the store directly"}
 	var storage string
+	var revokeOthers bool
 	gen := &cobra.Command{
 		Use:   "generate-root",
 		Short: "Issue a new root token (recovery; run with the server stopped)",
+		Long: `Issue a new root token directly in an existing store (recovery).
+
+The store must exist and have been set up by a server: a mistyped --storage
+is refused, never created. With SQLite, stop the server first (it holds the
+store's lock). With PostgreSQL, running replicas accept the new token at once.
+Older root tokens stay valid unless --revoke-others is given. Every token
+issued, and every revocation, is written to the audit log (actor "operator").`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd.Flags()); err != nil {
 				return err
 			}
-			st, err := server.OpenStore(cmd.Context(), storage)
+			res, err := server.GenerateRoot(cmd.Context(), storage, revokeOthers, time.Now, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			issued, err := token.NewService(st, time.Now, 0).IssueRoot(cmd.Context())
-			if err != nil {
-				return err
+			stderr := cmd.ErrOrStderr()
+			if res.Shared {
+				fmt.Fprintln(stderr, "Warning: this PostgreSQL store is shared: running replicas accept the new root token immediately.")
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", issued.Token.Reveal())
-			fmt.Fprintf(cmd.ErrOrStderr(), "New root token issued (accessor %s); only its hash is stored.\n", issued.Record.ID)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", res.Token.Reveal())
+			fmt.Fprintf(stderr, "New root token issued (accessor %s); only its hash is stored.\n", res.Accessor)
+			if revokeOthers {
+				fmt.Fprintf(stderr, "Revoked %d other root token(s).\n", res.Revoked)
+			} else {
+				fmt.Fprintln(stderr, "Older root tokens stay valid; run with --revoke-others to revoke them.")
+			}
 			return nil
 		},
 	}
-	gen.Flags().StringVar(&storage, "storage", server.DefaultStorage, "store: sqlite://<path> or postgres://...")
+	gen.Flags().StringVar(&storage, "storage", server.DefaultStorage, "store: sqlite://<path> or postgres://... (must exist)")
+	gen.Flags().BoolVar(&revokeOthers, "revoke-others", false, "revoke every other root token in the same run")
 	key := &cobra.Command{
 		Use:   "generate-key",
 		Short: "Print a new random encryption key (for GATEHOUSE_ENCRYPTION_KEY or --encryption-key-file)",

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/buildinfo"
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -231,5 +232,124 @@ func TestFailedStartCreatesNothing(t *testing.T) {
 				t.Errorf("a failed start printed a root token:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// runCommand runs the command line to completion.
+func runCommand(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+// rootTokenStatus is the status of an API call made with tok.
+func rootTokenStatus(t *testing.T, addr, tok string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/identities", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestGenerateRootRefusesMissingStore: a mistyped --storage is refused and
+// nothing is created.
+func TestGenerateRootRefusesMissingStore(t *testing.T) {
+	dir := t.TempDir()
+	for _, storage := range []string{"sqlite://" + filepath.Join(dir, "typo.db"), "sqlite://" + filepath.Join(dir, "sub", "typo.db")} {
+		stdout, stderr, err := runCommand(t, "operator", "generate-root", "--storage", storage)
+		if err == nil || !strings.Contains(err.Error(), "does not create a store") {
+			t.Errorf("%s: err = %v", storage, err)
+		}
+		if strings.Contains(stdout+stderr, "gth_") {
+			t.Errorf("%s: a token was printed", storage)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("generate-root created %v", entries)
+	}
+}
+
+// TestGenerateRoot: generate-root refuses a store a running server holds;
+// with the server stopped it issues an audited root token, older root
+// tokens stay valid, and --revoke-others revokes them.
+func TestGenerateRoot(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "g.db")
+	storage := "sqlite://" + dbPath
+	addr := freeAddr(t)
+	out, stop := startCommand(t, "server", "--storage", storage, "--listen", addr)
+	waitHealthy(t, addr)
+	var first string
+	for _, f := range strings.Fields(out.String()) {
+		if strings.HasPrefix(f, "gth_") {
+			first = f
+		}
+	}
+	if first == "" {
+		t.Fatalf("no root token printed:\n%s", out.String())
+	}
+	if _, _, err := runCommand(t, "operator", "generate-root", "--storage", storage); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("generate-root while the server runs: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout, stderr, err := runCommand(t, "operator", "generate-root", "--storage", storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := strings.TrimSpace(stdout)
+	if !strings.Contains(stderr, "Older root tokens stay valid") {
+		t.Errorf("stderr does not say older tokens stay valid:\n%s", stderr)
+	}
+	stdout, stderr, err = runCommand(t, "operator", "generate-root", "--storage", storage, "--revoke-others")
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := strings.TrimSpace(stdout)
+	if !strings.Contains(stderr, "Revoked 2 other root token(s)") {
+		t.Errorf("stderr = %s", stderr)
+	}
+
+	st, err := sqlite.Open(t.Context(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := st.ListAuditEvents(t.Context(), 0, 100)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created, revoked int
+	for _, e := range events {
+		if e.ActorID == "operator" && e.Type == "root-token.create" {
+			created++
+		}
+		if e.ActorID == "operator" && e.Type == "token.revoke" && e.Details["root_tokens_revoked"] == "2" {
+			revoked++
+		}
+	}
+	if created != 2 || revoked != 1 {
+		t.Errorf("audit log: %d root-token.create and %d token.revoke by operator, want 2 and 1: %+v", created, revoked, events)
+	}
+
+	_, stop = startCommand(t, "server", "--storage", storage, "--listen", addr)
+	waitHealthy(t, addr)
+	for tok, want := range map[string]int{first: 401, second: 401, third: 200} {
+		if got := rootTokenStatus(t, addr, tok); got != want {
+			t.Errorf("root token %s…: %d, want %d", tok[:8], got, want)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
