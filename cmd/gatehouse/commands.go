@@ -82,6 +82,7 @@ type serverFlags struct {
 	loginRateBurst                                   int
 	auditRetention                                   time.Duration
 	auditFile                                        string
+	rootTokenFile                                    string
 }
 
 func newServerCommand() *cobra.Command {
@@ -138,6 +139,7 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.IntVar(&f.loginRateBurst, "login-rate-burst", ratelimit.DefaultBurst, "logins allowed from one client address at once, before --login-rate-limit applies")
 	fl.DurationVar(&f.auditRetention, "audit-retention", 90*24*time.Hour, "delete audit events older than this from the store, with each token sweep (0 = keep forever)")
 	fl.StringVar(&f.auditFile, "audit-file", "", "also append every audit event as a JSON line to this file (created 0600), or to standard output with -")
+	fl.StringVar(&f.rootTokenFile, "root-token-file", "", "write the root token created at the first start to this file (mode 0600, never overwritten) instead of printing it")
 	return cmd
 }
 
@@ -149,6 +151,7 @@ func (f serverFlags) config() (server.Config, error) {
 		Dev: f.dev, DevRootToken: f.devRootToken,
 		LoginRateLimit: f.loginRateLimit, LoginRateBurst: f.loginRateBurst,
 		AuditRetention: f.auditRetention, AuditFile: f.auditFile,
+		RootTokenFile: f.rootTokenFile, LogJSON: f.logFormat == "json",
 	}
 	if f.auditRetention < 0 {
 		return cfg, fmt.Errorf("--audit-retention must be 0 (keep forever) or positive")

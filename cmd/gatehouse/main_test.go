@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -351,5 +352,32 @@ func TestGenerateRoot(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRootTokenFileFlag: with --root-token-file and JSON logs, the token
+// is only in the file and every line of output is JSON.
+func TestRootTokenFileFlag(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "root-token")
+	addr := freeAddr(t)
+	out, stop := startCommand(t, "server", "--storage", "sqlite://"+filepath.Join(dir, "g.db"), "--listen", addr,
+		"--log-format", "json", "--root-token-file", file)
+	waitHealthy(t, addr)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(raw))
+	if !strings.HasPrefix(tok, "gth_") || strings.Contains(out.String(), tok) {
+		t.Errorf("file %q; output:\n%s", raw, out.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("not a JSON line: %q", line)
+		}
 	}
 }

@@ -79,6 +79,13 @@ type Config struct {
 	// Stdout is standard output (os.Stdout when nil), for AuditFile "-".
 	Stdout io.Writer
 
+	// RootTokenFile, when set, receives the root token created at the
+	// first start (mode 0600, never overwritten) instead of Out.
+	RootTokenFile string
+	// LogJSON: Logger writes JSON (--log-format json), so the root token
+	// notice on Out is a JSON line too.
+	LogJSON bool
+
 	Logger *slog.Logger
 	// Out receives the one-time root token notice (stderr in production).
 	Out io.Writer
@@ -125,6 +132,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// Everything that can be refused is checked before anything is
 	// created (a store, a key, a root token).
 	tlsConf, err := loadTLS(cfg)
+	if err == nil {
+		err = checkRootTokenFile(cfg.RootTokenFile)
+	}
 	if err != nil {
 		closeListener(cfg.Listener)
 		return nil, err
@@ -252,10 +262,13 @@ func (s *Server) bootstrapRoot(ctx context.Context, auditLog *audit.Log) error {
 			return err
 		}
 		auditLog.Record(ctx, store.AuditEvent{Type: audit.TypeRootTokenCreate, Success: true, ActorID: "dev", Details: map[string]string{"accessor": rec.ID}})
-		fmt.Fprintf(s.cfg.Out, "Development mode: the root token is the one given with --dev-root-token.\n")
+		s.cfg.Logger.Info("development mode: the root token is the one given with --dev-root-token")
 		return nil
 	}
-	first, err := s.store.PutMetaIfAbsent(ctx, "root_token_created_at", s.cfg.Now().UTC().Format(time.RFC3339))
+	if err := s.checkRootTokenFileUnused(ctx); err != nil {
+		return err
+	}
+	first, err := s.store.PutMetaIfAbsent(ctx, metaRootTokenCreated, s.cfg.Now().UTC().Format(time.RFC3339))
 	if err != nil {
 		return err
 	}
@@ -267,8 +280,7 @@ func (s *Server) bootstrapRoot(ctx context.Context, auditLog *audit.Log) error {
 		return err
 	}
 	auditLog.Record(ctx, store.AuditEvent{Type: audit.TypeRootTokenCreate, Success: true, ActorID: "bootstrap", Details: map[string]string{"accessor": issued.Record.ID}})
-	fmt.Fprintf(s.cfg.Out, "\nRoot token (shown once; only its hash is stored):\n\n    %s\n\nUse it as \"Authorization: Bearer <token>\" or \"X-Vault-Token: <token>\".\nLost it? Stop the server and run `gatehouse operator generate-root`.\n\n", issued.Token.Reveal())
-	return nil
+	return s.announceRoot(issued.Token)
 }
 
 // Handler is the server's HTTP handler (for tests that serve it themselves).
