@@ -110,8 +110,10 @@ type Server struct {
 	done     chan struct{}
 }
 
-// New builds a server on an open store without listening yet.
-func New(ctx context.Context, cfg Config) (*Server, error) {
+// New builds a server on an open store without listening yet (or on
+// cfg.Listener, bound already). On failure it undoes what it did: nothing
+// it created is left behind.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -127,16 +129,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 20 * time.Second
 	}
+	undo := []func(){func() { closeListener(cfg.Listener) }}
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
 	bi := buildinfo.Get()
 	cfg.Logger.Info("gatehouse starting", "version", bi.Version, "commit", bi.Commit, "go", bi.GoVersion)
 	// Everything that can be refused is checked before anything is
 	// created (a store, a key, a root token).
 	tlsConf, err := loadTLS(cfg)
-	if err == nil {
-		err = checkRootTokenFile(cfg.RootTokenFile)
-	}
 	if err != nil {
-		closeListener(cfg.Listener)
+		return nil, err
+	}
+	if err := checkRootTokenFile(cfg.RootTokenFile); err != nil {
 		return nil, err
 	}
 	var auditOut *audit.Sink
@@ -145,19 +154,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			cfg.Stdout = os.Stdout
 		}
 		if auditOut, err = audit.OpenSink(cfg.AuditFile, cfg.Stdout, cfg.Logger); err != nil {
-			closeListener(cfg.Listener)
 			return nil, err
 		}
+		undo = append(undo, func() { auditOut.Close() })
 	}
 	var devDir string
 	if cfg.Dev {
 		dir, err := os.MkdirTemp("", "gatehouse-dev-")
 		if err != nil {
-			closeListener(cfg.Listener)
-			auditOut.Close()
 			return nil, err
 		}
 		devDir = dir
+		undo = append(undo, func() { removeDevDir(devDir) })
 		cfg.Storage = "sqlite://" + filepath.Join(dir, "gatehouse.db")
 		cfg.EncryptionKey, cfg.EncryptionKeyFile = "", ""
 	}
@@ -166,9 +174,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	key, generated, err := loadKey(cfg)
 	if err != nil {
-		closeListener(cfg.Listener)
-		auditOut.Close()
-		removeDevDir(devDir)
 		return nil, err
 	}
 	if generated != "" && !cfg.Dev {
@@ -176,21 +181,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	st, err := openServerStore(ctx, cfg.Storage, cfg.Logger)
 	if err != nil {
-		closeListener(cfg.Listener)
-		auditOut.Close()
-		removeDevDir(devDir)
 		return nil, fmt.Errorf("opening storage %s: %w", RedactStorageURL(cfg.Storage), err)
 	}
+	undo = append(undo, func() { st.Close() })
 	if auditOut != nil {
 		st = audit.Tee(st, auditOut)
 	}
 	s := &Server{cfg: cfg, store: st, key: key, listener: cfg.Listener, tlsConf: tlsConf, devDir: devDir, auditOut: auditOut, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.init(ctx); err != nil {
 		close(s.done) // no sweeper was started
-		closeListener(cfg.Listener)
-		auditOut.Close()
-		st.Close()
-		removeDevDir(devDir)
 		return nil, err
 	}
 	return s, nil
