@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -13,8 +14,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gatehouse-dev/gatehouse/internal/buildinfo"
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -28,6 +31,9 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCommand(), newOperatorCommand(), newVersionCommand())
+	// --version prints what `gatehouse version` prints.
+	root.Version = buildinfo.Get().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	return root
 }
 
@@ -72,6 +78,11 @@ type serverFlags struct {
 	devRootToken, encryptionKeyFile                  string
 	maxTokenAge, sweepInterval, kubeTimeout          time.Duration
 	kubeReviewCacheTTL                               time.Duration
+	loginRateLimit                                   float64
+	loginRateBurst                                   int
+	auditRetention                                   time.Duration
+	auditFile                                        string
+	rootTokenFile                                    string
 }
 
 func newServerCommand() *cobra.Command {
@@ -96,14 +107,15 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 			if err != nil {
 				return err
 			}
-			cfg.Logger, cfg.Out = logger, cmd.ErrOrStderr()
-			srv, err := server.New(cmd.Context(), cfg)
-			if err != nil {
+			cfg.Logger, cfg.Out, cfg.Stdout = logger, cmd.ErrOrStderr(), cmd.OutOrStdout()
+			// Bind first: a bad address or a port in use must fail before
+			// a store, a key or a root token is created.
+			if cfg.Listener, err = server.Bind(cfg.Listen); err != nil {
 				return err
 			}
-			if err := srv.Listen(); err != nil {
-				srv.Close()
-				return err
+			srv, err := server.New(cmd.Context(), cfg)
+			if err != nil {
+				return err // New closed the listener
 			}
 			return srv.Serve(cmd.Context())
 		},
@@ -123,6 +135,11 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.DurationVar(&f.sweepInterval, "sweep-interval", 10*time.Minute, "how often expired and revoked tokens are purged")
 	fl.DurationVar(&f.kubeTimeout, "kube-timeout", kubeauth.DefaultTimeout, "timeout of each call to a Kubernetes API server (TokenReview, or the signing keys in local mode)")
 	fl.DurationVar(&f.kubeReviewCacheTTL, "kube-review-cache-ttl", 0, "keep positive TokenReview answers this long (at most 10m, never past the JWT's exp; 0 = off): fewer reviews, but a revoked service account can log in until its entry expires")
+	fl.Float64Var(&f.loginRateLimit, "login-rate-limit", ratelimit.DefaultRate, "logins per second allowed from one client address, sustained (0 = no limit); more answer 429 with Retry-After")
+	fl.IntVar(&f.loginRateBurst, "login-rate-burst", ratelimit.DefaultBurst, "logins allowed from one client address at once, before --login-rate-limit applies")
+	fl.DurationVar(&f.auditRetention, "audit-retention", 90*24*time.Hour, "delete audit events older than this from the store, with each token sweep (0 = keep forever)")
+	fl.StringVar(&f.auditFile, "audit-file", "", "also append every audit event as a JSON line to this file (created 0600), or to standard output with -")
+	fl.StringVar(&f.rootTokenFile, "root-token-file", "", "write the root token created at the first start to this file (mode 0600, never overwritten) instead of printing it")
 	return cmd
 }
 
@@ -132,6 +149,18 @@ func (f serverFlags) config() (server.Config, error) {
 		EncryptionKey: os.Getenv("GATEHOUSE_ENCRYPTION_KEY"), EncryptionKeyFile: f.encryptionKeyFile,
 		MaxTokenAge: f.maxTokenAge, SweepInterval: f.sweepInterval, KubeTimeout: f.kubeTimeout, KubeReviewCacheTTL: f.kubeReviewCacheTTL,
 		Dev: f.dev, DevRootToken: f.devRootToken,
+		LoginRateLimit: f.loginRateLimit, LoginRateBurst: f.loginRateBurst,
+		AuditRetention: f.auditRetention, AuditFile: f.auditFile,
+		RootTokenFile: f.rootTokenFile, LogJSON: f.logFormat == "json",
+	}
+	if f.auditRetention < 0 {
+		return cfg, fmt.Errorf("--audit-retention must be 0 (keep forever) or positive")
+	}
+	if f.loginRateLimit < 0 || math.IsNaN(f.loginRateLimit) || math.IsInf(f.loginRateLimit, 0) {
+		return cfg, fmt.Errorf("--login-rate-limit must be 0 (off) or a positive number of logins per second")
+	}
+	if f.loginRateLimit > 0 && f.loginRateBurst < 1 {
+		return cfg, fmt.Errorf("--login-rate-burst must be at least 1")
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return cfg, fmt.Errorf("--tls-cert and --tls-key go together")
@@ -176,28 +205,41 @@ func (f serverFlags) config() (server.Config, error) {
 func newOperatorCommand() *cobra.Command {
 	op := &cobra.Command{Use: "operator", Short: "Maintenance commands run against the store directly"}
 	var storage string
+	var revokeOthers bool
 	gen := &cobra.Command{
 		Use:   "generate-root",
 		Short: "Issue a new root token (recovery; run with the server stopped)",
+		Long: `Issue a new root token directly in an existing store (recovery).
+
+The store must exist and have been set up by a server: a mistyped --storage
+is refused, never created. With SQLite, stop the server first (it holds the
+store's lock). With PostgreSQL, running replicas accept the new token at once.
+Older root tokens stay valid unless --revoke-others is given. Every token
+issued, and every revocation, is written to the audit log (actor "operator").`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd.Flags()); err != nil {
 				return err
 			}
-			st, err := server.OpenStore(cmd.Context(), storage)
+			res, err := server.GenerateRoot(cmd.Context(), storage, revokeOthers, time.Now, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			issued, err := token.NewService(st, time.Now, 0).IssueRoot(cmd.Context())
-			if err != nil {
-				return err
+			stderr := cmd.ErrOrStderr()
+			if res.Shared {
+				fmt.Fprintln(stderr, "Warning: this PostgreSQL store is shared: running replicas accept the new root token immediately.")
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", issued.Token.Reveal())
-			fmt.Fprintf(cmd.ErrOrStderr(), "New root token issued (accessor %s); only its hash is stored.\n", issued.Record.ID)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", res.Token.Reveal())
+			fmt.Fprintf(stderr, "New root token issued (accessor %s); only its hash is stored.\n", res.Accessor)
+			if revokeOthers {
+				fmt.Fprintf(stderr, "Revoked %d other root token(s).\n", res.Revoked)
+			} else {
+				fmt.Fprintln(stderr, "Older root tokens stay valid; run with --revoke-others to revoke them.")
+			}
 			return nil
 		},
 	}
-	gen.Flags().StringVar(&storage, "storage", server.DefaultStorage, "store: sqlite://<path> or postgres://...")
+	gen.Flags().StringVar(&storage, "storage", server.DefaultStorage, "store: sqlite://<path> or postgres://... (must exist)")
+	gen.Flags().BoolVar(&revokeOthers, "revoke-others", false, "revoke every other root token in the same run")
 	key := &cobra.Command{
 		Use:   "generate-key",
 		Short: "Print a new random encryption key (for GATEHOUSE_ENCRYPTION_KEY or --encryption-key-file)",
@@ -217,9 +259,9 @@ func newOperatorCommand() *cobra.Command {
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, commit and Go version of this build",
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), server.Version)
+			fmt.Fprintln(cmd.OutOrStdout(), buildinfo.Get().String())
 		},
 	}
 }

@@ -116,8 +116,9 @@ func Middleware(next http.Handler, resolver *clientip.Resolver, metrics *Metrics
 			code := strconv.Itoa(sw.status)
 			elapsed := time.Since(start)
 			if metrics != nil {
-				metrics.requests.WithLabelValues(route, r.Method, code).Inc()
-				metrics.latency.WithLabelValues(route, r.Method, code).Observe(elapsed.Seconds())
+				method := methodLabel(r.Method)
+				metrics.requests.WithLabelValues(route, method, code).Inc()
+				metrics.latency.WithLabelValues(route, method, code).Observe(elapsed.Seconds())
 			}
 			// Never log headers, bodies or query strings: they can hold
 			// tokens, client secrets and JWTs.

@@ -24,12 +24,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/buildinfo"
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/infisical"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/vault"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -37,12 +39,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
 )
 
-// Version is the server's version, shown by /v1/sys/health.
-var Version = "0.1.0-dev"
-
 // Config is the server's configuration (flags and GATEHOUSE_* variables).
 type Config struct {
-	Listen            string
+	Listen string
+	// Listener, when set, is already bound (see Bind) and is served
+	// instead of Listen; the server owns it from New on, closing it on
+	// every failure and on Close.
+	Listener          net.Listener
 	Storage           string
 	TLSCert, TLSKey   string
 	TrustedProxies    []netip.Prefix
@@ -63,6 +66,25 @@ type Config struct {
 	// service-account CA and token are read from for Vault mounts whose
 	// config leaves them empty (vaultauth.DefaultPodDir when ""; "-" = never).
 	PodServiceAccountDir string
+	// LoginRateLimit is the sustained logins per second allowed from one
+	// source address, with LoginRateBurst at once (0 = no limit).
+	LoginRateLimit float64
+	LoginRateBurst int
+	// AuditRetention is how long audit events are kept in the store; the
+	// sweeper deletes older ones (0 = keep forever).
+	AuditRetention time.Duration
+	// AuditFile, when set, receives every audit event as a JSON line too
+	// (a file opened for appending, mode 0600; "-" = Stdout).
+	AuditFile string
+	// Stdout is standard output (os.Stdout when nil), for AuditFile "-".
+	Stdout io.Writer
+
+	// RootTokenFile, when set, receives the root token created at the
+	// first start (mode 0600, never overwritten) instead of Out.
+	RootTokenFile string
+	// LogJSON: Logger writes JSON (--log-format json), so the root token
+	// notice on Out is a JSON line too.
+	LogJSON bool
 
 	Logger *slog.Logger
 	// Out receives the one-time root token notice (stderr in production).
@@ -79,15 +101,19 @@ type Server struct {
 	handler  http.Handler
 	http     *http.Server
 	listener net.Listener
+	tlsConf  *tls.Config
 	tokens   *token.Service
 	devDir   string // --dev: the throwaway store's directory, removed on Close
+	auditOut *audit.Sink
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
 }
 
-// New builds a server on an open store without listening yet.
-func New(ctx context.Context, cfg Config) (*Server, error) {
+// New builds a server on an open store without listening yet (or on
+// cfg.Listener, bound already). On failure it undoes what it did: nothing
+// it created is left behind.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -103,6 +129,35 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 20 * time.Second
 	}
+	undo := []func(){func() { closeListener(cfg.Listener) }}
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	bi := buildinfo.Get()
+	cfg.Logger.Info("gatehouse starting", "version", bi.Version, "commit", bi.Commit, "go", bi.GoVersion)
+	// Everything that can be refused is checked before anything is
+	// created (a store, a key, a root token).
+	tlsConf, err := loadTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRootTokenFile(cfg.RootTokenFile); err != nil {
+		return nil, err
+	}
+	var auditOut *audit.Sink
+	if cfg.AuditFile != "" {
+		if cfg.Stdout == nil {
+			cfg.Stdout = os.Stdout
+		}
+		if auditOut, err = audit.OpenSink(cfg.AuditFile, cfg.Stdout, cfg.Logger); err != nil {
+			return nil, err
+		}
+		undo = append(undo, func() { auditOut.Close() })
+	}
 	var devDir string
 	if cfg.Dev {
 		dir, err := os.MkdirTemp("", "gatehouse-dev-")
@@ -110,6 +165,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		devDir = dir
+		undo = append(undo, func() { removeDevDir(devDir) })
 		cfg.Storage = "sqlite://" + filepath.Join(dir, "gatehouse.db")
 		cfg.EncryptionKey, cfg.EncryptionKeyFile = "", ""
 	}
@@ -118,7 +174,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	key, generated, err := loadKey(cfg)
 	if err != nil {
-		removeDevDir(devDir)
 		return nil, err
 	}
 	if generated != "" && !cfg.Dev {
@@ -126,14 +181,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	st, err := openServerStore(ctx, cfg.Storage, cfg.Logger)
 	if err != nil {
-		removeDevDir(devDir)
 		return nil, fmt.Errorf("opening storage %s: %w", RedactStorageURL(cfg.Storage), err)
 	}
-	s := &Server{cfg: cfg, store: st, key: key, devDir: devDir, stop: make(chan struct{}), done: make(chan struct{})}
+	undo = append(undo, func() { st.Close() })
+	if auditOut != nil {
+		st = audit.Tee(st, auditOut)
+	}
+	s := &Server{cfg: cfg, store: st, key: key, listener: cfg.Listener, tlsConf: tlsConf, devDir: devDir, auditOut: auditOut, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.init(ctx); err != nil {
 		close(s.done) // no sweeper was started
-		st.Close()
-		removeDevDir(devDir)
 		return nil, err
 	}
 	return s, nil
@@ -152,9 +208,10 @@ func (s *Server) init(ctx context.Context) error {
 		return err
 	}
 	auth := &httpapi.Authenticator{Tokens: s.tokens}
+	loginLimiter := ratelimit.New(ratelimit.Config{Rate: cfg.LoginRateLimit, Burst: cfg.LoginRateBurst, Now: now})
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
 	metrics := httpapi.NewMetrics(reg)
 
 	mux := http.NewServeMux()
@@ -174,7 +231,7 @@ func (s *Server) init(ctx context.Context) error {
 	universalAuth := universalauth.NewService(s.store, s.tokens, auditLog, now)
 	kubeAuth := kubeauth.NewService(s.store, s.key, s.tokens, auditLog, now, cfg.KubeTimeout, cfg.Logger)
 	kubeAuth.CacheReviews(cfg.KubeReviewCacheTTL)
-	infisical.Register(mux, infisical.Deps{Auth: auth, Identities: identities, Tokens: s.tokens, UniversalAuth: universalAuth, KubernetesAuth: kubeAuth, Store: s.store, Now: now, Logger: cfg.Logger})
+	infisical.Register(mux, infisical.Deps{Auth: auth, Identities: identities, Tokens: s.tokens, UniversalAuth: universalAuth, KubernetesAuth: kubeAuth, Store: s.store, Now: now, Logger: cfg.Logger, LoginLimiter: loginLimiter})
 	podDir := cfg.PodServiceAccountDir
 	switch podDir {
 	case "":
@@ -188,7 +245,7 @@ func (s *Server) init(ctx context.Context) error {
 			return fmt.Errorf("enabling auth/kubernetes: %w", err)
 		}
 	}
-	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: Version, Logger: cfg.Logger})
+	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: buildinfo.Get().Version, Logger: cfg.Logger, LoginLimiter: loginLimiter})
 
 	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)
 	go s.sweep()
@@ -204,10 +261,13 @@ func (s *Server) bootstrapRoot(ctx context.Context, auditLog *audit.Log) error {
 			return err
 		}
 		auditLog.Record(ctx, store.AuditEvent{Type: audit.TypeRootTokenCreate, Success: true, ActorID: "dev", Details: map[string]string{"accessor": rec.ID}})
-		fmt.Fprintf(s.cfg.Out, "Development mode: the root token is the one given with --dev-root-token.\n")
+		s.cfg.Logger.Info("development mode: the root token is the one given with --dev-root-token")
 		return nil
 	}
-	first, err := s.store.PutMetaIfAbsent(ctx, "root_token_created_at", s.cfg.Now().UTC().Format(time.RFC3339))
+	if err := s.checkRootTokenFileUnused(ctx); err != nil {
+		return err
+	}
+	first, err := s.store.PutMetaIfAbsent(ctx, metaRootTokenCreated, s.cfg.Now().UTC().Format(time.RFC3339))
 	if err != nil {
 		return err
 	}
@@ -219,8 +279,7 @@ func (s *Server) bootstrapRoot(ctx context.Context, auditLog *audit.Log) error {
 		return err
 	}
 	auditLog.Record(ctx, store.AuditEvent{Type: audit.TypeRootTokenCreate, Success: true, ActorID: "bootstrap", Details: map[string]string{"accessor": issued.Record.ID}})
-	fmt.Fprintf(s.cfg.Out, "\nRoot token (shown once; only its hash is stored):\n\n    %s\n\nUse it as \"Authorization: Bearer <token>\" or \"X-Vault-Token: <token>\".\nLost it? Stop the server and run `gatehouse operator generate-root`.\n\n", issued.Token.Reveal())
-	return nil
+	return s.announceRoot(issued.Token)
 }
 
 // Handler is the server's HTTP handler (for tests that serve it themselves).
@@ -234,11 +293,10 @@ func (s *Server) Tokens() *token.Service { return s.tokens }
 
 // Listen binds the configured address.
 func (s *Server) Listen() error {
-	addr := s.cfg.Listen
-	if addr == "" {
-		addr = "127.0.0.1:8080"
+	if s.listener != nil {
+		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := Bind(s.cfg.Listen)
 	if err != nil {
 		return err
 	}
@@ -266,14 +324,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	tlsOn := s.cfg.TLSCert != "" || s.cfg.TLSKey != ""
-	if tlsOn {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("loading TLS certificate: %w", err)
-		}
-		s.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	}
+	tlsOn := s.tlsConf != nil
+	s.http.TLSConfig = s.tlsConf
 	errc := make(chan error, 1)
 	go func() {
 		var err error
@@ -289,6 +341,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		scheme = "https"
 	}
 	s.cfg.Logger.Info("gatehouse listening", "addr", scheme+"://"+s.Addr(), "storage", RedactStorageURL(s.cfg.Storage), "dev", s.cfg.Dev)
+	warnPlainHTTP(s.cfg.Logger, s.listener.Addr(), tlsOn)
 
 	var serveErr error
 	select {
@@ -313,9 +366,18 @@ func (s *Server) Close() error {
 		close(s.stop)
 		<-s.done
 		err = s.store.Close()
+		s.auditOut.Close()
+		closeListener(s.listener) // when never served
 		removeDevDir(s.devDir)
 	})
 	return err
+}
+
+// closeListener closes a listener the server was given or bound.
+func closeListener(ln net.Listener) {
+	if ln != nil {
+		ln.Close()
+	}
 }
 
 // removeDevDir deletes a --dev server's throwaway store.
@@ -325,7 +387,7 @@ func removeDevDir(dir string) {
 	}
 }
 
-// sweep purges expired and revoked tokens periodically.
+// sweep runs Sweep periodically.
 func (s *Server) sweep() {
 	defer close(s.done)
 	t := time.NewTicker(s.cfg.SweepInterval)
@@ -336,13 +398,28 @@ func (s *Server) sweep() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			n, err := s.tokens.Purge(ctx, time.Hour)
+			s.Sweep(ctx)
 			cancel()
-			if err != nil {
-				s.cfg.Logger.Warn("token sweep failed", "err", err)
-			} else if n > 0 {
-				s.cfg.Logger.Info("token sweep", "purged", n)
-			}
 		}
+	}
+}
+
+// Sweep purges expired and revoked tokens and, with an AuditRetention,
+// older audit events, once; the sweeper calls it every SweepInterval.
+func (s *Server) Sweep(ctx context.Context) {
+	n, err := s.tokens.Purge(ctx, time.Hour)
+	if err != nil {
+		s.cfg.Logger.Warn("token sweep failed", "err", err)
+	} else if n > 0 {
+		s.cfg.Logger.Info("token sweep", "purged", n)
+	}
+	if s.cfg.AuditRetention <= 0 {
+		return
+	}
+	n, err = s.store.PurgeAuditEvents(ctx, s.cfg.Now().Add(-s.cfg.AuditRetention))
+	if err != nil {
+		s.cfg.Logger.Warn("audit retention sweep failed", "err", err)
+	} else if n > 0 {
+		s.cfg.Logger.Info("audit retention sweep", "purged", n, "retention", s.cfg.AuditRetention)
 	}
 }

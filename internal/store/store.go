@@ -339,6 +339,10 @@ type Store interface {
 	// RevokeAccessTokens sets RevokedAt = now on every unrevoked token the
 	// filter selects and returns how many.
 	RevokeAccessTokens(ctx context.Context, f TokenFilter, now time.Time) (int64, error)
+	// RevokeRootTokens sets RevokedAt = now on every unrevoked root token
+	// (AuthMethodRoot) but exceptID, and returns how many (`operator
+	// generate-root --revoke-others`).
+	RevokeRootTokens(ctx context.Context, exceptID string, now time.Time) (int64, error)
 	// PurgeAccessTokens deletes tokens revoked before cutoff or expired
 	// before cutoff, and returns how many.
 	PurgeAccessTokens(ctx context.Context, cutoff time.Time) (int64, error)
@@ -347,4 +351,7 @@ type Store interface {
 	AppendAuditEvent(ctx context.Context, e AuditEvent) error
 	// ListAuditEvents returns events newest first, and the total count.
 	ListAuditEvents(ctx context.Context, offset, limit int) ([]AuditEvent, int, error)
+	// PurgeAuditEvents deletes the events older than before (audit
+	// retention) and returns how many.
+	PurgeAuditEvents(ctx context.Context, before time.Time) (int64, error)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 	"github.com/gatehouse-dev/gatehouse/internal/universalauth"
@@ -30,6 +31,9 @@ type Deps struct {
 
 	// KubernetesAuth serves the Kubernetes Auth routes.
 	KubernetesAuth *kubeauth.Service
+
+	// LoginLimiter limits logins per source address (nil = no limit).
+	LoginLimiter *ratelimit.Limiter
 }
 
 // API is the Infisical front end.

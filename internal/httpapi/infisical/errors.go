@@ -57,5 +57,6 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	case e.Code == errs.Unavailable:
 		logger.ErrorContext(r.Context(), "request failed", "request_id", body.ReqID, "route", r.Pattern, "err", err)
 	}
+	httpapi.SetRetryAfter(w.Header(), err)
 	httpapi.WriteJSON(w, status, body)
 }

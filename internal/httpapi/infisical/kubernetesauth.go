@@ -15,7 +15,7 @@ import (
 func (a *API) registerKubernetesAuth(handle func(string, func(*http.Request) (int, any, error))) {
 	const base = "/api/v1/auth/kubernetes-auth"
 	const ident = base + "/identities/{identityId}"
-	handle("POST "+base+"/login", a.kubernetesAuthLogin)
+	handle("POST "+base+"/login", a.limitLogin(a.kubernetesAuthLogin))
 	handle("POST "+ident, a.attachKubernetesAuth)
 	handle("GET "+ident, a.getKubernetesAuth)
 	handle("PATCH "+ident, a.updateKubernetesAuth)

@@ -16,7 +16,7 @@ import (
 func (a *API) registerUniversalAuth(handle func(string, func(*http.Request) (int, any, error))) {
 	const base = "/api/v1/auth/universal-auth"
 	const ident = base + "/identities/{identityId}"
-	handle("POST "+base+"/login", a.universalAuthLogin)
+	handle("POST "+base+"/login", a.limitLogin(a.universalAuthLogin))
 	handle("POST "+ident, a.attachUniversalAuth)
 	handle("GET "+ident, a.getUniversalAuth)
 	handle("PATCH "+ident, a.updateUniversalAuth)

@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
@@ -22,6 +23,8 @@ type Deps struct {
 	Now        func() time.Time
 	Version    string
 	Logger     *slog.Logger
+	// LoginLimiter limits logins per source address (nil = no limit).
+	LoginLimiter *ratelimit.Limiter
 }
 
 // API is the Vault front end.

@@ -53,6 +53,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	case errs.Unavailable:
 		logger.ErrorContext(r.Context(), "request failed", "request_id", httpapi.RequestID(r), "route", r.Pattern, "err", err)
 	}
+	httpapi.SetRetryAfter(w.Header(), err)
 	httpapi.WriteJSON(w, status, errorBody{Errors: msgs})
 }
 

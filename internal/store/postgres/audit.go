@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -68,4 +69,14 @@ func (s *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store
 		ORDER BY time DESC NULLS LAST, seq DESC OFFSET $1 LIMIT $2`,
 		`SELECT count(*) FROM audit_events`,
 		[]any{offsetArg(offset), limitArg(limit)}, scanAuditEvent)
+}
+
+// PurgeAuditEvents deletes the events older than before (audit_events_time
+// serves the range).
+func (s *Store) PurgeAuditEvents(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_events WHERE time < $1`, before)
+	if err != nil {
+		return 0, wrapErr("purge audit events", err)
+	}
+	return tag.RowsAffected(), nil
 }

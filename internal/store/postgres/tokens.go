@@ -236,3 +236,16 @@ func (s *Store) PurgeAccessTokens(ctx context.Context, cutoff time.Time) (int64,
 	}
 	return tag.RowsAffected(), nil
 }
+
+// RevokeRootTokens revokes every unrevoked root token but exceptID.
+func (s *Store) RevokeRootTokens(ctx context.Context, exceptID string, now time.Time) (int64, error) {
+	if err := checkNow("revoke root tokens", now); err != nil {
+		return 0, err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE access_tokens SET revoked_at = $3
+		WHERE auth_method_type = $1 AND id <> $2 AND revoked_at IS NULL`, string(store.AuthMethodRoot), exceptID, timeArg(now))
+	if err != nil {
+		return 0, wrapErr("revoke root tokens", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -206,3 +206,20 @@ func (s *Store) PurgeAccessTokens(ctx context.Context, cutoff time.Time) (int64,
 	}
 	return n, nil
 }
+
+// RevokeRootTokens revokes every unrevoked root token but exceptID.
+func (s *Store) RevokeRootTokens(ctx context.Context, exceptID string, now time.Time) (int64, error) {
+	if err := checkNow(now); err != nil {
+		return 0, err
+	}
+	res, err := s.write.ExecContext(ctx, `UPDATE access_tokens SET revoked_at = ?
+		WHERE auth_method_type = ? AND id <> ? AND revoked_at IS NULL`, micros(now), string(store.AuthMethodRoot), exceptID)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke root tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke root tokens: %w", err)
+	}
+	return n, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -81,4 +82,18 @@ func (s *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store
 		return nil, 0, fmt.Errorf("sqlite: list audit events: %w", err)
 	}
 	return out, total, nil
+}
+
+// PurgeAuditEvents deletes the events older than before (audit_events_time
+// serves the range).
+func (s *Store) PurgeAuditEvents(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM audit_events WHERE time < ?`, before.UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge audit events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge audit events: %w", err)
+	}
+	return n, nil
 }

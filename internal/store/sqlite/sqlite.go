@@ -58,6 +58,7 @@ type Store struct {
 	writes          chan *pendingWrite // to groupWriter (groupcommit.go)
 	closing         chan struct{}      // closed by Close: stops the goroutines below
 	checkpointsDone chan struct{}      // closed when checkpointLoop returns
+	lock            *os.File           // holds the flock of <path>.lock (lock.go); nil where unsupported
 	writerDone      chan struct{}      // closed when groupWriter returns
 	closeOnce       sync.Once
 	closeErr        error
@@ -79,6 +80,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: creating database directory: %w", err)
 	}
+	lock, err := lockFile(abs)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, abs)
+	if err != nil {
+		closeLock(lock)
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func open(ctx context.Context, abs string) (*Store, error) {
 	// Create the file ourselves so that it (and the -wal and -shm files,
 	// which SQLite creates with the main file's mode) is private: it holds
 	// token hashes and sealed secrets.
@@ -132,6 +147,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// closeLock releases the database's lock.
+func closeLock(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
+}
+
 // dsn builds the driver's connection string. The pragmas go in the DSN (not
 // in an Exec after Open) because database/sql opens connections whenever it
 // likes: the driver runs these on every new connection of the pool.
@@ -178,6 +200,7 @@ func (s *Store) Close() error {
 		<-s.checkpointsDone
 		<-s.writerDone
 		s.closeErr = errors.Join(s.stmts.close(), s.read.Close(), s.write.Close())
+		closeLock(s.lock)
 	})
 	return s.closeErr
 }

@@ -19,6 +19,7 @@ var accessTokenTests = []test{
 	{"RenewRevoked", testAccessTokenRenewRevoked},
 	{"Revoke", testAccessTokenRevoke},
 	{"RevokeEmptyFilter", testAccessTokenRevokeEmptyFilter},
+	{"RevokeRootTokens", testRevokeRootTokens},
 	{"Purge", testAccessTokenPurge},
 }
 
@@ -322,5 +323,38 @@ func testAccessTokenPurge(t *testing.T, s store.Store) {
 	must(t, err)
 	if n != 0 {
 		t.Errorf("PurgeAccessTokens again = %d, want 0", n)
+	}
+}
+
+// testRevokeRootTokens: every unrevoked root token but the one kept is
+// revoked; other tokens and revocation times already set are untouched.
+func testRevokeRootTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	m := uaMethod(t, s)
+	keep := createAccessToken(t, s, newRootToken(at(1)))
+	old1 := createAccessToken(t, s, newRootToken(at(2)))
+	old2 := createAccessToken(t, s, newRootToken(at(3)))
+	gone := newRootToken(at(4))
+	gone.RevokedAt = at(5)
+	createAccessToken(t, s, gone)
+	other := createAccessToken(t, s, newAccessToken(m, "", at(6)))
+
+	n, err := s.RevokeRootTokens(ctx, keep.ID, at(10))
+	must(t, err)
+	if n != 2 {
+		t.Errorf("RevokeRootTokens = %d, want 2", n)
+	}
+	for _, c := range []struct {
+		tok  store.AccessToken
+		want time.Time
+	}{{keep, time.Time{}}, {old1, at(10)}, {old2, at(10)}, {gone, at(5)}, {other, time.Time{}}} {
+		got, err := s.GetAccessToken(ctx, c.tok.ID)
+		must(t, err)
+		if !got.RevokedAt.Equal(c.want) {
+			t.Errorf("token created at %v: RevokedAt = %v, want %v", c.tok.CreatedAt, got.RevokedAt, c.want)
+		}
+	}
+	if n, err := s.RevokeRootTokens(ctx, keep.ID, at(11)); err != nil || n != 0 {
+		t.Errorf("second RevokeRootTokens = %d, %v; want 0, nil", n, err)
 	}
 }

@@ -11,6 +11,7 @@ var auditTests = []test{
 	{"RoundTrip", testAuditRoundTrip},
 	{"List", testAuditList},
 	{"ListEmpty", testAuditListEmpty},
+	{"Purge", testAuditPurge},
 }
 
 func newAuditEvent(i int) store.AuditEvent {
@@ -91,5 +92,33 @@ func testAuditListEmpty(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(got) != 0 || total != 0 {
 		t.Errorf("ListAuditEvents of an empty store = %v, %d; want none, 0", got, total)
+	}
+}
+
+// testAuditPurge: PurgeAuditEvents deletes exactly the events older than
+// its cutoff (audit retention).
+func testAuditPurge(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var events []store.AuditEvent
+	for i := range 7 {
+		events = append(events, newAuditEvent(i))
+		must(t, s.AppendAuditEvent(ctx, events[i]))
+	}
+	n, err := s.PurgeAuditEvents(ctx, at(3))
+	must(t, err)
+	if n != 3 {
+		t.Errorf("PurgeAuditEvents(at(3)) = %d, want 3", n)
+	}
+	got, total, err := s.ListAuditEvents(ctx, 0, 10)
+	must(t, err)
+	if total != 4 {
+		t.Errorf("after the purge: total = %d, want 4", total)
+	}
+	checkEqual(t, "ListAuditEvents after the purge", got, []store.AuditEvent{events[6], events[5], events[4], events[3]})
+	if n, err = s.PurgeAuditEvents(ctx, at(3)); err != nil || n != 0 {
+		t.Errorf("a second purge = %d, %v; want 0, nil", n, err)
+	}
+	if n, err = s.PurgeAuditEvents(ctx, at(100)); err != nil || n != 4 {
+		t.Errorf("purging everything = %d, %v; want 4, nil", n, err)
 	}
 }

@@ -221,6 +221,12 @@ func (c *Store) RevokeAccessTokens(ctx context.Context, f store.TokenFilter, now
 	return c.s.RevokeAccessTokens(ctx, f, now)
 }
 
+// RevokeRootTokens empties the cache.
+func (c *Store) RevokeRootTokens(ctx context.Context, exceptID string, now time.Time) (int64, error) {
+	defer c.flush()
+	return c.s.RevokeRootTokens(ctx, exceptID, now)
+}
+
 // PurgeAccessTokens deletes tokens: empties the cache.
 func (c *Store) PurgeAccessTokens(ctx context.Context, cutoff time.Time) (int64, error) {
 	defer c.flush()
@@ -231,6 +237,10 @@ func (c *Store) PurgeAccessTokens(ctx context.Context, cutoff time.Time) (int64,
 
 func (c *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
 	return c.s.AppendAuditEvent(ctx, e)
+}
+
+func (c *Store) PurgeAuditEvents(ctx context.Context, before time.Time) (int64, error) {
+	return c.s.PurgeAuditEvents(ctx, before)
 }
 
 func (c *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store.AuditEvent, int, error) {
