@@ -85,6 +85,10 @@ type IssueRequest struct {
 	// token's id as its "accessor" detail. The caller must not record it
 	// again.
 	Event *store.AuditEvent
+	// Lockout, with Event, is the login's lockout record: the login is
+	// refused (store.ErrLocked in the chain) when it is locked, and it is
+	// deleted with the token otherwise (store.TokenIssue.Lockout).
+	Lockout *store.LockoutKey
 }
 
 // Issued is a new token: the secret (shown to the caller once) and its record.
@@ -121,7 +125,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (Issued, error) {
 				ev.Details = map[string]string{}
 			}
 			ev.Details["accessor"] = rec.ID
-			w := store.TokenIssue{Token: rec, Event: ev}
+			w := store.TokenIssue{Token: rec, Event: ev, Lockout: req.Lockout}
 			if req.ConsumeClientSecret {
 				w.ClientSecretID = req.ClientSecretID
 			}

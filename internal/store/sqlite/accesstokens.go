@@ -49,8 +49,8 @@ func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) erro
 	return nil
 }
 
-// IssueAccessToken writes a login's secret use, token and audit event as
-// one unit of the next group (groupcommit.go): one commit for the three.
+// IssueAccessToken writes a login's secret use, token and audit event (and
+// deletes its lockout record, refusing when it is locked) as one unit of the next group (groupcommit.go): one commit for the three.
 func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error {
 	tok, err := tokenArgs(w.Token)
 	if err != nil {
@@ -61,6 +61,18 @@ func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error 
 		return fmt.Errorf("sqlite: issue access token: %w", err)
 	}
 	err = s.groupUnit(ctx, func(ctx context.Context, bind binder) error {
+		if k := w.Lockout; k != nil {
+			// The record goes with the login, unless it is locked: then
+			// the unit is refused (store.ErrLocked) and the delete undone.
+			var until sql.NullInt64
+			err := bind(s.stmts.clearLockout).QueryRowContext(ctx, k.AuthMethodID, k.ClientIP).Scan(&until)
+			switch {
+			case err == nil && until.Valid && until.Int64 > w.Token.CreatedAt.UnixMicro():
+				return store.ErrLocked
+			case err != nil && !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
 		if w.ClientSecretID != "" {
 			var id string
 			if err := bind(s.stmts.consumeClientSecretID).QueryRowContext(ctx, micros(w.Token.CreatedAt), w.ClientSecretID).Scan(&id); err != nil {
@@ -75,6 +87,9 @@ func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error 
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return s.whyNotUsable(ctx, `SELECT revoked_at FROM client_secrets WHERE id = ?`, "client secret", w.ClientSecretID)
+	}
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("sqlite: issue access token: %w", err)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: issue access token %q: %w", w.Token.ID, mapErr(err))

@@ -24,23 +24,31 @@ func scanLockout(r rowScanner) (store.Lockout, error) {
 	return l, nil
 }
 
-// RecordLoginFailure reads the key's record, applies store.Lockout.AfterFailure
-// and writes it back, in one write transaction (BEGIN IMMEDIATE on the one
-// write connection): concurrent failures queue and each is counted. The
-// same transaction deletes the method's other records that expired by
-// now, so that failures from many addresses cannot grow the table without
-// bound.
-func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, now time.Time, p store.LockoutPolicy) (store.Lockout, error) {
+// RecordLoginFailure reads the key's record and, unless it is locked at
+// now, applies store.Lockout.AfterFailure and writes it back, in one write
+// transaction (BEGIN IMMEDIATE on the one write connection): concurrent
+// failures queue and each is counted, so at most Threshold are counted
+// before the lock. The same transaction deletes the method's other records
+// that expired by now, so that failures from many addresses cannot grow
+// the table without bound.
+func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, now time.Time, p store.LockoutPolicy) (store.Lockout, bool, error) {
 	if now.IsZero() {
-		return store.Lockout{}, errors.New("sqlite: record login failure: time is zero")
+		return store.Lockout{}, false, errors.New("sqlite: record login failure: time is zero")
 	}
-	var out store.Lockout
+	var (
+		out     store.Lockout
+		counted bool
+	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		cur, err := scanLockout(tx.QueryRowContext(ctx, `SELECT `+lockoutCols+` FROM login_lockouts
 			WHERE auth_method_id = ? AND client_ip = ?`, key.AuthMethodID, key.ClientIP))
 		existed := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: record login failure: %w", err)
+		}
+		if existed && cur.Active(now) {
+			out = cur
+			return nil
 		}
 		cur.LockoutKey = key
 		next := cur.AfterFailure(existed, now, p)
@@ -55,6 +63,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, no
 		if err != nil {
 			return fmt.Errorf("sqlite: record login failure for auth method %q: %w", key.AuthMethodID, mapErr(err))
 		}
+		counted = true
 		if _, err := tx.ExecContext(ctx, `DELETE FROM login_lockouts
 			WHERE auth_method_id = ? AND expires_at <= ? AND client_ip <> ?`,
 			key.AuthMethodID, micros(now), key.ClientIP); err != nil {
@@ -63,9 +72,9 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, no
 		return nil
 	})
 	if err != nil {
-		return store.Lockout{}, err
+		return store.Lockout{}, false, err
 	}
-	return out, nil
+	return out, counted, nil
 }
 
 // GetLockout returns the key's record.
