@@ -36,6 +36,13 @@ var (
 	ErrAlreadyExists = errors.New("store: already exists")
 	// ErrLimitReached: a use counter is already at its limit.
 	ErrLimitReached = errors.New("store: use limit reached")
+	// ErrInvalid: a value cannot be stored: a NUL character or invalid
+	// UTF-8 in a text field or key, or a NUL (\u0000) in a JSON document
+	// the store indexes (identity and token metadata, audit details).
+	// PostgreSQL refuses these; SQLite, which would keep them, refuses
+	// exactly the same, so both stores accept the same inputs. It is the
+	// caller's fault: never "unavailable".
+	ErrInvalid = errors.New("store: invalid value")
 	// ErrLocked: a login's lockout record is locked (TokenIssue.Lockout).
 	ErrLocked = errors.New("store: locked out")
 )

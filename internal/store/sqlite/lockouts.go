@@ -32,6 +32,9 @@ func scanLockout(r rowScanner) (store.Lockout, error) {
 // that expired by now, so that failures from many addresses cannot grow
 // the table without bound.
 func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, now time.Time, p store.LockoutPolicy) (store.Lockout, bool, error) {
+	if err := checkText("record login failure", key.AuthMethodID, key.ClientIP); err != nil {
+		return store.Lockout{}, false, err
+	}
 	if now.IsZero() {
 		return store.Lockout{}, false, errors.New("sqlite: record login failure: time is zero")
 	}
@@ -79,6 +82,9 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, no
 
 // GetLockout returns the key's record.
 func (s *Store) GetLockout(ctx context.Context, key store.LockoutKey) (store.Lockout, error) {
+	if err := checkText("get lockout", key.AuthMethodID, key.ClientIP); err != nil {
+		return store.Lockout{}, err
+	}
 	l, err := scanLockout(s.stmts.lockout.QueryRowContext(ctx, key.AuthMethodID, key.ClientIP))
 	if err != nil {
 		return store.Lockout{}, notFound(err, "lockout of auth method %q", key.AuthMethodID)
@@ -88,6 +94,9 @@ func (s *Store) GetLockout(ctx context.Context, key store.LockoutKey) (store.Loc
 
 // ClearLockout deletes the key's record, if any.
 func (s *Store) ClearLockout(ctx context.Context, key store.LockoutKey) error {
+	if err := checkText("clear lockout", key.AuthMethodID, key.ClientIP); err != nil {
+		return err
+	}
 	if _, err := s.write.ExecContext(ctx, `DELETE FROM login_lockouts WHERE auth_method_id = ? AND client_ip = ?`,
 		key.AuthMethodID, key.ClientIP); err != nil {
 		return fmt.Errorf("sqlite: clear lockout of auth method %q: %w", key.AuthMethodID, err)
@@ -97,6 +106,9 @@ func (s *Store) ClearLockout(ctx context.Context, key store.LockoutKey) error {
 
 // ClearLockouts deletes every record of the method.
 func (s *Store) ClearLockouts(ctx context.Context, authMethodID string) (int64, error) {
+	if err := checkText("clear lockouts", authMethodID); err != nil {
+		return 0, err
+	}
 	res, err := s.write.ExecContext(ctx, `DELETE FROM login_lockouts WHERE auth_method_id = ?`, authMethodID)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: clear lockouts of auth method %q: %w", authMethodID, err)
@@ -110,6 +122,9 @@ func (s *Store) ClearLockouts(ctx context.Context, authMethodID string) (int64, 
 
 // ListActiveLockouts returns the method's records locked at now.
 func (s *Store) ListActiveLockouts(ctx context.Context, authMethodID string, now time.Time) ([]store.Lockout, error) {
+	if err := checkText("list lockouts", authMethodID); err != nil {
+		return nil, err
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT `+lockoutCols+` FROM login_lockouts
 		WHERE auth_method_id = ? AND locked_until > ? ORDER BY client_ip`, authMethodID, now.UnixMicro())
 	if err != nil {
