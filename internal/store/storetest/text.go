@@ -107,7 +107,10 @@ func testTextRefused(t *testing.T, s store.Store) {
 			_, _, err := s.RecordLoginFailure(ctx, store.LockoutKey{AuthMethodID: ua.ID, ClientIP: bad}, at(2), lockPolicy)
 			return err
 		}},
-		{"PutMetaIfAbsent", func(ctx context.Context, bad string) error { _, err := s.PutMetaIfAbsent(ctx, "k-"+newID(), bad); return err }},
+		{"PutMetaIfAbsent", func(ctx context.Context, bad string) error {
+			_, err := s.PutMetaIfAbsent(ctx, "k-"+newID(), bad)
+			return err
+		}},
 		{"GetMeta", func(ctx context.Context, bad string) error { _, err := s.GetMeta(ctx, bad); return err }},
 	}
 	for _, o := range ops {
