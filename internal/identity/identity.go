@@ -229,6 +229,7 @@ func (s *Service) Delete(ctx context.Context, p Principal, id string) (View, err
 	}
 	s.audit.Record(ctx, store.AuditEvent{Type: audit.TypeIdentityDelete, Success: true, ActorID: p.ActorID(), IdentityID: id,
 		Details: map[string]string{"name": ident.Name}})
+	s.audit.Record(ctx, audit.TokensRevoked(p.ActorID(), audit.CauseIdentityDelete, id, map[string]string{"identityId": id}))
 	return v, nil
 }
 
