@@ -175,6 +175,12 @@ func TestRevocationsAudited(t *testing.T) {
 		t.Fatalf("delete identity: %d %s", r.status, r.raw)
 	}
 	wants = append(wants, want{"root", "identity.delete", "identityId", idG})
+	ts.vaultOK("POST", "sys/auth/k8s-roles", ts.root, map[string]any{"type": "kubernetes"})
+	noContent(t, ts.vault("POST", "auth/k8s-roles/role/web", ts.root, map[string]any{
+		"bound_service_account_names": []string{"web"}, "bound_service_account_namespaces": "apps",
+	}))
+	noContent(t, ts.vault("DELETE", "auth/k8s-roles/role/web", ts.root, nil))
+	wants = append(wants, want{"root", "role.delete", "role", "web"})
 	ts.vaultOK("POST", "sys/auth/k8s-gone", ts.root, map[string]any{"type": "kubernetes"})
 	noContent(t, ts.vault("DELETE", "sys/auth/k8s-gone", ts.root, nil))
 	wants = append(wants, want{"root", "mount.delete", "mount", "k8s-gone"})
@@ -197,5 +203,43 @@ func TestRevocationsAudited(t *testing.T) {
 		if strings.Contains(raw, tok) {
 			t.Errorf("the audit log holds a token")
 		}
+	}
+}
+
+// TestRootTokenSelfRevocationOnInfisical: a root token revokes itself with
+// the Infisical API's revoke (its own value); the event names it by
+// accessor, which root reads and an admin identity does not.
+func TestRootTokenSelfRevocationOnInfisical(t *testing.T) {
+	ts := newTestServer(t)
+	_, admin := ts.uaToken("admin")
+	issued, err := ts.srv.Tokens().IssueRoot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := issued.Token.Reveal()
+	// An identity cannot revoke it through the Infisical API either: its
+	// revoke takes only the caller's own token.
+	if r := ts.do("POST", "/api/v1/auth/token/revoke", admin, map[string]string{"accessToken": second}); r.status != 200 {
+		t.Fatalf("revoke with the token's own value: %d %s", r.status, r.raw)
+	}
+	if r := ts.do("GET", "/api/v1/identities?limit=1", second, nil); r.status != 401 {
+		t.Fatalf("the revoked root token still works: %d %s", r.status, r.raw)
+	}
+	var rootEvent, adminEvent map[string]any
+	for _, e := range ts.auditEvents(ts.root) {
+		if e["type"] == "token.revoke" && detailsOf(e)["accessor"] == issued.Record.ID {
+			rootEvent = e
+		}
+	}
+	for _, e := range ts.auditEvents(admin) {
+		if e["type"] == "token.revoke" && detailsOf(e)["cause"] == "revoke-self" && e["actorId"] == "root" {
+			adminEvent = e
+		}
+	}
+	if rootEvent == nil || rootEvent["actorId"] != "root" || detailsOf(rootEvent)["tokenType"] != "root" {
+		t.Errorf("root reads the self-revocation as %v", rootEvent)
+	}
+	if adminEvent == nil || detailsOf(adminEvent)["accessor"] != "(hidden: root token)" {
+		t.Errorf("an admin identity reads the self-revocation as %v", adminEvent)
 	}
 }
