@@ -2,15 +2,21 @@ package universalauth_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/store/postgres/pgtest"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 	"github.com/gatehouse-dev/gatehouse/internal/universalauth"
 )
 
@@ -115,5 +121,47 @@ func TestConcurrentRightSecretsAreNotLockedOut(t *testing.T) {
 		if err != nil {
 			t.Fatalf("login: %v", err)
 		}
+	}
+}
+
+// lockingStore locks the login's key (as concurrent wrong guesses would)
+// while the presented secret is being looked up.
+type lockingStore struct {
+	store.Store
+	key    store.LockoutKey
+	now    func() time.Time
+	policy store.LockoutPolicy
+}
+
+func (s *lockingStore) GetClientSecretByHash(ctx context.Context, hash []byte) (store.ClientSecret, error) {
+	for range s.policy.Threshold {
+		if _, _, err := s.Store.RecordLoginFailure(ctx, s.key, s.now(), s.policy); err != nil {
+			return store.ClientSecret{}, err
+		}
+	}
+	return s.Store.GetClientSecretByHash(ctx, hash)
+}
+
+// TestRightSecretRefusedWhenLockedWhileChecked: a right secret whose
+// lockout key is locked while its secret is being checked gets no token:
+// the lock is checked again, atomically, where the token is written.
+func TestRightSecretRefusedWhenLockedWhileChecked(t *testing.T) {
+	f := newFixture(t)
+	m := f.attach(universalauth.Input{LockoutThreshold: ptr[int64](3), LockoutDurationSeconds: ptr[int64](60), LockoutCounterResetSeconds: ptr[int64](10)})
+	good := f.secret(m, universalauth.SecretInput{})
+	ls := &lockingStore{Store: f.store, key: store.LockoutKey{AuthMethodID: m.ID, ClientIP: "10.0.0.9"}, now: f.clock.Now,
+		policy: store.LockoutPolicy{Threshold: 3, Window: 10 * time.Second, Duration: time.Minute}}
+	log := audit.New(ls, f.clock.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc := universalauth.NewService(ls, token.NewService(ls, f.clock.Now, 0), log, f.clock.Now)
+	_, err := svc.Login(context.Background(), universalauth.LoginInput{ClientID: m.ClientID, ClientSecret: good.Secret, ClientIP: netip.MustParseAddr("10.0.0.9")})
+	if errs.CodeOf(err) != errs.TooManyRequests {
+		t.Fatalf("login locked while checked: %v, want locked out", err)
+	}
+	if n, err := f.store.RevokeAccessTokens(context.Background(), store.TokenFilter{ClientSecretID: good.Record.ID}, f.clock.Now()); err != nil || n != 0 {
+		t.Errorf("%d tokens minted (%v), want none", n, err)
+	}
+	cs, err := f.store.GetClientSecret(context.Background(), good.Record.ID)
+	if err != nil || cs.NumUses != 0 {
+		t.Errorf("secret uses %d (%v), want 0", cs.NumUses, err)
 	}
 }
