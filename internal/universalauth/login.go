@@ -44,7 +44,13 @@ type LoginInput struct {
 // audited with its true reason; the secret never is.
 //
 // Lockout counts the failures that guessing produces (see failure); a
-// successful login resets the counter of its (client ID, address).
+// successful login resets the counter of its (client ID, address). The
+// threshold is a hard cap under parallel guesses: a failure is counted and
+// the lock decided in one store operation, and a failure that finds the
+// lock already set (by concurrent failures) is answered as locked out, not
+// as a wrong secret; a right secret's token is written only if the key is
+// not locked, in the transaction that resets the counter. So at most
+// lockoutThreshold wrong secrets per window are ever given a verdict.
 func (s *Service) Login(ctx context.Context, in LoginInput) (token.Issued, error) {
 	ev := store.AuditEvent{Type: audit.TypeLogin, AuthMethod: string(store.AuthMethodUniversal),
 		ClientIP: addrString(in.ClientIP), Details: map[string]string{"clientId": auditClientID(in.ClientID)}}
