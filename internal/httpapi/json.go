@@ -40,7 +40,68 @@ func readBody(r *http.Request) ([]byte, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return []byte("{}"), nil
 	}
+	if err := checkNUL(b); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// checkNUL refuses a body with a NUL character in any string (a value or a
+// key, at any depth): no store can keep one (PostgreSQL refuses it in
+// text), no name or setting needs one, and refusing it here keeps it from
+// every domain check, log line and store call. In valid JSON a NUL can
+// only be the escape \u0000, so bodies without that text cost one scan.
+// A body that is not valid JSON is left to the decoder to refuse.
+func checkNUL(b []byte) error {
+	if !bytes.Contains(b, []byte(`\u0000`)) {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil
+	}
+	if path, ok := findNUL(v, ""); ok {
+		return errs.Validation(errs.FieldError{Path: path, Message: "must not contain NUL characters"})
+	}
+	return nil
+}
+
+// findNUL returns the path ("a.0.b") of the first string in v that holds a
+// NUL character, in key order.
+func findNUL(v any, path string) (string, bool) {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch v := v.(type) {
+	case string:
+		return path, strings.IndexByte(v, 0) >= 0
+	case []any:
+		for i, e := range v {
+			if p, ok := findNUL(e, join(fmt.Sprint(i))); ok {
+				return p, true
+			}
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if strings.IndexByte(k, 0) >= 0 {
+				return join(strings.ReplaceAll(k, "\x00", `\u0000`)), true
+			}
+			if p, ok := findNUL(v[k], join(k)); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 // DecodeStrict decodes the request body into v, rejecting unknown fields,

@@ -103,3 +103,43 @@ func FuzzDecodeStrict(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeRefusesNUL: a NUL character anywhere in a string of the body
+// (value or key, at any depth) is a validation failure naming the field,
+// with both decoders, before any field reaches a domain check or a store;
+// the text "\u0000" escaped as "\\u0000" is not a NUL.
+func TestDecodeRefusesNUL(t *testing.T) {
+	cases := []struct {
+		name string
+		body string
+		path string // "" = accepted
+	}{
+		{"value", `{"name":"a\u0000b"}`, "name"},
+		{"only a NUL", `{"name":"\u0000"}`, "name"},
+		{"nested", `{"items":[{"key":"k"},{"key":"\u0000"}]}`, "items.1.key"},
+		{"unknown field", `{"zzz":"\u0000"}`, "zzz"},
+		{"key", `{"a\u0000":1}`, `a\u0000`},
+		{"escaped backslash is text", `{"name":"\\u0000"}`, ""},
+		{"other escapes are fine", `{"name":"\u0001\t"}`, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for dec, run := range map[string]func(*http.Request) error{
+				"strict":  func(r *http.Request) error { var v sample; return DecodeStrict(r, &v) },
+				"lenient": func(r *http.Request) error { var v sample; _, err := DecodeLenient(r, &v); return err },
+			} {
+				err := run(request(tc.body))
+				if tc.path == "" {
+					if err != nil && strings.Contains(err.Error(), "NUL") {
+						t.Errorf("%s: %v", dec, err)
+					}
+					continue
+				}
+				e := errs.As(err)
+				if err == nil || e.Code != errs.Invalid || len(e.Fields) != 1 || e.Fields[0].Path != tc.path || !strings.Contains(e.Fields[0].Message, "NUL") {
+					t.Errorf("%s: got %v (%+v), want Invalid at %q", dec, err, e.Fields, tc.path)
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -228,6 +229,7 @@ func (s *Service) Delete(ctx context.Context, p Principal, id string) (View, err
 	}
 	s.audit.Record(ctx, store.AuditEvent{Type: audit.TypeIdentityDelete, Success: true, ActorID: p.ActorID(), IdentityID: id,
 		Details: map[string]string{"name": ident.Name}})
+	s.audit.Record(ctx, audit.TokensRevoked(p.ActorID(), audit.CauseIdentityDelete, id, map[string]string{"identityId": id}))
 	return v, nil
 }
 
@@ -272,7 +274,17 @@ func checkName(name string) []errs.FieldError {
 	if utf8.RuneCountInString(name) > MaxNameLen {
 		return []errs.FieldError{{Path: "name", Message: "must be at most 255 characters"}}
 	}
+	if hasControl(name) {
+		return []errs.FieldError{{Path: "name", Message: "must not contain control characters"}}
+	}
 	return nil
+}
+
+// hasControl reports whether s holds a control character (C0, DEL, C1) or
+// is not valid UTF-8: neither belongs in a name, and a NUL cannot be
+// stored at all.
+func hasControl(s string) bool {
+	return !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 func checkRole(r store.Role) []errs.FieldError {
@@ -291,6 +303,11 @@ func checkMetadata(md []store.MetadataEntry) []errs.FieldError {
 		k := strings.TrimSpace(e.Key)
 		if k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLen {
 			fields = append(fields, errs.FieldError{Path: pathIndex("metadata", i, "key"), Message: "must be 1 to 255 characters"})
+		} else if hasControl(k) {
+			fields = append(fields, errs.FieldError{Path: pathIndex("metadata", i, "key"), Message: "must not contain control characters"})
+		}
+		if strings.IndexByte(e.Value, 0) >= 0 || !utf8.ValidString(e.Value) {
+			fields = append(fields, errs.FieldError{Path: pathIndex("metadata", i, "value"), Message: "must not contain NUL characters or invalid UTF-8"})
 		}
 		if utf8.RuneCountInString(e.Value) > MaxMetadataValueLen {
 			fields = append(fields, errs.FieldError{Path: pathIndex("metadata", i, "value"), Message: "must be at most 1020 characters"})

@@ -215,6 +215,8 @@ func (s *Service) Revoke(ctx context.Context, p identity.Principal, identityID s
 		return View{}, errs.Wrap(err, "revoking Kubernetes Auth")
 	}
 	s.recordChange(ctx, p, audit.TypeAuthMethodDelete, m, cfg)
+	s.audit.Record(ctx, audit.TokensRevoked(p.ActorID(), audit.CauseAuthMethodDelete, identityID,
+		map[string]string{"authMethodId": m.ID, "authMethod": string(store.AuthMethodKubernetes)}))
 	return view(m, cfg), nil
 }
 

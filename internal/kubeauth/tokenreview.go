@@ -113,11 +113,18 @@ func (ac *apiClient) cached() int {
 
 func (ac *apiClient) newHTTPClient(c Cluster) (*http.Client, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	dialer := &net.Dialer{Timeout: ac.timeout, KeepAlive: 30 * time.Second}
+	proxy := http.ProxyFromEnvironment
 	switch {
 	case !c.VerifyTLS:
 		// The operator chose HTTPS without verification
-		// (verifyTlsCertificate=false).
+		// (verifyTlsCertificate=false): nothing proves the peer is an API
+		// server, so never connect to a link-local or metadata address,
+		// checked on the resolved address of each connection (dialguard.go).
+		// No proxy either: it would dial the host itself, unchecked.
 		tlsConfig.InsecureSkipVerify = true
+		dialer.Control = refuseMetadata
+		proxy = nil
 	case c.CACert != "":
 		pool, err := parseCABundle(c.CACert)
 		if err != nil {
@@ -129,10 +136,9 @@ func (ac *apiClient) newHTTPClient(c Cluster) (*http.Client, error) {
 	default:
 		return nil, errs.New(errs.Internal, "TLS verification is on but no CA certificate is stored")
 	}
-	dialer := &net.Dialer{Timeout: ac.timeout, KeepAlive: 30 * time.Second}
 	return &http.Client{
 		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
+			Proxy:                 proxy,
 			DialContext:           dialer.DialContext,
 			TLSClientConfig:       tlsConfig,
 			TLSHandshakeTimeout:   ac.timeout,
@@ -324,6 +330,9 @@ func (ac *apiClient) transportError(c Cluster, err error) error {
 	var netErr net.Error
 	e := &errs.Error{Code: errs.BadGateway, Err: err}
 	switch {
+	case errors.Is(err, ErrMetadataAddress):
+		e.Name = ErrNameAPI
+		e.Message = fmt.Sprintf("the Kubernetes API server at %s resolves to a link-local or cloud metadata address: Gatehouse does not connect there without TLS verification, since the JWT it sends could reach a metadata service; set caCert (verifyTlsCertificate=true) or use the API server's own address", c.Host)
 	case errors.As(err, &dnsErr):
 		e.Name = ErrNameHostNotFound
 		e.Message = fmt.Sprintf("the Kubernetes API server host %q was not found (DNS lookup failed); check kubernetesHost", dnsErr.Name)
@@ -343,9 +352,28 @@ func (ac *apiClient) transportError(c Cluster, err error) error {
 		e.Message = fmt.Sprintf("the Kubernetes API server at %s did not answer within %s; check kubernetesHost, the network path and firewalls", c.Host, ac.timeout)
 	default:
 		e.Name = ErrNameAPI
-		e.Message = fmt.Sprintf("the connection to the Kubernetes API server at %s failed before an answer (%s); check kubernetesHost and the API server's health", c.Host, lastCause(err))
+		e.Message = fmt.Sprintf("the connection to the Kubernetes API server at %s failed before an answer (%s); check kubernetesHost and the API server's health", c.Host, connProblem(err))
 	}
 	return e
+}
+
+// connProblem words a connection failure in a few fixed classes, never the
+// socket error's own text: the host is chosen by an administrator, and
+// what an arbitrary port answers must not be echoed back (the raw error
+// stays in the chain for the logs).
+func connProblem(err error) string {
+	var alert tls.AlertError
+	switch {
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "connection reset by the server"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by the server"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to the host"
+	case errors.As(err, &alert):
+		return "TLS handshake failed"
+	}
+	return "connection failed"
 }
 
 // certProblem words an x509 failure briefly.
@@ -361,7 +389,7 @@ func certProblem(err error) string {
 	case errors.As(err, &invalidCert):
 		return invalidCert.Error()
 	}
-	return lastCause(err)
+	return "the certificate could not be verified"
 }
 
 // lastCause is the innermost error's text, without the URL wrapping.

@@ -203,6 +203,7 @@ func (s *Server) init(ctx context.Context) error {
 	now := cfg.Now
 	auditLog := audit.New(s.store, now, cfg.Logger)
 	s.tokens = token.NewService(s.store, now, cfg.MaxTokenAge)
+	s.tokens.SetAuditLog(auditLog) // revocations are audited
 	identities := identity.NewService(s.store, auditLog, now)
 	if err := s.bootstrapRoot(ctx, auditLog); err != nil {
 		return err

@@ -36,6 +36,15 @@ var (
 	ErrAlreadyExists = errors.New("store: already exists")
 	// ErrLimitReached: a use counter is already at its limit.
 	ErrLimitReached = errors.New("store: use limit reached")
+	// ErrInvalid: a value cannot be stored: a NUL character or invalid
+	// UTF-8 in a text field or key, or a NUL (\u0000) in a JSON document
+	// the store indexes (identity and token metadata, audit details).
+	// PostgreSQL refuses these; SQLite, which would keep them, refuses
+	// exactly the same, so both stores accept the same inputs. It is the
+	// caller's fault: never "unavailable".
+	ErrInvalid = errors.New("store: invalid value")
+	// ErrLocked: a login's lockout record is locked (TokenIssue.Lockout).
+	ErrLocked = errors.New("store: locked out")
 )
 
 // Role is an identity's organization role.
@@ -155,6 +164,12 @@ type TokenIssue struct {
 	Token          AccessToken
 	// Event is the login's audit event.
 	Event AuditEvent
+	// Lockout, when set, is the login's lockout record: IssueAccessToken
+	// fails with ErrLocked, writing nothing, when it is locked at
+	// Token.CreatedAt, and otherwise deletes it with the token (a success
+	// resets the counter). A login thus cannot succeed after a lock that
+	// concurrent failures set while its secret was being checked.
+	Lockout *LockoutKey
 }
 
 // AccessToken is an issued access token. Only its SHA-256 hash is kept.
@@ -292,14 +307,19 @@ type Store interface {
 	// Login lockouts (Universal Auth), one record per LockoutKey. Deleting
 	// an auth method or identity deletes its records with it.
 	//
-	// RecordLoginFailure applies Lockout.AfterFailure to the key's record
-	// (creating it) in one transaction, so concurrent failures, from any
-	// number of server processes, are each counted exactly once; it returns
-	// the record as stored. In passing it deletes the method's other records
-	// whose ExpiresAt is at or before now, so that failures from many
-	// addresses cannot grow the store without bound. ErrNotFound when the
-	// method is absent.
-	RecordLoginFailure(ctx context.Context, key LockoutKey, now time.Time, p LockoutPolicy) (Lockout, error)
+	// RecordLoginFailure counts one failed login of the key and decides the
+	// lockout in one transaction: when the key is locked at now it changes
+	// nothing and returns the record with counted false (the failure came
+	// after the lock: its caller must be answered as locked out, not told
+	// that its secret was wrong); otherwise it applies Lockout.AfterFailure
+	// to the record (creating it) and returns it as stored with counted
+	// true. Concurrent failures, from any number of server processes, are
+	// each counted exactly once, so at most Threshold failures per window
+	// are ever counted (and answered as such). In passing it deletes the
+	// method's other records whose ExpiresAt is at or before now, so that
+	// failures from many addresses cannot grow the store without bound.
+	// ErrNotFound when the method is absent.
+	RecordLoginFailure(ctx context.Context, key LockoutKey, now time.Time, p LockoutPolicy) (l Lockout, counted bool, err error)
 	// GetLockout returns the key's record (ErrNotFound when there is none),
 	// whether or not it is active.
 	GetLockout(ctx context.Context, key LockoutKey) (Lockout, error)

@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -54,6 +55,8 @@ type Service struct {
 	store  store.Store
 	now    func() time.Time
 	maxAge time.Duration
+	// audit records revocations; nil records nothing (SetAuditLog).
+	audit *audit.Log
 	// devRootHash is the hash of a development root token chosen by the
 	// operator (`server --dev --dev-root-token`), which need not have our
 	// token format. Set once before serving; nil outside --dev.
@@ -66,6 +69,16 @@ func NewService(s store.Store, now func() time.Time, maxAge time.Duration) *Serv
 		maxAge = DefaultMaxAge
 	}
 	return &Service{store: s, now: now, maxAge: maxAge}
+}
+
+// SetAuditLog makes the service record every revocation in l. Set once
+// before serving.
+func (s *Service) SetAuditLog(l *audit.Log) { s.audit = l }
+
+func (s *Service) record(ctx context.Context, ev store.AuditEvent) {
+	if s.audit != nil {
+		s.audit.Record(ctx, ev)
+	}
 }
 
 // IssueRequest describes a token to issue after a successful login.
@@ -85,6 +98,10 @@ type IssueRequest struct {
 	// token's id as its "accessor" detail. The caller must not record it
 	// again.
 	Event *store.AuditEvent
+	// Lockout, with Event, is the login's lockout record: the login is
+	// refused (store.ErrLocked in the chain) when it is locked, and it is
+	// deleted with the token otherwise (store.TokenIssue.Lockout).
+	Lockout *store.LockoutKey
 }
 
 // Issued is a new token: the secret (shown to the caller once) and its record.
@@ -121,7 +138,7 @@ func (s *Service) Issue(ctx context.Context, req IssueRequest) (Issued, error) {
 				ev.Details = map[string]string{}
 			}
 			ev.Details["accessor"] = rec.ID
-			w := store.TokenIssue{Token: rec, Event: ev}
+			w := store.TokenIssue{Token: rec, Event: ev, Lockout: req.Lockout}
 			if req.ConsumeClientSecret {
 				w.ClientSecretID = req.ClientSecretID
 			}
@@ -277,7 +294,9 @@ func (s *Service) Renew(ctx context.Context, raw string, client netip.Addr, incr
 	return rec, nil
 }
 
-// RevokePresented revokes the presented token itself (a client logging out).
+// RevokePresented revokes the presented token itself (a client logging
+// out; the only way a root token is revoked through the APIs) and audits
+// it (audit.CauseRevokeSelf).
 func (s *Service) RevokePresented(ctx context.Context, raw string, client netip.Addr) (store.AccessToken, error) {
 	rec, err := s.Lookup(ctx, raw, client)
 	if err != nil {
@@ -286,16 +305,56 @@ func (s *Service) RevokePresented(ctx context.Context, raw string, client netip.
 	if _, err := s.store.RevokeAccessTokens(ctx, store.TokenFilter{ID: rec.ID}, s.now()); err != nil {
 		return store.AccessToken{}, unavailable(err)
 	}
+	actor := rec.IdentityID
+	if rec.AuthMethodType == store.AuthMethodRoot {
+		actor = "root"
+	}
+	s.record(ctx, audit.TokenRevoked(actor, audit.CauseRevokeSelf, rec))
 	return rec, nil
 }
 
-// Revoke revokes every token the filter selects and returns how many.
-func (s *Service) Revoke(ctx context.Context, f store.TokenFilter) (int64, error) {
-	n, err := s.store.RevokeAccessTokens(ctx, f, s.now())
-	if err != nil {
-		return 0, unavailable(err)
+// RevokeAs revokes the token rec (found by InspectAs or InspectAccessorAs)
+// for the administrator p, and audits it with cause.
+func (s *Service) RevokeAs(ctx context.Context, p identity.Principal, rec store.AccessToken, cause string) error {
+	if err := mayTouch(p, rec); err != nil {
+		return err
 	}
-	return n, nil
+	if _, err := s.store.RevokeAccessTokens(ctx, store.TokenFilter{ID: rec.ID}, s.now()); err != nil {
+		return unavailable(err)
+	}
+	s.record(ctx, audit.TokenRevoked(p.ActorID(), cause, rec))
+	return nil
+}
+
+// InspectAs is Inspect for the administrator p: a root token is Forbidden
+// unless p is root (an identity may not look up or revoke it).
+func (s *Service) InspectAs(ctx context.Context, p identity.Principal, raw string) (store.AccessToken, error) {
+	rec, err := s.Inspect(ctx, raw)
+	if err != nil {
+		return store.AccessToken{}, err
+	}
+	return rec, mayTouch(p, rec)
+}
+
+// InspectAccessorAs is InspectAccessor for the administrator p, with
+// InspectAs's rule for root tokens.
+func (s *Service) InspectAccessorAs(ctx context.Context, p identity.Principal, id string) (store.AccessToken, error) {
+	rec, err := s.InspectAccessor(ctx, id)
+	if err != nil {
+		return store.AccessToken{}, err
+	}
+	return rec, mayTouch(p, rec)
+}
+
+// mayTouch fails with Forbidden when p may not look up or revoke rec: a
+// root token answers only to root (itself, another root token, or
+// `operator generate-root`), never to an identity, whatever its role, as
+// in Vault, where a non-root token cannot revoke a root token.
+func mayTouch(p identity.Principal, rec store.AccessToken) error {
+	if rec.AuthMethodType == store.AuthMethodRoot && !p.Root {
+		return errs.New(errs.Forbidden, "permission denied: a root token can be looked up or revoked only with a root token")
+	}
+	return nil
 }
 
 // Get returns a token's record by id (accessor).

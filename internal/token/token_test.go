@@ -362,7 +362,7 @@ func TestRevokeScopes(t *testing.T) {
 	f := newFixture(t, 0)
 	a := f.issue(t, store.TokenPolicy{})
 	b := f.issue(t, store.TokenPolicy{})
-	n, err := f.tokens.Revoke(ctx, store.TokenFilter{AuthMethodID: f.method.ID})
+	n, err := f.store.RevokeAccessTokens(ctx, store.TokenFilter{AuthMethodID: f.method.ID}, time.Now())
 	if err != nil || n != 2 {
 		t.Fatalf("revoked %d, %v; want 2", n, err)
 	}

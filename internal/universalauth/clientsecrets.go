@@ -165,6 +165,8 @@ func (s *Service) RevokeClientSecret(ctx context.Context, p identity.Principal, 
 	s.audit.Record(ctx, store.AuditEvent{Type: audit.TypeClientSecretRevoke, Success: true, ActorID: p.ActorID(),
 		IdentityID: identityID, AuthMethod: string(store.AuthMethodUniversal),
 		Details: map[string]string{"clientId": m.LookupKey, "clientSecretId": cs.ID}})
+	s.audit.Record(ctx, audit.TokensRevoked(p.ActorID(), audit.CauseClientSecretRevoke, identityID,
+		map[string]string{"clientSecretId": cs.ID}))
 	return cs, nil
 }
 

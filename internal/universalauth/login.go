@@ -44,7 +44,13 @@ type LoginInput struct {
 // audited with its true reason; the secret never is.
 //
 // Lockout counts the failures that guessing produces (see failure); a
-// successful login resets the counter of its (client ID, address).
+// successful login resets the counter of its (client ID, address). The
+// threshold is a hard cap under parallel guesses: a failure is counted and
+// the lock decided in one store operation, and a failure that finds the
+// lock already set (by concurrent failures) is answered as locked out, not
+// as a wrong secret; a right secret's token is written only if the key is
+// not locked, in the transaction that resets the counter. So at most
+// lockoutThreshold wrong secrets per window are ever given a verdict.
 func (s *Service) Login(ctx context.Context, in LoginInput) (token.Issued, error) {
 	ev := store.AuditEvent{Type: audit.TypeLogin, AuthMethod: string(store.AuthMethodUniversal),
 		ClientIP: addrString(in.ClientIP), Details: map[string]string{"clientId": auditClientID(in.ClientID)}}
@@ -80,7 +86,6 @@ func (s *Service) login(ctx context.Context, in LoginInput, ev *store.AuditEvent
 
 	now := s.now()
 	key := store.LockoutKey{AuthMethodID: m.ID, ClientIP: addrString(in.ClientIP)}
-	hasRecord := false // a lockout record exists for key
 	if cfg.Lockout.Enabled {
 		l, err := s.store.GetLockout(ctx, key)
 		switch {
@@ -88,10 +93,7 @@ func (s *Service) login(ctx context.Context, in LoginInput, ev *store.AuditEvent
 		case err != nil:
 			return token.Issued{}, "store error: " + err.Error(), unavailable(err)
 		case l.Active(now):
-			return token.Issued{}, fmt.Sprintf("locked out until %s after %d failed logins", l.LockedUntil.UTC().Format(time.RFC3339), l.FailedAttempts),
-				lockedOut(l, now)
-		default:
-			hasRecord = true
+			return token.Issued{}, lockedReason(l), lockedOut(l, now)
 		}
 	}
 
@@ -100,37 +102,62 @@ func (s *Service) login(ctx context.Context, in LoginInput, ev *store.AuditEvent
 		return token.Issued{}, "store error: " + err.Error(), unavailable(err)
 	}
 	if fail.reason != "" {
-		reason := fail.reason
-		if fail.counts {
-			reason = s.countFailure(ctx, cfg, key, now, reason)
-		}
-		return token.Issued{}, reason, invalidCredentials()
+		return s.refuse(ctx, cfg, key, now, fail)
 	}
 	ev.Details["clientSecretId"] = cs.ID
 
-	if hasRecord {
-		if err := s.store.ClearLockout(ctx, key); err != nil {
-			// The login stands; the stale counter only makes a later
-			// lockout come sooner.
-			ev.Details["lockoutClearError"] = err.Error()
-		}
-	}
-	issued, err := s.tokens.Issue(ctx, token.IssueRequest{
+	req := token.IssueRequest{
 		IdentityID: m.IdentityID, AuthMethodID: m.ID, AuthMethodType: store.AuthMethodUniversal,
 		ClientSecretID: cs.ID, Policy: m.TokenPolicy, ConsumeClientSecret: true, Event: ev,
-	})
+	}
+	if cfg.Lockout.Enabled {
+		// Refused if concurrent failures locked the key meanwhile;
+		// otherwise the success resets its counter, with the token.
+		req.Lockout = &key
+	}
+	issued, err := s.tokens.Issue(ctx, req)
+	if errors.Is(err, store.ErrLocked) {
+		l, lerr := s.store.GetLockout(ctx, key)
+		if lerr != nil {
+			l = store.Lockout{LockedUntil: now.Add(time.Duration(cfg.Lockout.DurationSeconds) * time.Second), FailedAttempts: cfg.Lockout.Threshold}
+		}
+		return token.Issued{}, lockedReason(l) + " (locked while its secret was checked)", lockedOut(l, now)
+	}
 	if err != nil {
 		fail := consumeFailure(cs, err)
 		if fail.reason == "" {
 			return token.Issued{}, "issuing the token: " + err.Error(), err
 		}
-		reason := fail.reason
-		if fail.counts {
-			reason = s.countFailure(ctx, cfg, key, now, reason)
-		}
-		return token.Issued{}, reason, invalidCredentials()
+		return s.refuse(ctx, cfg, key, now, fail)
 	}
 	return issued, "", nil
+}
+
+// refuse answers a refused secret: a failure that counts towards lockout
+// is recorded, and when concurrent failures locked the key before it
+// could be counted, it is answered as locked out, so that no more than
+// the threshold of failures per window ever get a verdict on their
+// secret. It returns the audit reason and the error.
+func (s *Service) refuse(ctx context.Context, cfg config, key store.LockoutKey, now time.Time, fail failure) (token.Issued, string, error) {
+	if !fail.counts || !cfg.Lockout.Enabled {
+		return token.Issued{}, fail.reason, invalidCredentials()
+	}
+	l, counted, err := s.store.RecordLoginFailure(ctx, key, now, cfg.Lockout.policy())
+	switch {
+	case err != nil:
+		return token.Issued{}, fail.reason + "; recording the failure for lockout failed: " + err.Error(), invalidCredentials()
+	case !counted:
+		// The verdict on the secret is not given, nor recorded.
+		return token.Issued{}, lockedReason(l) + " (locked while its secret was checked)", lockedOut(l, now)
+	case l.Active(now):
+		return token.Issued{}, fmt.Sprintf("%s; failure %d of %d: locked out until %s", fail.reason, l.FailedAttempts, cfg.Lockout.Threshold,
+			l.LockedUntil.UTC().Format(time.RFC3339)), invalidCredentials()
+	}
+	return token.Issued{}, fmt.Sprintf("%s; failure %d of %d", fail.reason, l.FailedAttempts, cfg.Lockout.Threshold), invalidCredentials()
+}
+
+func lockedReason(l store.Lockout) string {
+	return fmt.Sprintf("locked out until %s after %d failed logins", l.LockedUntil.UTC().Format(time.RFC3339), l.FailedAttempts)
 }
 
 // consumeFailure is why a secret's use could not be counted when the token
@@ -196,23 +223,6 @@ func (s *Service) checkSecret(ctx context.Context, m store.AuthMethod, presented
 		return store.ClientSecret{}, usedUp(cs), nil
 	}
 	return cs, failure{}, nil
-}
-
-// countFailure records a failure towards lockout, when enabled, and
-// returns the audit reason.
-func (s *Service) countFailure(ctx context.Context, cfg config, key store.LockoutKey, now time.Time, reason string) string {
-	if !cfg.Lockout.Enabled {
-		return reason
-	}
-	l, err := s.store.RecordLoginFailure(ctx, key, now, cfg.Lockout.policy())
-	switch {
-	case err != nil:
-		return reason + "; recording the failure for lockout failed: " + err.Error()
-	case l.Active(now):
-		return fmt.Sprintf("%s; failure %d of %d: locked out until %s", reason, l.FailedAttempts, cfg.Lockout.Threshold,
-			l.LockedUntil.UTC().Format(time.RFC3339))
-	}
-	return fmt.Sprintf("%s; failure %d of %d", reason, l.FailedAttempts, cfg.Lockout.Threshold)
 }
 
 // ClearLockouts deletes every lockout record of the identity's Universal

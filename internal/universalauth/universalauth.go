@@ -298,6 +298,8 @@ func (s *Service) Revoke(ctx context.Context, p identity.Principal, identityID s
 		return Method{}, notAttached(err, identityID)
 	}
 	s.audit.Record(ctx, s.changeEvent(audit.TypeAuthMethodDelete, p, m))
+	s.audit.Record(ctx, audit.TokensRevoked(p.ActorID(), audit.CauseAuthMethodDelete, identityID,
+		map[string]string{"authMethodId": m.ID, "authMethod": string(store.AuthMethodUniversal)}))
 	return view, nil
 }
 

@@ -49,6 +49,12 @@ func newFixture(tb testing.TB) *fixture {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
+	return newFixtureOn(tb, st)
+}
+
+// newFixtureOn is newFixture on a store of the caller's.
+func newFixtureOn(tb testing.TB, st store.Store) *fixture {
+	tb.Helper()
 	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	log := audit.New(st, c.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return &fixture{

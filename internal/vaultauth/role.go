@@ -201,6 +201,8 @@ func (s *Service) DeleteRole(ctx context.Context, p identity.Principal, mountPat
 		return errs.Wrap(err, "deleting role")
 	}
 	s.recordRole(ctx, p, audit.TypeAuthMethodDelete, am.IdentityID, m.Path, strings.TrimPrefix(am.LookupKey, m.Path+"/"))
+	s.audit.Record(ctx, audit.TokensRevoked(p.ActorID(), audit.CauseRoleDelete, am.IdentityID,
+		map[string]string{"identityId": am.IdentityID, "mount": m.Path, "role": strings.TrimPrefix(am.LookupKey, m.Path+"/")}))
 	return nil
 }
 

@@ -145,6 +145,7 @@ func (s *Service) Disable(ctx context.Context, p identity.Principal, path string
 	}
 	s.audit.Record(ctx, store.AuditEvent{Type: audit.TypeMountDelete, Success: true, ActorID: p.ActorID(),
 		AuthMethod: string(store.AuthMethodVaultKubernetes), Details: map[string]string{"path": path}})
+	s.audit.Record(ctx, audit.TokensRevoked(p.ActorID(), audit.CauseMountDelete, "", map[string]string{"mount": path}))
 	return nil
 }
 

@@ -3,6 +3,7 @@ package infisical
 import (
 	"net/http"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -39,6 +40,9 @@ func (a *API) listAuditLogs(r *http.Request) (int, any, error) {
 	}
 	out := make([]auditEventJSON, 0, len(events))
 	for _, e := range events {
+		if !p.Root {
+			e = audit.HideRootAccessor(e)
+		}
 		out = append(out, toAuditEventJSON(e))
 	}
 	return http.StatusOK, map[string]any{"auditLogs": out, "totalCount": total}, nil

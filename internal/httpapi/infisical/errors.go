@@ -3,12 +3,18 @@
 package infisical
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
+
+// errInvalidText answers a value the store cannot keep (store.ErrInvalid):
+// the caller's fault, never "unavailable".
+var errInvalidText = errs.Validation(errs.FieldError{Message: "a value holds a character that cannot be stored (NUL or invalid UTF-8)"})
 
 // statusOf is the one table from domain error codes to HTTP status.
 var statusOf = map[errs.Code]int{
@@ -38,6 +44,9 @@ type errorBody struct {
 // writeError turns any error into Infisical's error body. It is the only
 // place that writes one.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	if errors.Is(err, store.ErrInvalid) {
+		err = errInvalidText
+	}
 	e := errs.As(err)
 	status, ok := statusOf[e.Code]
 	if !ok {

@@ -5,13 +5,19 @@
 package vault
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
+
+// errInvalidText answers a value the store cannot keep (store.ErrInvalid):
+// the caller's fault, never "unavailable".
+var errInvalidText = errs.New(errs.Invalid, "a value holds a character that cannot be stored (NUL or invalid UTF-8)")
 
 // statusOf is the one table from domain error codes to HTTP status. Vault
 // answers a missing or bad token with 403, not 401.
@@ -38,6 +44,9 @@ type errorBody struct {
 // writeError turns any error into Vault's error body. It is the only place
 // that writes one.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	if errors.Is(err, store.ErrInvalid) {
+		err = errInvalidText
+	}
 	e := errs.As(err)
 	status, ok := statusOf[e.Code]
 	if !ok {

@@ -11,8 +11,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -299,25 +301,26 @@ type accessorBody struct {
 }
 
 // adminBody authenticates an administrator and decodes the body into v.
-func (a *API) adminBody(r *http.Request, action string, v any) error {
+func (a *API) adminBody(r *http.Request, action string, v any) (identity.Principal, error) {
 	p, _, err := a.authedBody(r, v)
 	if err != nil {
-		return err
+		return identity.Principal{}, err
 	}
-	return p.RequireAdmin(action)
+	return p, p.RequireAdmin(action)
 }
 
 // tokenOf reads the token of an admin lookup or revoke body.
-func (a *API) tokenOf(r *http.Request, action string) (string, error) {
+func (a *API) tokenOf(r *http.Request, action string) (identity.Principal, string, error) {
 	var b tokenBody
-	if err := a.adminBody(r, action, &b); err != nil {
-		return "", err
+	p, err := a.adminBody(r, action, &b)
+	if err != nil {
+		return identity.Principal{}, "", err
 	}
 	raw := strings.TrimSpace(b.Token)
 	if raw == "" {
-		return "", errs.New(errs.BadRequest, "missing token")
+		return identity.Principal{}, "", errs.New(errs.BadRequest, "missing token")
 	}
-	return raw, nil
+	return p, raw, nil
 }
 
 // badToken is Vault's answer for a token that is not live: 403.
@@ -329,11 +332,11 @@ func badToken(err error) error {
 }
 
 func (a *API) lookupToken(r *http.Request) (int, any, error) {
-	raw, err := a.tokenOf(r, "looking up another token")
+	p, raw, err := a.tokenOf(r, "looking up another token")
 	if err != nil {
 		return 0, nil, err
 	}
-	rec, err := a.Tokens.Inspect(r.Context(), raw)
+	rec, err := a.Tokens.InspectAs(r.Context(), p, raw)
 	if err != nil {
 		return 0, nil, badToken(err)
 	}
@@ -343,11 +346,11 @@ func (a *API) lookupToken(r *http.Request) (int, any, error) {
 }
 
 func (a *API) revokeToken(r *http.Request) (int, any, error) {
-	raw, err := a.tokenOf(r, "revoking another token")
+	p, raw, err := a.tokenOf(r, "revoking another token")
 	if err != nil {
 		return 0, nil, err
 	}
-	rec, err := a.Tokens.Inspect(r.Context(), raw)
+	rec, err := a.Tokens.InspectAs(r.Context(), p, raw)
 	if err != nil {
 		// Revoking a token that is already dead or unknown changes nothing.
 		if e := errs.As(err); e.Code == errs.NotFound {
@@ -355,34 +358,35 @@ func (a *API) revokeToken(r *http.Request) (int, any, error) {
 		}
 		return 0, nil, err
 	}
-	if _, err := a.Tokens.Revoke(r.Context(), store.TokenFilter{ID: rec.ID}); err != nil {
+	if err := a.Tokens.RevokeAs(r.Context(), p, rec, audit.CauseRevoke); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusNoContent, nil, nil
 }
 
 // accessor reads and checks the accessor of a request body.
-func (a *API) accessor(r *http.Request, action string) (string, error) {
+func (a *API) accessor(r *http.Request, action string) (identity.Principal, string, error) {
 	var b accessorBody
-	if err := a.adminBody(r, action, &b); err != nil {
-		return "", err
+	p, err := a.adminBody(r, action, &b)
+	if err != nil {
+		return identity.Principal{}, "", err
 	}
 	acc := strings.TrimSpace(b.Accessor)
 	if acc == "" {
-		return "", errs.New(errs.BadRequest, "missing accessor")
+		return identity.Principal{}, "", errs.New(errs.BadRequest, "missing accessor")
 	}
 	if _, err := uuid.Parse(acc); err != nil || len(acc) != 36 {
-		return "", errs.New(errs.BadRequest, "invalid accessor")
+		return identity.Principal{}, "", errs.New(errs.BadRequest, "invalid accessor")
 	}
-	return strings.ToLower(acc), nil
+	return p, strings.ToLower(acc), nil
 }
 
 func (a *API) lookupAccessor(r *http.Request) (int, any, error) {
-	acc, err := a.accessor(r, "looking up a token by accessor")
+	p, acc, err := a.accessor(r, "looking up a token by accessor")
 	if err != nil {
 		return 0, nil, err
 	}
-	rec, err := a.Tokens.InspectAccessor(r.Context(), acc)
+	rec, err := a.Tokens.InspectAccessorAs(r.Context(), p, acc)
 	if err != nil {
 		if e := errs.As(err); e.Code == errs.NotFound {
 			return 0, nil, errs.New(errs.BadRequest, "invalid accessor")
@@ -395,17 +399,18 @@ func (a *API) lookupAccessor(r *http.Request) (int, any, error) {
 }
 
 func (a *API) revokeAccessor(r *http.Request) (int, any, error) {
-	acc, err := a.accessor(r, "revoking a token by accessor")
+	p, acc, err := a.accessor(r, "revoking a token by accessor")
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := a.Tokens.InspectAccessor(r.Context(), acc); err != nil {
+	rec, err := a.Tokens.InspectAccessorAs(r.Context(), p, acc)
+	if err != nil {
 		if e := errs.As(err); e.Code == errs.NotFound {
 			return 0, nil, errs.New(errs.BadRequest, "invalid accessor")
 		}
 		return 0, nil, err
 	}
-	if _, err := a.Tokens.Revoke(r.Context(), store.TokenFilter{ID: acc}); err != nil {
+	if err := a.Tokens.RevokeAs(r.Context(), p, rec, audit.CauseRevokeAccessor); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusNoContent, nil, nil

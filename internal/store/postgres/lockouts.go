@@ -22,12 +22,13 @@ func scanLockout(row pgx.Row, extra ...any) (store.Lockout, error) {
 	return l, nil
 }
 
-// RecordLoginFailure counts one failure of the key in one transaction:
-// INSERT ... ON CONFLICT DO NOTHING makes sure the row exists (waiting for
-// a concurrent insert of the same key to commit), SELECT ... FOR UPDATE
-// holds it while store.Lockout.AfterFailure computes the next state, and
-// an UPDATE writes it. Concurrent failures on one key, from any number of
-// replicas, therefore queue on the row lock and are each counted once.
+// RecordLoginFailure counts one failure of the key in one transaction,
+// unless the key is locked: INSERT ... ON CONFLICT DO NOTHING makes sure
+// the row exists (waiting for a concurrent insert of the same key to
+// commit), SELECT ... FOR UPDATE holds it while store.Lockout.AfterFailure
+// computes the next state, and an UPDATE writes it. Concurrent failures on
+// one key, from any number of replicas, therefore queue on the row lock
+// and are each counted once; those that find the lock change nothing.
 //
 // Afterwards, in a statement of its own, the method's other records that
 // expired by now are deleted, skipping rows another transaction holds (a
@@ -35,25 +36,45 @@ func scanLockout(row pgx.Row, extra ...any) (store.Lockout, error) {
 // deletes it). Doing this inside the transaction could deadlock two
 // failures from different addresses that each hold the row the other
 // wants to delete.
-func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, now time.Time, p store.LockoutPolicy) (store.Lockout, error) {
+func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, now time.Time, p store.LockoutPolicy) (store.Lockout, bool, error) {
 	if now.IsZero() {
-		return store.Lockout{}, errors.New("postgres: record login failure: time is zero")
+		return store.Lockout{}, false, errors.New("postgres: record login failure: time is zero")
 	}
-	var out store.Lockout
+	var (
+		out     store.Lockout
+		counted bool
+	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO login_lockouts (`+lockoutColumns+`)
-			VALUES ($1, $2, 0, $3, NULL, $3) ON CONFLICT (auth_method_id, client_ip) DO NOTHING`,
-			key.AuthMethodID, key.ClientIP, timeArg(now))
-		if err != nil {
-			return wrapErr("record login failure", err)
+		var (
+			cur     store.Lockout
+			existed bool
+		)
+		// A successful login may delete the row between the INSERT and
+		// the SELECT (IssueAccessToken with a Lockout): then insert again.
+		for try := 0; ; try++ {
+			tag, err := tx.Exec(ctx, `INSERT INTO login_lockouts (`+lockoutColumns+`)
+				VALUES ($1, $2, 0, $3, NULL, $3) ON CONFLICT (auth_method_id, client_ip) DO NOTHING`,
+				key.AuthMethodID, key.ClientIP, timeArg(now))
+			if err != nil {
+				return wrapErr("record login failure", err)
+			}
+			existed = tag.RowsAffected() == 0
+			cur, err = scanLockout(tx.QueryRow(ctx, `SELECT `+lockoutColumns+` FROM login_lockouts
+				WHERE auth_method_id = $1 AND client_ip = $2 FOR UPDATE`, key.AuthMethodID, key.ClientIP))
+			if errors.Is(err, pgx.ErrNoRows) && try < 10 {
+				continue
+			}
+			if err != nil {
+				return wrapErr("record login failure", err)
+			}
+			break
 		}
-		existed := tag.RowsAffected() == 0
-		cur, err := scanLockout(tx.QueryRow(ctx, `SELECT `+lockoutColumns+` FROM login_lockouts
-			WHERE auth_method_id = $1 AND client_ip = $2 FOR UPDATE`, key.AuthMethodID, key.ClientIP))
-		if err != nil {
-			return wrapErr("record login failure", err)
+		if existed && cur.Active(now) {
+			out = cur
+			return nil
 		}
 		next := cur.AfterFailure(existed, now, p)
+		var err error
 		out, err = scanLockout(tx.QueryRow(ctx, `UPDATE login_lockouts SET
 			failed_attempts = $3, last_failure_at = $4, locked_until = $5, expires_at = $6
 			WHERE auth_method_id = $1 AND client_ip = $2 RETURNING `+lockoutColumns,
@@ -62,18 +83,22 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, no
 		if err != nil {
 			return wrapErr("record login failure", err)
 		}
+		counted = true
 		return nil
 	})
 	if err != nil {
-		return store.Lockout{}, err
+		return store.Lockout{}, false, err
+	}
+	if !counted {
+		return out, false, nil
 	}
 	if _, err := s.pool.Exec(ctx, `DELETE FROM login_lockouts WHERE (auth_method_id, client_ip) IN (
 		SELECT auth_method_id, client_ip FROM login_lockouts
 		WHERE auth_method_id = $1 AND expires_at <= $2 AND client_ip <> $3
 		FOR UPDATE SKIP LOCKED)`, key.AuthMethodID, timeArg(now), key.ClientIP); err != nil {
-		return store.Lockout{}, wrapErr("record login failure: deleting expired records", err)
+		return store.Lockout{}, false, wrapErr("record login failure: deleting expired records", err)
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // GetLockout returns the key's record.

@@ -125,6 +125,9 @@ func wrapErr(op string, err error) error {
 			return fmt.Errorf("postgres: %s: %w (%s)", op, store.ErrAlreadyExists, pgErr.ConstraintName)
 		case "23503": // foreign_key_violation
 			return fmt.Errorf("postgres: %s: %w (%s)", op, store.ErrNotFound, pgErr.ConstraintName)
+		case "22021", // character_not_in_repertoire: NUL or invalid UTF-8 in text
+			"22P05": // untranslatable_character: \u0000 in jsonb
+			return fmt.Errorf("postgres: %s: %w (SQLSTATE %s)", op, store.ErrInvalid, pgErr.Code)
 		}
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)

@@ -50,8 +50,8 @@ func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) erro
 	return nil
 }
 
-// IssueAccessToken writes a login's secret use, token and audit event in
-// one transaction, its statements sent as one batch: one commit instead of
+// IssueAccessToken writes a login's secret use, token and audit event (and
+// deletes its lockout record, refusing when it is locked) in one transaction, its statements sent as one batch: one commit instead of
 // three, and three round trips (BEGIN, the batch, COMMIT) instead of
 // three statements' each. When the secret cannot be used (the UPDATE
 // returns no row, which is not an error to the server), the batch's
@@ -67,6 +67,12 @@ func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error 
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
+		if k := w.Lockout; k != nil {
+			// Waits for a concurrent failure holding the row: a lock it
+			// sets refuses this login.
+			b.Queue(`WITH d AS (DELETE FROM login_lockouts WHERE auth_method_id = $1 AND client_ip = $2 RETURNING locked_until)
+				SELECT COALESCE((SELECT locked_until > $3 FROM d), false)`, k.AuthMethodID, k.ClientIP, timeArg(w.Token.CreatedAt))
+		}
 		if w.ClientSecretID != "" {
 			b.Queue(sqlConsumeClientSecret, w.ClientSecretID, timeArg(w.Token.CreatedAt))
 		}
@@ -74,6 +80,15 @@ func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error 
 		b.Queue(sqlAppendAuditEvent, ev...)
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
+		if w.Lockout != nil {
+			var locked bool
+			if err := br.QueryRow().Scan(&locked); err != nil {
+				return err
+			}
+			if locked {
+				return store.ErrLocked
+			}
+		}
 		if w.ClientSecretID != "" {
 			var id string
 			if err := br.QueryRow().Scan(&id); err != nil {

@@ -39,6 +39,9 @@ func scanAccessToken(r rowScanner, extra ...any) (store.AccessToken, error) {
 // CreateAccessToken stores a new access token, committed with the other
 // inserts waiting at that moment (groupcommit.go).
 func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) error {
+	if err := checkText("create access token", t.ID, t.IdentityID, t.AuthMethodID, string(t.AuthMethodType), t.ClientSecretID); err != nil {
+		return err
+	}
 	args, err := tokenArgs(t)
 	if err == nil {
 		err = s.groupExec(ctx, s.stmts.createToken, args...)
@@ -49,9 +52,12 @@ func (s *Store) CreateAccessToken(ctx context.Context, t store.AccessToken) erro
 	return nil
 }
 
-// IssueAccessToken writes a login's secret use, token and audit event as
-// one unit of the next group (groupcommit.go): one commit for the three.
+// IssueAccessToken writes a login's secret use, token and audit event (and
+// deletes its lockout record, refusing when it is locked) as one unit of the next group (groupcommit.go): one commit for the three.
 func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error {
+	if err := checkText("issue access token", w.ClientSecretID, w.Token.ID, w.Token.IdentityID, w.Token.AuthMethodID, string(w.Token.AuthMethodType), w.Token.ClientSecretID, w.Event.ID, w.Event.Type, w.Event.RequestID, w.Event.ActorID, w.Event.IdentityID, w.Event.AuthMethod, w.Event.ClientIP, w.Event.Reason); err != nil {
+		return err
+	}
 	tok, err := tokenArgs(w.Token)
 	if err != nil {
 		return fmt.Errorf("sqlite: issue access token: %w", err)
@@ -61,6 +67,18 @@ func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error 
 		return fmt.Errorf("sqlite: issue access token: %w", err)
 	}
 	err = s.groupUnit(ctx, func(ctx context.Context, bind binder) error {
+		if k := w.Lockout; k != nil {
+			// The record goes with the login, unless it is locked: then
+			// the unit is refused (store.ErrLocked) and the delete undone.
+			var until sql.NullInt64
+			err := bind(s.stmts.clearLockout).QueryRowContext(ctx, k.AuthMethodID, k.ClientIP).Scan(&until)
+			switch {
+			case err == nil && until.Valid && until.Int64 > w.Token.CreatedAt.UnixMicro():
+				return store.ErrLocked
+			case err != nil && !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
 		if w.ClientSecretID != "" {
 			var id string
 			if err := bind(s.stmts.consumeClientSecretID).QueryRowContext(ctx, micros(w.Token.CreatedAt), w.ClientSecretID).Scan(&id); err != nil {
@@ -75,6 +93,9 @@ func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error 
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return s.whyNotUsable(ctx, `SELECT revoked_at FROM client_secrets WHERE id = ?`, "client secret", w.ClientSecretID)
+	}
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("sqlite: issue access token: %w", err)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: issue access token %q: %w", w.Token.ID, mapErr(err))
@@ -95,6 +116,9 @@ func tokenArgs(t store.AccessToken) ([]any, error) {
 
 // GetAccessToken returns one access token.
 func (s *Store) GetAccessToken(ctx context.Context, id string) (store.AccessToken, error) {
+	if err := checkText("get access token", id); err != nil {
+		return store.AccessToken{}, err
+	}
 	t, err := scanAccessToken(s.read.QueryRowContext(ctx, `SELECT `+accessTokenCols+` FROM access_tokens WHERE id = ?`, id))
 	if err != nil {
 		return store.AccessToken{}, notFound(err, "access token %q", id)
@@ -133,6 +157,9 @@ func (s *Store) GetTokenCheck(ctx context.Context, hash []byte) (store.TokenChec
 // tells "at the limit" from "absent or revoked"; it decides only which error
 // to return, so a change between the two cannot let a use through.
 func (s *Store) UseAccessToken(ctx context.Context, id string, now time.Time) (store.AccessToken, error) {
+	if err := checkText("use access token", id); err != nil {
+		return store.AccessToken{}, err
+	}
 	var t store.AccessToken
 	err := s.groupQueryRow(ctx, s.stmts.useToken, func(r *sql.Row) (err error) {
 		t, err = scanAccessToken(r)
@@ -149,6 +176,9 @@ func (s *Store) UseAccessToken(ctx context.Context, id string, now time.Time) (s
 
 // RenewAccessToken sets LastRenewedAt and ExpiresAt of an unrevoked token.
 func (s *Store) RenewAccessToken(ctx context.Context, id string, renewedAt, expiresAt time.Time) (store.AccessToken, error) {
+	if err := checkText("renew access token", id); err != nil {
+		return store.AccessToken{}, err
+	}
 	t, err := scanAccessToken(s.write.QueryRowContext(ctx, `UPDATE access_tokens
 		SET last_renewed_at = ?, expires_at = ?
 		WHERE id = ? AND revoked_at IS NULL
@@ -163,6 +193,9 @@ func (s *Store) RenewAccessToken(ctx context.Context, id string, renewedAt, expi
 // selects. A filter must set exactly one field: an empty one would select
 // every token.
 func (s *Store) RevokeAccessTokens(ctx context.Context, f store.TokenFilter, now time.Time) (int64, error) {
+	if err := checkText("revoke access tokens", f.ID, f.IdentityID, f.AuthMethodID, f.ClientSecretID); err != nil {
+		return 0, err
+	}
 	if err := checkNow(now); err != nil {
 		return 0, err
 	}

@@ -33,6 +33,9 @@ func scanAuditEvent(r rowScanner) (store.AuditEvent, error) {
 // AppendAuditEvent adds one event to the log, committed with the other
 // inserts waiting at that moment (groupcommit.go).
 func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
+	if err := checkText("append audit event", e.ID, e.Type, e.RequestID, e.ActorID, e.IdentityID, e.AuthMethod, e.ClientIP, e.Reason); err != nil {
+		return err
+	}
 	args, err := auditArgs(e)
 	if err == nil {
 		err = s.groupExec(ctx, s.stmts.appendAuditEvent, args...)

@@ -53,6 +53,9 @@ func config(c json.RawMessage) any {
 // (identity_id, type) and the partial unique index on (type, lookup_key)
 // give ErrAlreadyExists.
 func (s *Store) CreateAuthMethod(ctx context.Context, m store.AuthMethod) error {
+	if err := checkText("create auth method", m.ID, m.IdentityID, string(m.Type), m.LookupKey, m.MountPath, string(m.Config)); err != nil {
+		return err
+	}
 	return insertAuthMethod(ctx, s.write, m)
 }
 
@@ -81,6 +84,9 @@ func insertAuthMethod(ctx context.Context, db execer, m store.AuthMethod) error 
 // CreateIdentityWithAuthMethod stores an identity and its first auth method
 // in one write transaction: if either insert fails, neither is kept.
 func (s *Store) CreateIdentityWithAuthMethod(ctx context.Context, id store.Identity, m store.AuthMethod) error {
+	if err := checkText("create identity with auth method", id.ID, id.Name, string(id.Role), m.ID, m.IdentityID, string(m.Type), m.LookupKey, m.MountPath, string(m.Config)); err != nil {
+		return err
+	}
 	if m.IdentityID != id.ID {
 		return fmt.Errorf("sqlite: create identity %q with auth method %q: the method belongs to identity %q", id.ID, m.ID, m.IdentityID)
 	}
@@ -94,6 +100,9 @@ func (s *Store) CreateIdentityWithAuthMethod(ctx context.Context, id store.Ident
 
 // GetAuthMethod returns one auth method.
 func (s *Store) GetAuthMethod(ctx context.Context, id string) (store.AuthMethod, error) {
+	if err := checkText("get auth method", id); err != nil {
+		return store.AuthMethod{}, err
+	}
 	m, err := scanAuthMethod(s.stmts.authMethod.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.AuthMethod{}, notFound(err, "auth method %q", id)
@@ -103,6 +112,9 @@ func (s *Store) GetAuthMethod(ctx context.Context, id string) (store.AuthMethod,
 
 // GetAuthMethodByIdentity returns the identity's method of type typ.
 func (s *Store) GetAuthMethodByIdentity(ctx context.Context, identityID string, typ store.AuthMethodType) (store.AuthMethod, error) {
+	if err := checkText("get auth method", identityID, string(typ)); err != nil {
+		return store.AuthMethod{}, err
+	}
 	m, err := scanAuthMethod(s.stmts.authMethodByIdentity.QueryRowContext(ctx, identityID, typ))
 	if err != nil {
 		return store.AuthMethod{}, notFound(err, "%s auth method of identity %q", typ, identityID)
@@ -113,6 +125,9 @@ func (s *Store) GetAuthMethodByIdentity(ctx context.Context, identityID string, 
 // GetAuthMethodByLookupKey returns the method of type typ with that lookup
 // key. An empty key is no key: it finds nothing.
 func (s *Store) GetAuthMethodByLookupKey(ctx context.Context, typ store.AuthMethodType, key string) (store.AuthMethod, error) {
+	if err := checkText("get auth method", string(typ), key); err != nil {
+		return store.AuthMethod{}, err
+	}
 	if key == "" {
 		return store.AuthMethod{}, fmt.Errorf("sqlite: %s auth method with an empty lookup key: %w", typ, store.ErrNotFound)
 	}
@@ -126,6 +141,9 @@ func (s *Store) GetAuthMethodByLookupKey(ctx context.Context, typ store.AuthMeth
 // ListAuthMethods returns an identity's methods ordered by type (empty for
 // an identity without methods or an unknown one).
 func (s *Store) ListAuthMethods(ctx context.Context, identityID string) ([]store.AuthMethod, error) {
+	if err := checkText("list auth methods", identityID); err != nil {
+		return nil, err
+	}
 	out, err := s.listAuthMethods(ctx, `identity_id = ? ORDER BY type`, identityID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list auth methods of %q: %w", identityID, err)
@@ -136,6 +154,9 @@ func (s *Store) ListAuthMethods(ctx context.Context, identityID string) ([]store
 // ListAuthMethodsByMount returns a mount's methods (its roles) ordered by
 // lookup key (empty for a mount without roles or an unknown one).
 func (s *Store) ListAuthMethodsByMount(ctx context.Context, mountPath string) ([]store.AuthMethod, error) {
+	if err := checkText("list auth methods", mountPath); err != nil {
+		return nil, err
+	}
 	out, err := s.listAuthMethods(ctx, `mount_path = ? ORDER BY lookup_key`, mountPath)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list auth methods of mount %q: %w", mountPath, err)
@@ -172,9 +193,15 @@ func (s *Store) listAuthMethods(ctx context.Context, where string, args ...any) 
 // Taking a lookup key that another method of the type has gives
 // ErrAlreadyExists.
 func (s *Store) UpdateAuthMethod(ctx context.Context, id string, update func(*store.AuthMethod) error) (store.AuthMethod, error) {
+	if err := checkText("update auth method", id); err != nil {
+		return store.AuthMethod{}, err
+	}
 	return updateRow(ctx, s, fmt.Sprintf("auth method %q", id), func(tx *sql.Tx) (store.AuthMethod, error) {
 		return scanAuthMethod(tx.QueryRowContext(ctx, `SELECT `+authMethodCols+` FROM auth_methods WHERE id = ?`, id))
 	}, update, func(tx *sql.Tx, cur store.AuthMethod) (store.AuthMethod, error) {
+		if err := checkText("update auth method", cur.LookupKey, string(cur.Config)); err != nil {
+			return store.AuthMethod{}, err
+		}
 		ips, err := encodeJSON(cur.TokenPolicy.TrustedIPs, "[]")
 		if err != nil {
 			return store.AuthMethod{}, err
@@ -192,6 +219,9 @@ func (s *Store) UpdateAuthMethod(ctx context.Context, id string, update func(*st
 // DeleteAuthMethod removes the method (its client secrets go by ON DELETE
 // CASCADE) and revokes the tokens it issued, in one transaction.
 func (s *Store) DeleteAuthMethod(ctx context.Context, id string, now time.Time) error {
+	if err := checkText("delete auth method", id); err != nil {
+		return err
+	}
 	if err := checkNow(now); err != nil {
 		return err
 	}

@@ -28,6 +28,9 @@ func scanClientSecret(r rowScanner) (store.ClientSecret, error) {
 // CreateClientSecret stores a new client secret (ErrNotFound when the auth
 // method is absent, by the foreign key).
 func (s *Store) CreateClientSecret(ctx context.Context, cs store.ClientSecret) error {
+	if err := checkText("create client secret", cs.ID, cs.AuthMethodID, cs.Description, cs.Prefix); err != nil {
+		return err
+	}
 	_, err := s.write.ExecContext(ctx, `INSERT INTO client_secrets (`+clientSecretCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		cs.ID, cs.AuthMethodID, cs.Description, cs.Prefix, cs.Hash, cs.NumUses, cs.NumUsesLimit, cs.TTL,
@@ -40,6 +43,9 @@ func (s *Store) CreateClientSecret(ctx context.Context, cs store.ClientSecret) e
 
 // GetClientSecret returns one client secret.
 func (s *Store) GetClientSecret(ctx context.Context, id string) (store.ClientSecret, error) {
+	if err := checkText("get client secret", id); err != nil {
+		return store.ClientSecret{}, err
+	}
 	cs, err := scanClientSecret(s.read.QueryRowContext(ctx, `SELECT `+clientSecretCols+` FROM client_secrets WHERE id = ?`, id))
 	if err != nil {
 		return store.ClientSecret{}, notFound(err, "client secret %q", id)
@@ -58,6 +64,9 @@ func (s *Store) GetClientSecretByHash(ctx context.Context, hash []byte) (store.C
 
 // ListClientSecrets returns a method's secrets, oldest first.
 func (s *Store) ListClientSecrets(ctx context.Context, authMethodID string) ([]store.ClientSecret, error) {
+	if err := checkText("list client secrets", authMethodID); err != nil {
+		return nil, err
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT `+clientSecretCols+` FROM client_secrets
 		WHERE auth_method_id = ? ORDER BY created_at, rowid`, authMethodID)
 	if err != nil {
@@ -102,6 +111,9 @@ func (s *Store) whyNotUsable(ctx context.Context, query, what, id string) error 
 // time if it already was) and revokes every live token minted with it, in
 // one transaction.
 func (s *Store) RevokeClientSecret(ctx context.Context, id string, now time.Time) (store.ClientSecret, error) {
+	if err := checkText("revoke client secret", id); err != nil {
+		return store.ClientSecret{}, err
+	}
 	if err := checkNow(now); err != nil {
 		return store.ClientSecret{}, err
 	}

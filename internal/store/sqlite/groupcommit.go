@@ -9,6 +9,8 @@ import (
 
 	sqlitedrv "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // Group commit. Every login writes a token and an audit event (and a
@@ -249,9 +251,10 @@ func (s *Store) runAlone(ctx context.Context, in *pendingWrite) error {
 
 // refused reports whether a statement's error is its own refusal, which
 // leaves the transaction going: a constraint violation (SQLite undoes that
-// statement alone) or no row where the write needed one.
+// statement alone), no row where the write needed one, or a unit that
+// refuses itself (a login whose lockout record is locked: store.ErrLocked).
 func refused(err error) bool {
-	return isConstraint(err) || errors.Is(err, sql.ErrNoRows)
+	return isConstraint(err) || errors.Is(err, sql.ErrNoRows) || errors.Is(err, store.ErrLocked)
 }
 
 // isConstraint reports whether err is a constraint violation, which SQLite

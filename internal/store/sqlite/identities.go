@@ -37,6 +37,9 @@ func encodeMetadata(md []store.MetadataEntry) (string, error) {
 
 // CreateIdentity stores a new identity.
 func (s *Store) CreateIdentity(ctx context.Context, id store.Identity) error {
+	if err := checkText("create identity", id.ID, id.Name, string(id.Role)); err != nil {
+		return err
+	}
 	return insertIdentity(ctx, s.write, id)
 }
 
@@ -55,6 +58,9 @@ func insertIdentity(ctx context.Context, db execer, id store.Identity) error {
 
 // GetIdentity returns one identity.
 func (s *Store) GetIdentity(ctx context.Context, id string) (store.Identity, error) {
+	if err := checkText("get identity", id); err != nil {
+		return store.Identity{}, err
+	}
 	ident, err := scanIdentity(s.stmts.identity.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.Identity{}, notFound(err, "identity %q", id)
@@ -96,9 +102,15 @@ func (s *Store) ListIdentities(ctx context.Context, offset, limit int) ([]store.
 // UpdateIdentity runs update on the current identity inside a write
 // transaction and stores the result. The ID cannot be changed.
 func (s *Store) UpdateIdentity(ctx context.Context, id string, update func(*store.Identity) error) (store.Identity, error) {
+	if err := checkText("update identity", id); err != nil {
+		return store.Identity{}, err
+	}
 	return updateRow(ctx, s, fmt.Sprintf("identity %q", id), func(tx *sql.Tx) (store.Identity, error) {
 		return scanIdentity(tx.QueryRowContext(ctx, `SELECT `+identityCols+` FROM identities WHERE id = ?`, id))
 	}, update, func(tx *sql.Tx, cur store.Identity) (store.Identity, error) {
+		if err := checkText("update identity", cur.Name, string(cur.Role)); err != nil {
+			return store.Identity{}, err
+		}
 		md, err := encodeMetadata(cur.Metadata)
 		if err != nil {
 			return store.Identity{}, err
@@ -114,6 +126,9 @@ func (s *Store) UpdateIdentity(ctx context.Context, id string, update func(*stor
 // secrets go by ON DELETE CASCADE) and revokes its tokens, in one
 // transaction.
 func (s *Store) DeleteIdentity(ctx context.Context, id string, now time.Time) error {
+	if err := checkText("delete identity", id); err != nil {
+		return err
+	}
 	if err := checkNow(now); err != nil {
 		return err
 	}

@@ -35,6 +35,9 @@ func scanMount(r rowScanner) (store.Mount, error) {
 // CreateMount stores a new mount. The primary key on path and the UNIQUE
 // accessor give ErrAlreadyExists.
 func (s *Store) CreateMount(ctx context.Context, m store.Mount) error {
+	if err := checkText("create mount", m.Path, m.Type, m.Accessor, m.Description, string(m.Config)); err != nil {
+		return err
+	}
 	_, err := s.write.ExecContext(ctx, `INSERT INTO mounts (`+mountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Path, m.Type, m.Accessor, m.Description, config(m.Config), blob(m.SealedSecret),
 		micros(m.CreatedAt), micros(m.UpdatedAt))
@@ -46,6 +49,9 @@ func (s *Store) CreateMount(ctx context.Context, m store.Mount) error {
 
 // GetMount returns one mount.
 func (s *Store) GetMount(ctx context.Context, path string) (store.Mount, error) {
+	if err := checkText("get mount", path); err != nil {
+		return store.Mount{}, err
+	}
 	m, err := scanMount(s.stmts.mount.QueryRowContext(ctx, path))
 	if err != nil {
 		return store.Mount{}, notFound(err, "mount %q", path)
@@ -79,9 +85,15 @@ func (s *Store) ListMounts(ctx context.Context) ([]store.Mount, error) {
 // and stores the result. Path, Type, Accessor and CreatedAt are not
 // written: what the updater does to them is lost.
 func (s *Store) UpdateMount(ctx context.Context, path string, update func(*store.Mount) error) (store.Mount, error) {
+	if err := checkText("update mount", path); err != nil {
+		return store.Mount{}, err
+	}
 	return updateRow(ctx, s, fmt.Sprintf("mount %q", path), func(tx *sql.Tx) (store.Mount, error) {
 		return scanMount(tx.QueryRowContext(ctx, `SELECT `+mountCols+` FROM mounts WHERE path = ?`, path))
 	}, update, func(tx *sql.Tx, cur store.Mount) (store.Mount, error) {
+		if err := checkText("update mount", cur.Description, string(cur.Config)); err != nil {
+			return store.Mount{}, err
+		}
 		return scanMount(tx.QueryRowContext(ctx, `UPDATE mounts
 			SET description = ?, config = ?, sealed_secret = ?, updated_at = ?
 			WHERE path = ? RETURNING `+mountCols,
@@ -95,6 +107,9 @@ func (s *Store) UpdateMount(ctx context.Context, path string, update func(*store
 // CASCADE, and their other tokens are revoked, as DeleteIdentity does) and
 // then the mount.
 func (s *Store) DeleteMount(ctx context.Context, path string, now time.Time) error {
+	if err := checkText("delete mount", path); err != nil {
+		return err
+	}
 	if err := checkNow(now); err != nil {
 		return err
 	}

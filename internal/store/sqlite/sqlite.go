@@ -207,6 +207,9 @@ func (s *Store) Close() error {
 
 // GetMeta returns a server-level setting.
 func (s *Store) GetMeta(ctx context.Context, key string) (string, error) {
+	if err := checkText("get meta", key); err != nil {
+		return "", err
+	}
 	var v string
 	err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
 	if err != nil {
@@ -218,6 +221,9 @@ func (s *Store) GetMeta(ctx context.Context, key string) (string, error) {
 // PutMetaIfAbsent sets key unless it is set; the INSERT's conflict clause
 // makes the check and the write one statement.
 func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (bool, error) {
+	if err := checkText("put meta", key, value); err != nil {
+		return false, err
+	}
 	res, err := s.write.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: put meta %q: %w", key, mapErr(err))
@@ -346,6 +352,9 @@ func encodeJSON(v any, empty string) (string, error) {
 	}
 	if string(b) == "null" {
 		return empty, nil
+	}
+	if err := checkJSONB("encoding a JSON document", b); err != nil {
+		return "", err
 	}
 	return string(b), nil
 }

@@ -31,6 +31,7 @@ type stmts struct {
 	authMethodByIdentity  *sql.Stmt // read
 	authMethodByLookupKey *sql.Stmt // read
 	lockout               *sql.Stmt // read
+	clearLockout          *sql.Stmt // write (a successful login's, with its token)
 	clientSecretByHash    *sql.Stmt // read
 	consumeClientSecretID *sql.Stmt // write
 	createToken           *sql.Stmt // write
@@ -64,6 +65,7 @@ const (
 	sqlAuthMethodByIdentity  = `SELECT ` + authMethodCols + ` FROM auth_methods WHERE identity_id = ? AND type = ?`
 	sqlAuthMethodByLookupKey = `SELECT ` + authMethodCols + ` FROM auth_methods WHERE type = ? AND lookup_key = ?`
 	sqlLockout               = `SELECT ` + lockoutCols + ` FROM login_lockouts WHERE auth_method_id = ? AND client_ip = ?`
+	sqlClearLockout          = `DELETE FROM login_lockouts WHERE auth_method_id = ? AND client_ip = ? RETURNING locked_until`
 	sqlClientSecretByHash    = `SELECT ` + clientSecretCols + ` FROM client_secrets WHERE hash = ?`
 	sqlConsumeClientSecretID = `UPDATE client_secrets
 		SET num_uses = num_uses + 1, updated_at = ?
@@ -97,6 +99,7 @@ func prepareStmts(ctx context.Context, read, write *sql.DB) (*stmts, error) {
 		{&st.authMethodByIdentity, read, sqlAuthMethodByIdentity},
 		{&st.authMethodByLookupKey, read, sqlAuthMethodByLookupKey},
 		{&st.lockout, read, sqlLockout},
+		{&st.clearLockout, write, sqlClearLockout},
 		{&st.clientSecretByHash, read, sqlClientSecretByHash},
 		{&st.consumeClientSecretID, write, sqlConsumeClientSecretID},
 		{&st.createToken, write, sqlCreateToken},

@@ -22,6 +22,9 @@ var lockoutTests = []test{
 	{"ConcurrentFailuresCounted", testLockoutConcurrentCounted},
 	{"ConcurrentFailuresLockOnce", testLockoutConcurrentLockOnce},
 	{"ConcurrentFailuresManyAddresses", testLockoutConcurrentManyAddresses},
+	{"ConcurrentFailuresHardCap", testLockoutConcurrentHardCap},
+	{"IssueClearsOrRefuses", testLockoutIssue},
+	{"IssueRacesFailures", testLockoutIssueRace},
 }
 
 // lockPolicy: 3 failures less than 30 s apart lock for 300 s.
@@ -45,10 +48,17 @@ func lockout(key store.LockoutKey, count int64, last, lockedUntil int, p store.L
 	return l
 }
 
+// recordFailure records a failure and checks that it was counted exactly
+// when the key was not locked before.
 func recordFailure(t *testing.T, s store.Store, key store.LockoutKey, sec int, p store.LockoutPolicy) store.Lockout {
 	t.Helper()
-	l, err := s.RecordLoginFailure(t.Context(), key, at(sec), p)
+	before, err := s.GetLockout(t.Context(), key)
+	wasLocked := err == nil && before.Active(at(sec))
+	l, counted, err := s.RecordLoginFailure(t.Context(), key, at(sec), p)
 	must(t, err)
+	if counted == wasLocked {
+		t.Errorf("RecordLoginFailure at %d s: counted = %v with the key locked = %v", sec, counted, wasLocked)
+	}
 	return l
 }
 
@@ -207,7 +217,7 @@ func testLockoutListActive(t *testing.T, s store.Store) {
 func testLockoutMissingMethod(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	key := store.LockoutKey{AuthMethodID: newID(), ClientIP: "10.0.0.1"}
-	_, err := s.RecordLoginFailure(ctx, key, at(0), lockPolicy)
+	_, _, err := s.RecordLoginFailure(ctx, key, at(0), lockPolicy)
 	wantErr(t, "RecordLoginFailure for a missing method", err, store.ErrNotFound)
 	_, err = s.GetLockout(ctx, key)
 	wantErr(t, "GetLockout for a missing method", err, store.ErrNotFound)
@@ -274,8 +284,11 @@ func testLockoutConcurrentCounted(t *testing.T, s store.Store) {
 	p := store.LockoutPolicy{Threshold: 1000, Window: time.Hour, Duration: time.Hour}
 	counts := make([]int64, n)
 	errs := concurrently(n, func(i int) error {
-		l, err := s.RecordLoginFailure(ctx, key, at(0), p)
+		l, counted, err := s.RecordLoginFailure(ctx, key, at(0), p)
 		counts[i] = l.FailedAttempts
+		if err == nil && !counted {
+			err = errors.New("not counted below the threshold")
+		}
 		return err
 	})
 	for i, err := range errs {
@@ -305,11 +318,15 @@ func testLockoutConcurrentLockOnce(t *testing.T, s store.Store) {
 	const n, k = 50, 10
 	p := store.LockoutPolicy{Threshold: k, Window: time.Hour, Duration: time.Hour}
 	results := make([]store.Lockout, n)
+	counted := make([]bool, n)
 	errs := concurrently(n, func(i int) error {
 		var err error
-		results[i], err = s.RecordLoginFailure(ctx, key, at(0), p)
+		results[i], counted[i], err = s.RecordLoginFailure(ctx, key, at(0), p)
 		return err
 	})
+	if got := countTrue(counted); got != k {
+		t.Errorf("%d of %d concurrent failures counted with threshold %d, want exactly %d", got, n, k, k)
+	}
 	seen := map[int64]int{}
 	for i, err := range errs {
 		if err != nil {
@@ -350,7 +367,7 @@ func testLockoutConcurrentManyAddresses(t *testing.T, s store.Store) {
 	results := make([]store.Lockout, n)
 	errs := concurrently(n, func(i int) error {
 		var err error
-		results[i], err = s.RecordLoginFailure(ctx, lockKey(m, fmt.Sprintf("10.2.0.%d", i)), at(100), lockPolicy)
+		results[i], _, err = s.RecordLoginFailure(ctx, lockKey(m, fmt.Sprintf("10.2.0.%d", i)), at(100), lockPolicy)
 		return err
 	})
 	for i, err := range errs {
@@ -369,5 +386,129 @@ func testLockoutConcurrentManyAddresses(t *testing.T, s store.Store) {
 		if _, err := s.GetLockout(ctx, lockKey(m, fmt.Sprintf("10.2.0.%d", i))); err != nil {
 			t.Errorf("new record 10.2.0.%d: %v", i, err)
 		}
+	}
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// testLockoutConcurrentHardCap: of 200 parallel failures with threshold 3
+// exactly 3 are counted (only those may be told their secret was wrong);
+// every other one finds the lock unchanged, and so does a later one in the
+// lock.
+func testLockoutConcurrentHardCap(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	key := lockKey(uaMethod(t, s), "198.51.100.200")
+	const n = 200
+	counted := make([]bool, n)
+	errs := concurrently(n, func(i int) error {
+		var err error
+		_, counted[i], err = s.RecordLoginFailure(ctx, key, at(0), lockPolicy)
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	if got := countTrue(counted); got != int(lockPolicy.Threshold) {
+		t.Errorf("%d of %d parallel failures counted with threshold %d", got, n, lockPolicy.Threshold)
+	}
+	l, ok, err := s.RecordLoginFailure(ctx, key, at(1), lockPolicy)
+	must(t, err)
+	if ok || !l.Active(at(1)) {
+		t.Errorf("failure during the lock: counted = %v, record %+v", ok, l)
+	}
+	checkEqual(t, "record after the race", l, lockout(key, 3, 0, 300, lockPolicy))
+}
+
+// loginIssue is a login's write for method m at sec that carries key's
+// lockout record.
+func loginIssue(m store.AuthMethod, sec int, key store.LockoutKey) store.TokenIssue {
+	tok := newRootToken(at(sec))
+	tok.IdentityID, tok.AuthMethodID, tok.AuthMethodType = m.IdentityID, m.ID, m.Type
+	return store.TokenIssue{Token: tok, Event: newAuditEvent(sec), Lockout: &key}
+}
+
+// testLockoutIssue: a login that carries its lockout record deletes it
+// (and no other) with the token; when the record is locked the login is
+// refused with ErrLocked and writes nothing; no record is not an error.
+func testLockoutIssue(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	m := uaMethod(t, s)
+	a, b := lockKey(m, "10.9.0.1"), lockKey(m, "10.9.0.2")
+	recordFailure(t, s, a, 0, lockPolicy)
+	recordFailure(t, s, b, 0, lockPolicy)
+	must(t, s.IssueAccessToken(ctx, loginIssue(m, 1, a)))
+	_, err := s.GetLockout(ctx, a)
+	wantErr(t, "GetLockout after a login that clears it", err, store.ErrNotFound)
+	if _, err := s.GetLockout(ctx, b); err != nil {
+		t.Errorf("another key's record: %v", err)
+	}
+	must(t, s.IssueAccessToken(ctx, loginIssue(m, 2, a))) // no record
+
+	for i := range 3 {
+		recordFailure(t, s, b, 3+i, lockPolicy) // b: locked from 5 until 305
+	}
+	locked := loginIssue(m, 10, b)
+	wantErr(t, "IssueAccessToken while locked", s.IssueAccessToken(ctx, locked), store.ErrLocked)
+	if _, err := s.GetAccessToken(ctx, locked.Token.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("token of a locked login: GetAccessToken = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetLockout(ctx, b); err != nil {
+		t.Errorf("record of a locked login: %v", err)
+	}
+	// After the lock the login goes through and clears the record.
+	must(t, s.IssueAccessToken(ctx, loginIssue(m, 305, b)))
+	_, err = s.GetLockout(ctx, b)
+	wantErr(t, "GetLockout after the lock and a login", err, store.ErrNotFound)
+}
+
+// testLockoutIssueRace: logins racing failures that lock the key are
+// either before the lock (and clear the record) or refused: after n
+// failures and logins in parallel, no login succeeded once the key was
+// locked, i.e. if the key ends locked, every login that succeeded ran
+// before it was counted to the threshold.
+func testLockoutIssueRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	m := uaMethod(t, s)
+	key := lockKey(m, "10.9.9.9")
+	const n = 60
+	p := store.LockoutPolicy{Threshold: 3, Window: time.Hour, Duration: time.Hour}
+	errs := concurrently(n, func(i int) error {
+		if i%2 == 0 {
+			_, _, err := s.RecordLoginFailure(ctx, key, at(0), p)
+			return err
+		}
+		err := s.IssueAccessToken(ctx, loginIssue(m, 0, key))
+		if errors.Is(err, store.ErrLocked) {
+			return nil
+		}
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+	}
+	// Whatever the interleaving, the record never counts past the
+	// threshold and a lock, once set, stays.
+	l, err := s.GetLockout(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return // the last write was a login
+	}
+	must(t, err)
+	if l.FailedAttempts > p.Threshold {
+		t.Errorf("record counts %d failures, threshold %d", l.FailedAttempts, p.Threshold)
+	}
+	if l.FailedAttempts == p.Threshold && !l.Active(at(0)) {
+		t.Errorf("record at the threshold not locked: %+v", l)
 	}
 }

@@ -152,7 +152,7 @@ func (c *Store) RevokeClientSecret(ctx context.Context, id string, now time.Time
 
 // Login lockouts change no token check.
 
-func (c *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, now time.Time, p store.LockoutPolicy) (store.Lockout, error) {
+func (c *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, now time.Time, p store.LockoutPolicy) (store.Lockout, bool, error) {
 	return c.s.RecordLoginFailure(ctx, key, now, p)
 }
 
