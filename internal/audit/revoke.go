@@ -12,6 +12,7 @@ const (
 	CauseRoleDelete         = "role.delete"
 	CauseMountDelete        = "mount.delete"
 	CauseClientSecretRevoke = "client-secret.revoke"
+	CauseGenerateRoot       = "generate-root" // operator generate-root --revoke-others: every other root token
 )
 
 // DetailTokenType marks token.revoke events of a root token ("root"): the

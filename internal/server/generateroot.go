@@ -85,7 +85,8 @@ func GenerateRoot(ctx context.Context, storage string, revokeOthers bool, now fu
 		return res, fmt.Errorf("the new root token was issued (accessor %s), but revoking the others failed: %w", issued.Record.ID, err)
 	}
 	log.Record(ctx, store.AuditEvent{Type: audit.TypeTokenRevoke, Success: true, ActorID: ActorOperator,
-		Details: map[string]string{"root_tokens_revoked": strconv.FormatInt(res.Revoked, 10), "kept": issued.Record.ID}})
+		Details: map[string]string{"cause": audit.CauseGenerateRoot, "root_tokens_revoked": strconv.FormatInt(res.Revoked, 10),
+			audit.DetailTokenType: string(store.AuthMethodRoot)}})
 	if pg != nil {
 		// Replicas drop cached answers now rather than within the cache's TTL.
 		if err := pg.Announce(ctx, nil); err != nil {
