@@ -188,7 +188,8 @@ func (s *Server) init(ctx context.Context) error {
 			return fmt.Errorf("enabling auth/kubernetes: %w", err)
 		}
 	}
-	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: Version, Logger: cfg.Logger})
+	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: Version,
+		StorageType: storageType(cfg.Storage), Logger: cfg.Logger})
 
 	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)
 	go s.sweep()

@@ -21,11 +21,17 @@ type Deps struct {
 	Kubernetes *vaultauth.Service
 	Now        func() time.Time
 	Version    string
-	Logger     *slog.Logger
+	// StorageType is the store's kind as sys/seal-status shows it
+	// ("sqlite", "postgresql").
+	StorageType string
+	Logger      *slog.Logger
 }
 
 // API is the Vault front end.
-type API struct{ Deps }
+type API struct {
+	Deps
+	buildDate string
+}
 
 // handlerFunc answers a request with a status and body (nil body = 204),
 // or an error.
@@ -33,8 +39,10 @@ type handlerFunc func(*http.Request) (int, any, error)
 
 // Register adds the Vault routes to mux.
 func Register(mux *http.ServeMux, d Deps) {
-	a := &API{Deps: d}
+	a := &API{Deps: d, buildDate: buildDate()}
 	a.route(mux, "/v1/sys/health", map[string]handlerFunc{"GET": a.health, "HEAD": a.health})
+	a.route(mux, "/v1/sys/seal-status", map[string]handlerFunc{"GET": a.sealStatus})
+	a.route(mux, "/v1/sys/leader", map[string]handlerFunc{"GET": a.leader})
 	a.route(mux, "/v1/auth/token/lookup-self", map[string]handlerFunc{"GET": a.lookupSelf, "POST": a.lookupSelf})
 	a.route(mux, "/v1/auth/token/renew-self", map[string]handlerFunc{"PUT": a.renewSelf, "POST": a.renewSelf})
 	a.route(mux, "/v1/auth/token/revoke-self", map[string]handlerFunc{"PUT": a.revokeSelf, "POST": a.revokeSelf})
