@@ -54,7 +54,8 @@ func Register(mux *http.ServeMux, d Deps) {
 		return 0, nil, errs.New(errs.NotFound, "no handler for route")
 	}))
 	a.route(mux, "/v1/sys/auth", map[string]handlerFunc{"GET": a.listMounts})
-	mux.Handle("/v1/sys/auth/", a.serve(a.serveSysAuth))
+	mux.Handle("/v1/sys/auth/", a.serve(a.serveSysAuthOrTune))
+	mux.Handle("/v1/sys/mounts/", a.serve(a.serveSysMounts))
 	mux.Handle("/v1/auth/", a.serve(a.serveAuth))
 	mux.Handle("/v1/", a.serve(func(*http.Request) (int, any, error) {
 		return 0, nil, errs.New(errs.NotFound, "no handler for route")

@@ -397,12 +397,7 @@ func mountInfo(m store.Mount) map[string]any {
 		"plugin_version":          "",
 		"running_plugin_version":  "",
 		"uuid":                    "",
-		"config": map[string]any{
-			"default_lease_ttl": 0,
-			"max_lease_ttl":     0,
-			"force_no_cache":    false,
-			"token_type":        "default-service",
-		},
+		"config":                  mountConfig(m),
 	}
 }
 
