@@ -188,7 +188,7 @@ func (s *Server) init(ctx context.Context) error {
 			return fmt.Errorf("enabling auth/kubernetes: %w", err)
 		}
 	}
-	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: Version,
+	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Identities: identities, Now: now, Version: Version,
 		StorageType: storageType(cfg.Storage), Logger: cfg.Logger})
 
 	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)

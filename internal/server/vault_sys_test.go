@@ -12,8 +12,14 @@ import (
 // vaultClient is Vault's Go client on ls with token tok ("" for none).
 func vaultClient(t *testing.T, ls *liveServer, tok string) *vaultapi.Client {
 	t.Helper()
+	return vaultClientAt(t, ls.base, tok)
+}
+
+// vaultClientAt is Vault's Go client on the server at addr.
+func vaultClientAt(t *testing.T, addr, tok string) *vaultapi.Client {
+	t.Helper()
 	cfg := vaultapi.DefaultConfig()
-	cfg.Address = ls.base
+	cfg.Address = addr
 	c, err := vaultapi.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)

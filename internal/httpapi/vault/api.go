@@ -19,6 +19,7 @@ type Deps struct {
 	Auth       *httpapi.Authenticator
 	Tokens     *token.Service
 	Kubernetes *vaultauth.Service
+	Identities *identity.Service
 	Now        func() time.Time
 	Version    string
 	// StorageType is the store's kind as sys/seal-status shows it
@@ -43,7 +44,10 @@ func Register(mux *http.ServeMux, d Deps) {
 	a.route(mux, "/v1/sys/health", map[string]handlerFunc{"GET": a.health, "HEAD": a.health})
 	a.route(mux, "/v1/sys/seal-status", map[string]handlerFunc{"GET": a.sealStatus})
 	a.route(mux, "/v1/sys/leader", map[string]handlerFunc{"GET": a.leader})
-	a.route(mux, "/v1/auth/token/lookup-self", map[string]handlerFunc{"GET": a.lookupSelf, "POST": a.lookupSelf})
+	a.route(mux, "/v1/sys/capabilities-self", map[string]handlerFunc{"POST": a.capabilitiesSelf, "PUT": a.capabilitiesSelf})
+	a.route(mux, "/v1/sys/capabilities", map[string]handlerFunc{"POST": a.capabilitiesOther(false), "PUT": a.capabilitiesOther(false)})
+	a.route(mux, "/v1/sys/capabilities-accessor", map[string]handlerFunc{"POST": a.capabilitiesOther(true), "PUT": a.capabilitiesOther(true)})
+	a.route(mux, "/v1/auth/token/lookup-self", map[string]handlerFunc{"GET": a.lookupSelf, "POST": a.lookupSelf, "PUT": a.lookupSelf})
 	a.route(mux, "/v1/auth/token/renew-self", map[string]handlerFunc{"PUT": a.renewSelf, "POST": a.renewSelf})
 	a.route(mux, "/v1/auth/token/revoke-self", map[string]handlerFunc{"PUT": a.revokeSelf, "POST": a.revokeSelf})
 	a.route(mux, "/v1/auth/token/lookup", map[string]handlerFunc{"PUT": a.lookupToken, "POST": a.lookupToken})
