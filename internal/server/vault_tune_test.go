@@ -47,8 +47,9 @@ func TestVaultAuthTune(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// The config write keeps the tune; both tune routes read it.
-	mc, err = admin.Sys().MountConfigWithContext(ctx, "auth/k8s")
+	// The config write keeps the tune; both tune routes read it (the
+	// path as the vault CLI passes it, "/auth/k8s/").
+	mc, err = admin.Sys().MountConfigWithContext(ctx, "/auth/k8s/")
 	if err != nil {
 		t.Fatal(err)
 	}
