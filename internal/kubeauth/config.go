@@ -43,8 +43,12 @@ type Cluster struct {
 	// Host is the API server's base URL as NormalizeHost returns it; "" is
 	// allowed only in gateway mode.
 	Host string `json:"kubernetesHost"`
+	// HostGiven is the host as the Infisical API was sent it (trimmed),
+	// which it returns (HostAsGiven); Host is what logins use.
+	HostGiven string `json:"kubernetesHostGiven,omitempty"`
 	// CACert is a PEM bundle that alone is trusted for the API server's
-	// certificate. It is set exactly when VerifyTLS is true.
+	// certificate, kept as it was sent. It is set exactly when VerifyTLS
+	// is true.
 	CACert    string `json:"caCert"`
 	VerifyTLS bool   `json:"verifyTlsCertificate"`
 	// SystemRoots: with VerifyTLS and no CACert, verify against the
@@ -73,6 +77,11 @@ type Cluster struct {
 type Rules struct {
 	Namespaces Patterns `json:"allowedNamespaces"` // empty = any
 	Names      Patterns `json:"allowedNames"`      // empty = any
+	// NamespacesGiven and NamesGiven are the lists as the Infisical API
+	// was sent them, which it returns (NamespacesAsGiven, NamesAsGiven);
+	// the parsed lists above are what logins use.
+	NamespacesGiven string `json:"allowedNamespacesGiven,omitempty"`
+	NamesGiven      string `json:"allowedNamesGiven,omitempty"`
 	// Audiences are sent as the review's spec.audiences and the answer
 	// must hold one of them. Empty: the API server's own audiences, or
 	// with AudiencesFromJWT the login JWT's aud (Vault's fallback).
@@ -181,11 +190,11 @@ func (in ClusterInput) apply(c Cluster) (Cluster, error) {
 	bad := func(field, msg string) { fields = append(fields, errs.FieldError{Path: field, Message: msg}) }
 	if in.Host != nil {
 		if *in.Host == "" {
-			c.Host = ""
+			c.Host, c.HostGiven = "", ""
 		} else if h, err := NormalizeHost(*in.Host); err != nil {
 			bad(fieldHost, err.Error())
 		} else {
-			c.Host = h
+			c.Host, c.HostGiven = h, strings.TrimSpace(*in.Host)
 		}
 	}
 	caGiven := false
@@ -196,7 +205,7 @@ func (in ClusterInput) apply(c Cluster) (Cluster, error) {
 		}
 		c.CACert, caGiven = ca, ca != ""
 		if ca != "" {
-			c.CACert += "\n"
+			c.CACert = *in.CACert // as sent: it is returned, and parses the same
 		}
 	}
 	if in.Mode != nil {
@@ -250,10 +259,12 @@ func (c Cluster) check() error {
 		return errs.New(errs.BadRequest, "kubernetesHost is required when tokenReviewMode is \"api\"")
 	case c.ReviewMode == ReviewLocal && c.Host == "":
 		return errs.New(errs.BadRequest, "kubernetesHost is required when tokenReviewMode is \"local\": the cluster's signing keys and issuer are read from its API server")
-	case c.ReviewMode != ReviewGateway && (c.GatewayID != "" || c.GatewayPoolID != ""):
-		return errs.New(errs.BadRequest, "gatewayId and gatewayPoolId are only used with tokenReviewMode \"gateway\"; reaching the API server through a gateway is not available yet")
 	case c.ReviewMode == ReviewGateway && (c.GatewayID == "") == (c.GatewayPoolID == ""):
 		return errs.New(errs.BadRequest, "tokenReviewMode \"gateway\" needs exactly one of gatewayId and gatewayPoolId")
+	case c.GatewayID != "" && c.GatewayPoolID != "":
+		// In api and local mode a gateway is optional: it carries the
+		// requests to the API server (Login refuses until gateways exist).
+		return errs.New(errs.BadRequest, "set at most one of gatewayId and gatewayPoolId")
 	}
 	return nil
 }
@@ -265,7 +276,8 @@ func (in RulesInput) apply(r Rules) (Rules, error) {
 		field string
 		in    *string
 		dst   *Patterns
-	}{{fieldNamespaces, in.Namespaces, &r.Namespaces}, {fieldNames, in.Names, &r.Names}} {
+		given *string
+	}{{fieldNamespaces, in.Namespaces, &r.Namespaces, &r.NamespacesGiven}, {fieldNames, in.Names, &r.Names, &r.NamesGiven}} {
 		if l.in == nil {
 			continue
 		}
@@ -274,7 +286,7 @@ func (in RulesInput) apply(r Rules) (Rules, error) {
 			fields = append(fields, errs.As(err).Fields...)
 			continue
 		}
-		*l.dst = p
+		*l.dst, *l.given = p, *l.in
 	}
 	if in.Audience != nil {
 		aud := strings.TrimSpace(*in.Audience)

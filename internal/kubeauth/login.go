@@ -78,7 +78,8 @@ func (sa ServiceAccount) Metadata() map[string]string {
 // keys instead and no TokenReview is made (loginLocally). Otherwise, in
 // order:
 //
-//  1. gateway mode is refused (NotImplemented) until gateways exist;
+//  1. gateway mode, and a gateway set in api or local mode, are refused
+//     (NotImplemented) until gateways exist;
 //  2. with PEMKeys, the JWT's signature, times (60 s leeway), issuer and
 //     audience are checked locally — an extra check, not a replacement;
 //  3. TokenReview: spec.token = jwt, spec.audiences = the rules' audiences
@@ -94,10 +95,13 @@ func (sa ServiceAccount) Metadata() map[string]string {
 // Unauthenticated for a token or reviewer that is not accepted,
 // BadGateway when the API server cannot be reached or answers nonsense.
 func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccount, error) {
-	switch cfg.ReviewMode {
-	case ReviewGateway:
+	switch {
+	case cfg.ReviewMode == ReviewGateway:
 		return ServiceAccount{}, errs.New(errs.NotImplemented, "gateway token review is not available yet: set tokenReviewMode to \"api\" with the API server's kubernetesHost")
-	case ReviewLocal:
+	case cfg.Gateway():
+		// Never bypass a configured gateway by calling the host directly.
+		return ServiceAccount{}, errs.New(errs.NotImplemented, "Kubernetes API requests through a gateway are not available yet: this method has gatewayId or gatewayPoolId set, so Gatehouse will not call kubernetesHost directly; remove the gateway to reach the API server directly")
+	case cfg.ReviewMode == ReviewLocal:
 		return s.loginLocally(ctx, cfg, jwt)
 	}
 	var claimed *claimedAccount

@@ -250,6 +250,9 @@ func (s *Service) probeIfReviewing(ctx context.Context, c Cluster) error {
 	if c.ReviewMode == ReviewGateway || c.ReviewerJWT == "" || (c.ReviewMode == ReviewLocal && len(c.PEMKeys) > 0) {
 		return nil // nothing to check with until a login brings a JWT
 	}
+	if c.Gateway() {
+		return nil // the API server is reached through the gateway, not served yet
+	}
 	return s.Probe(ctx, c)
 }
 

@@ -36,7 +36,7 @@ func TestKubernetesAuthLocalMode(t *testing.T) {
 	// The check on attach reads the key set and the discovery document.
 	id := ts.createIdentity("web", "member")
 	got := ts.attachKube(id, kubeConfig(c, reviewer, local))
-	if got["tokenReviewMode"] != "local" || got["kubernetesHost"] != c.URL() || got["tokenReviewerJwtSet"] != true {
+	if got["tokenReviewMode"] != "local" || got["kubernetesHost"] != c.Host() || got["tokenReviewerJwtSet"] != true {
 		t.Errorf("attach: %v", got)
 	}
 	if j, d := discoveryReads(c, "/openid/v1/jwks"), discoveryReads(c, "/.well-known/openid-configuration"); j != 1 || d != 1 {

@@ -138,7 +138,7 @@ func TestKubernetesAuthLifecycle(t *testing.T) {
 		"accessTokenTrustedIps": []map[string]string{{"ipAddress": "127.0.0.1"}, {"ipAddress": "::1"}},
 	}))
 	want := map[string]any{
-		"identityId": id, "kubernetesHost": c.URL(), "allowedNamespaces": "apps, team-*", "allowedNames": "web, worker-*",
+		"identityId": id, "kubernetesHost": c.Host(), "allowedNamespaces": "apps, team-*", "allowedNames": "web,worker-*",
 		"allowedAudience": "gatehouse", "caCert": c.CAPEM(), "verifyTlsCertificate": true, "tokenReviewMode": "api",
 		"tokenReviewerJwt": nil, "tokenReviewerJwtSet": true, "gatewayId": nil, "gatewayPoolId": nil,
 		"accessTokenTTL": 600.0, "accessTokenMaxTTL": 3600.0, "accessTokenNumUsesLimit": 5.0,
@@ -324,8 +324,7 @@ func TestKubernetesAuthBadInputChangesNothing(t *testing.T) {
 		{"CA with verification off", "POST", bare, "", cfg(map[string]any{"verifyTlsCertificate": false}), 400, "BadRequest", "cannot be disabled while a CA certificate is set"},
 		{"verification without CA", "POST", bare, "", cfg(map[string]any{"caCert": nil, "verifyTlsCertificate": true}), 400, "BadRequest", "A CA certificate is required"},
 		{"verification with empty CA", "POST", bare, "", cfg(map[string]any{"caCert": "", "verifyTlsCertificate": true}), 400, "BadRequest", "A CA certificate is required"},
-		{"gateway id in api mode", "POST", bare, "", cfg(map[string]any{"gatewayId": gw}), 400, "BadRequest", "only used with tokenReviewMode"},
-		{"gateway pool in local mode", "POST", bare, "", cfg(map[string]any{"tokenReviewMode": "local", "gatewayPoolId": gw}), 400, "BadRequest", "only used with tokenReviewMode"},
+		{"gateway and pool in api mode", "POST", bare, "", cfg(map[string]any{"gatewayId": gw, "gatewayPoolId": gw}), 400, "BadRequest", "at most one of gatewayId and gatewayPoolId"},
 		{"local mode without CA or explicit skip", "POST", bare, "", cfg(map[string]any{"tokenReviewMode": "local", "caCert": nil}), 400, "BadRequest", "TLS verification is on by default"},
 		{"gateway mode without gateway", "POST", bare, "", cfg(map[string]any{"tokenReviewMode": "gateway"}), 400, "BadRequest", "exactly one of gatewayId and gatewayPoolId"},
 		{"gateway mode with both", "POST", bare, "", cfg(map[string]any{"tokenReviewMode": "gateway", "gatewayId": gw, "gatewayPoolId": gw}), 400, "BadRequest", "exactly one"},

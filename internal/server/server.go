@@ -246,7 +246,8 @@ func (s *Server) init(ctx context.Context) error {
 			return fmt.Errorf("enabling auth/kubernetes: %w", err)
 		}
 	}
-	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: buildinfo.Get().Version, Logger: cfg.Logger, LoginLimiter: loginLimiter})
+	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Identities: identities, Now: now, Version: buildinfo.Get().Version,
+		StorageType: storageType(cfg.Storage), Logger: cfg.Logger, LoginLimiter: loginLimiter})
 
 	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)
 	go s.sweep()

@@ -281,7 +281,11 @@ type Store interface {
 	ListAuthMethodsByMount(ctx context.Context, mountPath string) ([]AuthMethod, error)
 
 	// Vault auth mounts.
-	CreateMount(ctx context.Context, m Mount) error // ErrAlreadyExists on a duplicate Path or Accessor
+	// CreateMount stores a new mount: ErrAlreadyExists on a duplicate Path
+	// or Accessor, or when Path is inside or around an existing mount's,
+	// by whole segments ("a" and "a/b", not "a" and "ab"), checked
+	// atomically with the insert.
+	CreateMount(ctx context.Context, m Mount) error
 	GetMount(ctx context.Context, path string) (Mount, error)
 	// ListMounts returns every mount ordered by Path.
 	ListMounts(ctx context.Context) ([]Mount, error)

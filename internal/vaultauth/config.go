@@ -84,8 +84,9 @@ func (s *Service) WriteConfig(ctx context.Context, p identity.Principal, mountPa
 		}
 	}
 	m, err = s.store.UpdateMount(ctx, m.Path, func(m *store.Mount) error {
-		m.Config, m.SealedSecret, m.UpdatedAt = raw, sealed, s.now()
-		return nil
+		doc, err := keepTune(m.Config, raw)
+		m.Config, m.SealedSecret, m.UpdatedAt = doc, sealed, s.now()
+		return err
 	})
 	if err != nil {
 		return errs.Wrap(err, "storing config")
@@ -179,7 +180,7 @@ func decodeConfig(m store.Mount) (Config, bool, error) {
 	if cfg.PEMKeys == nil {
 		cfg.PEMKeys = []string{}
 	}
-	return cfg, true, nil
+	return cfg, cfg.Host != "", nil // a tuned mount has a document before its config
 }
 
 // reviewerAAD binds a sealed reviewer JWT to its mount.

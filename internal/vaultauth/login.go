@@ -77,6 +77,10 @@ func (s *Service) login(ctx context.Context, in LoginInput, ev *store.AuditEvent
 	if err != nil {
 		return LoginResult{}, err
 	}
+	tune, err := TuneOf(m)
+	if err != nil {
+		return LoginResult{}, err
+	}
 	if !ok {
 		return LoginResult{}, errs.New(errs.BadRequest, "could not load backend configuration: write auth/%s/config first", m.Path)
 	}
@@ -124,7 +128,7 @@ func (s *Service) login(ctx context.Context, in LoginInput, ev *store.AuditEvent
 	ev.Details["mount"] = m.Path
 	issued, err := s.tokens.Issue(ctx, token.IssueRequest{
 		IdentityID: am.IdentityID, AuthMethodID: am.ID, AuthMethodType: store.AuthMethodVaultKubernetes,
-		Policy: am.TokenPolicy, Metadata: stored, Event: ev,
+		Policy: role.policyOn(tune), Metadata: stored, Event: ev,
 	})
 	if err != nil {
 		return LoginResult{}, err

@@ -377,28 +377,9 @@ func boundList(field string, entries []string) ([]string, error) {
 	return out, nil
 }
 
-// Policy is the token policy a role's tokens get: Vault's defaults (768h)
-// for an unset TTL or max TTL, the explicit max TTL as a hard cap, the
-// bound CIDRs as trusted IPs.
-func (r Role) Policy() store.TokenPolicy {
-	maxTTL := int64(SystemDefaultTTL)
-	if r.MaxTTL > 0 {
-		maxTTL = r.MaxTTL
-	}
-	if r.ExplicitMaxTTL > 0 && r.ExplicitMaxTTL < maxTTL {
-		maxTTL = r.ExplicitMaxTTL
-	}
-	ttl := int64(SystemDefaultTTL)
-	if r.TTL > 0 {
-		ttl = r.TTL
-	}
-	ttl = min(ttl, maxTTL)
-	p := store.TokenPolicy{TTL: ttl, MaxTTL: maxTTL, Period: r.Period, NumUsesLimit: r.NumUses, TrustedIPs: authmethod.DefaultTrustedIPs()}
-	if len(r.BoundCIDRs) > 0 {
-		p.TrustedIPs = slices.Clone(r.BoundCIDRs)
-	}
-	return p
-}
+// Policy is the token policy a role's tokens get on an untuned mount
+// (policyOn).
+func (r Role) Policy() store.TokenPolicy { return r.policyOn(Tune{}) }
 
 // TokenPolicies are the policies a role's tokens carry: the role's, with
 // "default" unless token_no_default_policy, sorted.

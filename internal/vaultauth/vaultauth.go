@@ -19,6 +19,7 @@
 package vaultauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -67,10 +68,27 @@ var mountPathRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
 // CleanMountPath returns a mount path without surrounding slashes, or a
 // BadRequest error.
 func CleanMountPath(path string) (string, error) {
+	p, err := cleanFormat(path)
+	if err == nil {
+		err = checkToken(p)
+	}
+	if err == nil {
+		err = checkRouteSegments(p)
+	}
+	if err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// cleanFormat is CleanMountPath without the reserved segments: the shape
+// alone (Disable takes it, so that a mount made before the segments were
+// reserved can still be removed).
+func cleanFormat(path string) (string, error) {
 	p := strings.Trim(path, "/")
 	dots := slices.ContainsFunc(strings.Split(p, "/"), func(seg string) bool { return seg == "." || seg == ".." })
-	if len(p) > 255 || !mountPathRE.MatchString(p) || dots || p == "token" || strings.HasPrefix(p, "token/") {
-		return "", errs.New(errs.BadRequest, "invalid mount path %q: use letters, digits, '-', '_' and '.', in segments separated by '/' (and not \"token\", which is reserved)", clip(path, 100))
+	if len(p) > 255 || !mountPathRE.MatchString(p) || dots {
+		return "", errs.New(errs.BadRequest, "invalid mount path %q: use letters, digits, '-', '_' and '.', in segments separated by '/'", clip(path, 100))
 	}
 	return p, nil
 }
@@ -80,8 +98,21 @@ func (s *Service) Enable(ctx context.Context, p identity.Principal, path, typ, d
 	if err := p.RequireAdmin("enabling an auth method"); err != nil {
 		return store.Mount{}, err
 	}
-	path, err := CleanMountPath(path)
+	// The checks of CleanMountPath, the one against other mounts before
+	// the route segments, as Vault (which has no such rule) would say.
+	path, err := cleanFormat(path)
+	if err == nil {
+		err = checkToken(path)
+	}
 	if err != nil {
+		return store.Mount{}, err
+	}
+	if at, err := s.inUse(ctx, path); err != nil {
+		return store.Mount{}, err
+	} else if at != "" {
+		return store.Mount{}, errInUse(at)
+	}
+	if err := checkRouteSegments(path); err != nil {
 		return store.Mount{}, err
 	}
 	switch {
@@ -96,7 +127,9 @@ func (s *Service) Enable(ctx context.Context, p identity.Principal, path, typ, d
 	m := store.Mount{Path: path, Type: typ, Accessor: newAccessor(typ), Description: description, CreatedAt: now, UpdatedAt: now}
 	switch err := s.store.CreateMount(ctx, m); {
 	case errors.Is(err, store.ErrAlreadyExists):
-		return store.Mount{}, errs.New(errs.BadRequest, "path is already in use at %s/", path)
+		// Taken meanwhile (the store checks again, atomically).
+		at, _ := s.inUse(ctx, path)
+		return store.Mount{}, errInUse(cmp.Or(at, path))
 	case err != nil:
 		return store.Mount{}, errs.Wrap(err, "storing mount")
 	}
@@ -133,7 +166,10 @@ func (s *Service) Disable(ctx context.Context, p identity.Principal, path string
 	if err := p.RequireAdmin("disabling an auth method"); err != nil {
 		return err
 	}
-	path, err := CleanMountPath(path)
+	path, err := cleanFormat(path)
+	if err == nil {
+		err = checkToken(path)
+	}
 	if err != nil {
 		return err
 	}

@@ -134,7 +134,7 @@ type updateIdentityBody struct {
 
 func (a *API) updateIdentity(r *http.Request) (int, any, error) {
 	var body updateIdentityBody
-	p, err := a.principalAndBody(r, &body)
+	p, err := a.principalAndPatch(r, &body)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/authmethod"
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
@@ -65,7 +66,12 @@ type kubernetesAuthBody struct {
 	AccessTokenNumUsesLimit *int64                  `json:"accessTokenNumUsesLimit"`
 }
 
-func (b kubernetesAuthBody) input() kubeauth.Input {
+func (b kubernetesAuthBody) input() (kubeauth.Input, error) {
+	// kubernetesHost: null clears it (gateway mode); a string has at least
+	// one character once trimmed, in every mode.
+	if h := b.KubernetesHost; h.Set && !h.Null && strings.TrimSpace(h.Value) == "" {
+		return kubeauth.Input{}, errs.Validation(errs.FieldError{Path: "kubernetesHost", Message: "String must contain at least 1 character(s)"})
+	}
 	in := kubeauth.Input{
 		Cluster: kubeauth.ClusterInput{
 			Host: b.KubernetesHost.orEmpty(), CACert: b.CACert, VerifyTLS: b.VerifyTLSCertificate, Mode: b.TokenReviewMode,
@@ -80,7 +86,7 @@ func (b kubernetesAuthBody) input() kubeauth.Input {
 	if jwt := b.TokenReviewerJWT; jwt.Set && (jwt.Null || strings.TrimSpace(jwt.Value.Reveal()) != "") {
 		in.Cluster.ReviewerJWT = &jwt.Value
 	}
-	return in
+	return in, nil
 }
 
 type kubernetesAuthJSON struct {
@@ -123,8 +129,8 @@ func kubernetesAuthResult(v kubeauth.View, err error) (int, any, error) {
 	}
 	c, p := v.Config, v.TokenPolicy
 	return http.StatusOK, kubernetesAuthEnvelope{kubernetesAuthJSON{
-		ID: v.ID, IdentityID: v.IdentityID, KubernetesHost: nullIfEmpty(c.Host),
-		AllowedNamespaces: c.Namespaces.String(), AllowedNames: c.Names.String(), AllowedAudience: c.Audience(),
+		ID: v.ID, IdentityID: v.IdentityID, KubernetesHost: nullIfEmpty(c.HostAsGiven()),
+		AllowedNamespaces: c.NamespacesAsGiven(), AllowedNames: c.NamesAsGiven(), AllowedAudience: c.Audience(),
 		CACert: c.CACert, VerifyTLSCertificate: c.VerifyTLS, TokenReviewMode: c.ReviewMode,
 		TokenReviewerJWTSet: v.ReviewerJWTSet, GatewayID: nullIfEmpty(c.GatewayID), GatewayPoolID: nullIfEmpty(c.GatewayPoolID),
 		AccessTokenTTL: p.TTL, AccessTokenMaxTTL: p.MaxTTL, AccessTokenNumUsesLimit: p.NumUsesLimit,
@@ -139,7 +145,11 @@ func (a *API) attachKubernetesAuth(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return kubernetesAuthResult(a.KubernetesAuth.Attach(r.Context(), p, r.PathValue("identityId"), body.input()))
+	in, err := body.input()
+	if err != nil {
+		return 0, nil, err
+	}
+	return kubernetesAuthResult(a.KubernetesAuth.Attach(r.Context(), p, r.PathValue("identityId"), in))
 }
 
 func (a *API) getKubernetesAuth(r *http.Request) (int, any, error) {
@@ -152,11 +162,15 @@ func (a *API) getKubernetesAuth(r *http.Request) (int, any, error) {
 
 func (a *API) updateKubernetesAuth(r *http.Request) (int, any, error) {
 	var body kubernetesAuthBody
-	p, err := a.principalAndBody(r, &body)
+	p, err := a.principalAndPatch(r, &body, "kubernetesHost", "tokenReviewerJwt", "gatewayId", "gatewayPoolId")
 	if err != nil {
 		return 0, nil, err
 	}
-	return kubernetesAuthResult(a.KubernetesAuth.Update(r.Context(), p, r.PathValue("identityId"), body.input()))
+	in, err := body.input()
+	if err != nil {
+		return 0, nil, err
+	}
+	return kubernetesAuthResult(a.KubernetesAuth.Update(r.Context(), p, r.PathValue("identityId"), in))
 }
 
 func (a *API) revokeKubernetesAuth(r *http.Request) (int, any, error) {

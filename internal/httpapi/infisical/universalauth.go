@@ -114,7 +114,7 @@ func (a *API) getUniversalAuth(r *http.Request) (int, any, error) {
 
 func (a *API) updateUniversalAuth(r *http.Request) (int, any, error) {
 	var body universalAuthBody
-	p, err := a.principalAndBody(r, &body)
+	p, err := a.principalAndPatch(r, &body)
 	if err != nil {
 		return 0, nil, err
 	}

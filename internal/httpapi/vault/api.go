@@ -20,15 +20,22 @@ type Deps struct {
 	Auth       *httpapi.Authenticator
 	Tokens     *token.Service
 	Kubernetes *vaultauth.Service
+	Identities *identity.Service
 	Now        func() time.Time
 	Version    string
-	Logger     *slog.Logger
+	// StorageType is the store's kind as sys/seal-status shows it
+	// ("sqlite", "postgresql").
+	StorageType string
+	Logger      *slog.Logger
 	// LoginLimiter limits logins per source address (nil = no limit).
 	LoginLimiter *ratelimit.Limiter
 }
 
 // API is the Vault front end.
-type API struct{ Deps }
+type API struct {
+	Deps
+	buildDate string
+}
 
 // handlerFunc answers a request with a status and body (nil body = 204),
 // or an error.
@@ -36,9 +43,14 @@ type handlerFunc func(*http.Request) (int, any, error)
 
 // Register adds the Vault routes to mux.
 func Register(mux *http.ServeMux, d Deps) {
-	a := &API{Deps: d}
+	a := &API{Deps: d, buildDate: buildDate()}
 	a.route(mux, "/v1/sys/health", map[string]handlerFunc{"GET": a.health, "HEAD": a.health})
-	a.route(mux, "/v1/auth/token/lookup-self", map[string]handlerFunc{"GET": a.lookupSelf, "POST": a.lookupSelf})
+	a.route(mux, "/v1/sys/seal-status", map[string]handlerFunc{"GET": a.sealStatus})
+	a.route(mux, "/v1/sys/leader", map[string]handlerFunc{"GET": a.leader})
+	a.route(mux, "/v1/sys/capabilities-self", map[string]handlerFunc{"POST": a.capabilitiesSelf, "PUT": a.capabilitiesSelf})
+	a.route(mux, "/v1/sys/capabilities", map[string]handlerFunc{"POST": a.capabilitiesOther(false), "PUT": a.capabilitiesOther(false)})
+	a.route(mux, "/v1/sys/capabilities-accessor", map[string]handlerFunc{"POST": a.capabilitiesOther(true), "PUT": a.capabilitiesOther(true)})
+	a.route(mux, "/v1/auth/token/lookup-self", map[string]handlerFunc{"GET": a.lookupSelf, "POST": a.lookupSelf, "PUT": a.lookupSelf})
 	a.route(mux, "/v1/auth/token/renew-self", map[string]handlerFunc{"PUT": a.renewSelf, "POST": a.renewSelf})
 	a.route(mux, "/v1/auth/token/revoke-self", map[string]handlerFunc{"PUT": a.revokeSelf, "POST": a.revokeSelf})
 	a.route(mux, "/v1/auth/token/lookup", map[string]handlerFunc{"PUT": a.lookupToken, "POST": a.lookupToken})
@@ -49,7 +61,8 @@ func Register(mux *http.ServeMux, d Deps) {
 		return 0, nil, errs.New(errs.NotFound, "no handler for route")
 	}))
 	a.route(mux, "/v1/sys/auth", map[string]handlerFunc{"GET": a.listMounts})
-	mux.Handle("/v1/sys/auth/", a.serve(a.serveSysAuth))
+	mux.Handle("/v1/sys/auth/", a.serve(a.serveSysAuthOrTune))
+	mux.Handle("/v1/sys/mounts/", a.serve(a.serveSysMounts))
 	mux.Handle("/v1/auth/", a.serve(a.serveAuth))
 	mux.Handle("/v1/", a.serve(func(*http.Request) (int, any, error) {
 		return 0, nil, errs.New(errs.NotFound, "no handler for route")

@@ -23,25 +23,6 @@ type authRoute struct {
 	role     string
 }
 
-// parseAuthPath splits the path after /v1/auth/. Mount paths may hold '/',
-// role names may not, so the endpoint is read from the end.
-func parseAuthPath(p string) (authRoute, bool) {
-	p = strings.TrimSuffix(p, "/")
-	for _, ep := range []string{"config", "login", "role"} {
-		if m, ok := strings.CutSuffix(p, "/"+ep); ok && m != "" {
-			return authRoute{mount: m, endpoint: ep}, true
-		}
-	}
-	i := strings.LastIndex(p, "/")
-	if i < 0 {
-		return authRoute{}, false
-	}
-	if m, ok := strings.CutSuffix(p[:i], "/role"); ok && m != "" && p[i+1:] != "" {
-		return authRoute{mount: m, endpoint: "role/", role: p[i+1:]}, true
-	}
-	return authRoute{}, false
-}
-
 // serveAuth dispatches /v1/auth/<mount>/... (the token mount has routes of
 // its own).
 func (a *API) serveAuth(r *http.Request) (int, any, error) {
@@ -416,12 +397,7 @@ func mountInfo(m store.Mount) map[string]any {
 		"plugin_version":          "",
 		"running_plugin_version":  "",
 		"uuid":                    "",
-		"config": map[string]any{
-			"default_lease_ttl": 0,
-			"max_lease_ttl":     0,
-			"force_no_cache":    false,
-			"token_type":        "default-service",
-		},
+		"config":                  mountConfig(m),
 	}
 }
 

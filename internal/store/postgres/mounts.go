@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,8 +43,27 @@ func mountArgs(m store.Mount) []any {
 // CreateMount stores a new mount; a taken path or accessor is
 // ErrAlreadyExists.
 func (s *Store) CreateMount(ctx context.Context, m store.Mount) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO mounts (`+mountColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, mountArgs(m)...)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// Mounts are created rarely: one at a time (the lock conflicts
+		// with itself, not with reads), so no other can appear between the
+		// check and the insert.
+		if _, err := tx.Exec(ctx, `LOCK TABLE mounts IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var taken string
+		err := tx.QueryRow(ctx, `SELECT path FROM mounts
+			WHERE path = $1 OR left($1, length(path) + 1) = path || '/' OR left(path, length($1) + 1) = $1 || '/'
+			LIMIT 1`, m.Path).Scan(&taken)
+		switch {
+		case err == nil:
+			return fmt.Errorf("%w (in use at %q)", store.ErrAlreadyExists, taken)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO mounts (`+mountColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, mountArgs(m)...)
+		return err
+	})
 	if err != nil {
 		return wrapErr("create mount", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,12 +36,27 @@ func scanMount(r rowScanner) (store.Mount, error) {
 // CreateMount stores a new mount. The primary key on path and the UNIQUE
 // accessor give ErrAlreadyExists.
 func (s *Store) CreateMount(ctx context.Context, m store.Mount) error {
+	// The one write connection runs this transaction alone, so no other
+	// mount can appear between the check and the insert.
 	if err := checkText("create mount", m.Path, m.Type, m.Accessor, m.Description, string(m.Config)); err != nil {
 		return err
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO mounts (`+mountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.Path, m.Type, m.Accessor, m.Description, config(m.Config), blob(m.SealedSecret),
-		micros(m.CreatedAt), micros(m.UpdatedAt))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var taken string
+		err := tx.QueryRowContext(ctx, `SELECT path FROM mounts
+			WHERE path = ?1 OR substr(?1, 1, length(path) + 1) = path || '/' OR substr(path, 1, length(?1) + 1) = ?1 || '/'
+			LIMIT 1`, m.Path).Scan(&taken)
+		switch {
+		case err == nil:
+			return fmt.Errorf("%w (in use at %q)", store.ErrAlreadyExists, taken)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO mounts (`+mountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.Path, m.Type, m.Accessor, m.Description, config(m.Config), blob(m.SealedSecret),
+			micros(m.CreatedAt), micros(m.UpdatedAt))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create mount %q: %w", m.Path, mapErr(err))
 	}
