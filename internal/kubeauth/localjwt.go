@@ -205,7 +205,7 @@ func (vc verifiedClaims) validate(issuer string, audiences []string, now time.Ti
 	case errors.Is(err, josejwt.ErrNotValidYet), errors.Is(err, josejwt.ErrIssuedInTheFuture):
 		return denied("the jwt is not valid yet (nbf/iat in the future)")
 	case errors.Is(err, josejwt.ErrInvalidIssuer):
-		return denied("the jwt's issuer (iss) %q is not the issuer %q", clip(vc.public.Issuer, 200), issuer)
+		return deniedBy(ErrIssuerMismatch, "the jwt's issuer (iss) %q is not the issuer %q", clip(vc.public.Issuer, 200), issuer)
 	case errors.Is(err, josejwt.ErrInvalidAudience):
 		return deniedBy(&NotAllowedError{ErrAudienceMismatch, strings.Join(audiences, ",")}, "the jwt is not valid for the audience %q (its aud is %q)", audiences, []string(vc.public.Audience))
 	default:

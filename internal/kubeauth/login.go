@@ -33,6 +33,8 @@ var (
 	ErrNamespaceNotAllowed = errors.New("namespace not authorized")
 	ErrNameNotAllowed      = errors.New("service account name not authorized")
 	ErrAudienceMismatch    = errors.New("audience not authorized")
+	// ErrIssuerMismatch: the JWT's iss is not the configured issuer.
+	ErrIssuerMismatch = errors.New("invalid issuer (iss) claim")
 )
 
 // NotAllowedError is a reviewed account (or token) that the rules refuse:
@@ -84,7 +86,10 @@ func (sa ServiceAccount) Metadata() map[string]string {
 //  3. TokenReview: spec.token = jwt, spec.audiences = the rules' audiences
 //     (or the JWT's aud with AudiencesFromJWT), bearer = the reviewer JWT
 //     or, when none is configured, jwt itself;
-//  4. the review is judged: status.error and status.authenticated, the
+//  4. with an Issuer (and no PEMKeys, which checked it already), the
+//     JWT's unverified iss must be it once the review has authenticated
+//     the token, as Vault checks it;
+//  5. the review is judged: status.error and status.authenticated, the
 //     audiences, the username (system:serviceaccount:<ns>:<name>), then the
 //     namespace and name against the rules. Only the reviewed identity is
 //     judged, never the JWT's unverified claims; with PEMKeys the
@@ -119,6 +124,12 @@ func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccoun
 	status, err := s.reviewed(ctx, cfg.Cluster, req, jwt.Expiry)
 	if err != nil {
 		return ServiceAccount{}, err
+	}
+	if claimed == nil && cfg.Issuer != "" && status.Authenticated && status.Error == "" && jwt.Issuer != cfg.Issuer {
+		// As Vault does (its claims are never verified without pem_keys):
+		// iss read unverified, but only of a token the API server has
+		// just authenticated.
+		return ServiceAccount{}, issuerMismatch(jwt.Issuer, cfg.Issuer)
 	}
 	sa, err := judge(status, audiences, cfg.Rules)
 	if err != nil {
@@ -191,6 +202,11 @@ func (r Rules) allow(ns, name string) error {
 		return deniedBy(&NotAllowedError{ErrNameNotAllowed, name}, "Access denied: K8s service account name %q is not allowed by allowedNames", name)
 	}
 	return nil
+}
+
+// issuerMismatch refuses a JWT whose iss is not the configured issuer.
+func issuerMismatch(got, want string) error {
+	return deniedBy(ErrIssuerMismatch, "invalid issuer (iss) claim: the jwt's iss %q is not the configured issuer %q", clip(got, 200), clip(want, 200))
 }
 
 func denied(format string, args ...any) error {

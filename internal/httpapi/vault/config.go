@@ -42,10 +42,11 @@ func (a *API) writeConfig(rt authRoute) handlerFunc {
 			return 0, nil, err
 		}
 		in.DisableLocalCAJWT = local != nil && *local
-		if err := a.Kubernetes.WriteConfig(r.Context(), p, rt.mount, in); err != nil {
+		warnings, err := a.Kubernetes.WriteConfig(r.Context(), p, rt.mount, in)
+		if err != nil {
 			return 0, nil, err
 		}
-		return writeAnswer(r, unknown)
+		return writeAnswer(r, unknown, warnings...)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/kubetest"
+	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
 )
 
 // TestConfigHandlers: auth/<mount>/config writes and reads back Vault's
@@ -67,4 +68,43 @@ func TestConfigHandlers(t *testing.T) {
 	}
 	wantError(t, f.do("PUT", "auth/kubernetes/config", "", map[string]any{"kubernetes_host": c.URL()}), 403, "permission denied")
 	wantError(t, f.do("PUT", "auth/nowhere/config", f.root, map[string]any{"kubernetes_host": c.URL()}), 404, "")
+}
+
+// TestConfigHost: every invalid kubernetes_host says what is wrong (never
+// "internal error"); an http:// host is accepted, as Vault accepts it
+// (kubectl proxy), with a warning.
+func TestConfigHost(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.mount("kubernetes")
+	for host, want := range map[string]string{
+		"ftp://x":                         `kubernetes_host must use https:// or http:// (not "ftp")`,
+		"https://user:pw@kube:6443":       "kubernetes_host must not contain user info",
+		"kube.example.com:99999":          "kubernetes_host has an invalid port (want 1 to 65535)",
+		"http://kube.example.com:0":       "kubernetes_host has an invalid port",
+		"kube example.com":                "kubernetes_host must not contain spaces",
+		"https://kube.example.com?x":      "kubernetes_host must not have a query",
+		"fd00::1":                         "kubernetes_host looks like an IPv6 address",
+		"https://kube.example.com/a/../b": "kubernetes_host has an unclean path",
+	} {
+		t.Run(host, func(t *testing.T) {
+			wantError(t, f.do("PUT", "auth/kubernetes/config", f.root, map[string]any{"kubernetes_host": host}), 400, want)
+		})
+	}
+
+	a := f.ok("PUT", "auth/kubernetes/config", map[string]any{"kubernetes_host": "HTTP://127.0.0.1:8001/"})
+	if w := warnings(a); a.status != 200 || len(w) != 1 || w[0] != vaultauth.WarnPlainHTTP {
+		t.Errorf("http:// host: %d %s, want 200 with the clear-text warning", a.status, a.raw)
+	}
+	if d := data(t, f.ok("GET", "auth/kubernetes/config", nil)); d["kubernetes_host"] != "http://127.0.0.1:8001" {
+		t.Errorf("kubernetes_host = %v, want http://127.0.0.1:8001", d["kubernetes_host"])
+	}
+	// The warning comes before the ignored-fields one.
+	a = f.ok("PUT", "auth/kubernetes/config", map[string]any{"kubernetes_host": "http://127.0.0.1:8001", "colour": "blue"})
+	if w := warnings(a); len(w) != 2 || w[0] != vaultauth.WarnPlainHTTP || !strings.Contains(w[1], "colour") {
+		t.Errorf("warnings = %q", w)
+	}
+	if a := f.ok("PUT", "auth/kubernetes/config", map[string]any{"kubernetes_host": "https://127.0.0.1:6443"}); a.status != 204 {
+		t.Errorf("https:// host: %d %s, want 204", a.status, a.raw)
+	}
 }

@@ -86,14 +86,16 @@ func dispatch(r *http.Request, methods map[string]handlerFunc) (int, any, error)
 	return fn(r)
 }
 
-// writeAnswer is a write's answer: 204, or 200 with the ignored-fields
-// warning when the request had unknown fields.
-func writeAnswer(r *http.Request, unknown []string) (int, any, error) {
-	if len(unknown) == 0 {
+// writeAnswer is a write's answer: 204, or 200 with the warnings (the
+// write's own, then Vault's ignored-fields warning when the request had
+// unknown fields).
+func writeAnswer(r *http.Request, unknown []string, warnings ...string) (int, any, error) {
+	warnings = append(warnings, ignoredWarning(unknown)...)
+	if len(warnings) == 0 {
 		return http.StatusNoContent, nil, nil
 	}
 	resp := envelope(r)
-	resp.Warnings = ignoredWarning(unknown)
+	resp.Warnings = warnings
 	return http.StatusOK, resp, nil
 }
 

@@ -1,0 +1,165 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+
+	vaultapi "github.com/hashicorp/vault/api"
+	vaultk8s "github.com/hashicorp/vault/api/auth/kubernetes"
+
+	"github.com/gatehouse-dev/gatehouse/internal/kubetest"
+)
+
+// Wire fidelity of the Kubernetes auth method (issue 12), through Vault's
+// own Go client.
+
+// vaultAdmin is a Vault client with the root token of a live server.
+func vaultAdmin(t *testing.T, ls *liveServer) *vaultapi.Client {
+	t.Helper()
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = ls.base
+	cfg.MaxRetries = 0
+	c, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(ls.root)
+	return c
+}
+
+// vaultLoginAs logs in with the kubernetes helper on a fresh client.
+func vaultLoginAs(t *testing.T, ls *liveServer, mount, role, jwt string) (*vaultapi.Secret, error) {
+	t.Helper()
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = ls.base
+	cfg.MaxRetries = 0
+	c, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ClearToken()
+	auth, err := vaultk8s.NewKubernetesAuth(role, vaultk8s.WithMountPath(mount), vaultk8s.WithServiceAccountToken(jwt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Auth().Login(context.Background(), auth)
+}
+
+// responseError is the Vault error of err, or fails the test.
+func responseError(t *testing.T, err error, status int) *vaultapi.ResponseError {
+	t.Helper()
+	var re *vaultapi.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != status {
+		t.Fatalf("err = %v, want a %d from the server", err, status)
+	}
+	return re
+}
+
+// mustWrite writes with the admin client.
+func mustWrite(t *testing.T, admin *vaultapi.Client, path string, data map[string]any) *vaultapi.Secret {
+	t.Helper()
+	s, err := admin.Logical().WriteWithContext(context.Background(), path, data)
+	if err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
+	return s
+}
+
+// TestVaultGoClientIssuer: with disable_iss_validation=false and an
+// issuer, a JWT whose iss differs is refused in TokenReview mode too (no
+// pem_keys), as Vault refuses it, with Vault's words.
+func TestVaultGoClientIssuer(t *testing.T) {
+	ls := startLiveServer(t)
+	admin := vaultAdmin(t, ls)
+	c := kubetest.New(t)
+	reviewer := c.ReviewerToken("kube-system", "gatehouse")
+	mounts := map[string]map[string]any{
+		"iss-right":   {"issuer": c.Issuer(), "disable_iss_validation": false},
+		"iss-wrong":   {"issuer": "https://elsewhere.example", "disable_iss_validation": false},
+		"iss-off":     {"issuer": "https://elsewhere.example", "disable_iss_validation": true},
+		"iss-default": {"issuer": "https://elsewhere.example"}, // disable_iss_validation defaults to true
+	}
+	for path, extra := range mounts {
+		if err := admin.Sys().EnableAuthWithOptions(path, &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
+			t.Fatal(err)
+		}
+		mustWrite(t, admin, "auth/"+path+"/config", withFields(map[string]any{
+			"kubernetes_host": c.URL(), "kubernetes_ca_cert": c.CAPEM(), "token_reviewer_jwt": reviewer}, extra))
+		mustWrite(t, admin, "auth/"+path+"/role/app", map[string]any{
+			"bound_service_account_names": "app", "bound_service_account_namespaces": "apps", "audience": c.Issuer()})
+	}
+	jwt := c.Token("apps", "app")
+	for _, path := range []string{"iss-right", "iss-off", "iss-default"} {
+		if s, err := vaultLoginAs(t, ls, path, "app", jwt); err != nil || s.Auth == nil {
+			t.Errorf("%s: login = %v", path, err)
+		}
+	}
+	reviews := c.TokenReviewCount()
+	_, err := vaultLoginAs(t, ls, "iss-wrong", "app", jwt)
+	re := responseError(t, err, http.StatusForbidden)
+	if len(re.Errors) != 1 || !strings.HasPrefix(re.Errors[0], "permission denied: invalid issuer (iss) claim") ||
+		!strings.Contains(re.Errors[0], `"https://elsewhere.example"`) {
+		t.Errorf("errors = %q", re.Errors)
+	}
+	if c.TokenReviewCount() == reviews {
+		t.Error("the iss check ran before the API server authenticated the token")
+	}
+}
+
+// TestVaultGoClientPlainHTTPHost: an http:// kubernetes_host (an API
+// server behind kubectl proxy) is accepted with a warning, and logins go
+// through it; invalid hosts say what is wrong.
+func TestVaultGoClientPlainHTTPHost(t *testing.T) {
+	ls := startLiveServer(t)
+	admin := vaultAdmin(t, ls)
+	c := kubetest.New(t)
+	// kubectl proxy: plain HTTP in front of the API server's TLS.
+	target, err := url.Parse(c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = c.Client().Transport
+	proxy := httptest.NewServer(rp)
+	t.Cleanup(proxy.Close)
+
+	if err := admin.Sys().EnableAuthWithOptions("proxied", &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{
+		"ftp://x":                    `kubernetes_host must use https:// or http:// (not "ftp")`,
+		"https://user@kube:6443":     "kubernetes_host must not contain user info (user@host); the token reviewer JWT is the credential",
+		"https://kube:99999":         "kubernetes_host has an invalid port (want 1 to 65535)",
+		"https://kube.example.com x": "kubernetes_host must not contain spaces or control characters",
+	} {
+		_, err := admin.Logical().Write("auth/proxied/config", map[string]any{"kubernetes_host": host})
+		if re := responseError(t, err, http.StatusBadRequest); len(re.Errors) != 1 || re.Errors[0] != want {
+			t.Errorf("kubernetes_host %q: errors = %q, want %q", host, re.Errors, want)
+		}
+	}
+
+	s := mustWrite(t, admin, "auth/proxied/config", map[string]any{
+		"kubernetes_host": proxy.URL, "token_reviewer_jwt": c.ReviewerToken("kube-system", "gatehouse"), "disable_local_ca_jwt": true})
+	if s == nil || len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "clear text") {
+		t.Fatalf("config write with an http:// host: %+v, want one warning", s)
+	}
+	cfg, err := admin.Logical().Read("auth/proxied/config")
+	if err != nil || cfg.Data["kubernetes_host"] != proxy.URL {
+		t.Fatalf("config read = %v, %v", cfg, err)
+	}
+	mustWrite(t, admin, "auth/proxied/role/app", map[string]any{
+		"bound_service_account_names": "app", "bound_service_account_namespaces": "apps", "audience": c.Issuer()})
+	reviews := c.TokenReviewCount()
+	if s, err := vaultLoginAs(t, ls, "proxied", "app", c.Token("apps", "app")); err != nil || s.Auth == nil {
+		t.Fatalf("login through the proxy: %v", err)
+	}
+	if c.TokenReviewCount() != reviews+1 {
+		t.Error("the login made no TokenReview through the proxy")
+	}
+}
