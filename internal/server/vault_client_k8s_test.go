@@ -163,3 +163,52 @@ func TestVaultGoClientPlainHTTPHost(t *testing.T) {
 		t.Error("the login made no TokenReview through the proxy")
 	}
 }
+
+// TestVaultGoClientRoleFields: role names as Vault's GenericNameRegex
+// takes them ('@' too), Vault's warning for a role without an audience,
+// and a read that shows every token field, 0 when zero.
+func TestVaultGoClientRoleFields(t *testing.T) {
+	ls := startLiveServer(t)
+	admin := vaultAdmin(t, ls)
+	if err := admin.Sys().EnableAuthWithOptions("kubernetes", &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
+		t.Fatal(err)
+	}
+	s := mustWrite(t, admin, "auth/kubernetes/role/ci@team.example", map[string]any{
+		"bound_service_account_names": "ci", "bound_service_account_namespaces": "build"})
+	want := "Role ci@team.example does not have an audience configured. While audiences are not required, " +
+		"consider specifying one if your use case would benefit from additional JWT claim verification."
+	if s == nil || len(s.Warnings) != 1 || s.Warnings[0] != want {
+		t.Errorf("write without an audience: %+v, want Vault's warning", s)
+	}
+	if s := mustWrite(t, admin, "auth/kubernetes/role/ci@team.example", map[string]any{"audience": "vault"}); s != nil && len(s.Warnings) > 0 {
+		t.Errorf("write with an audience: warnings %q", s.Warnings)
+	}
+	role, err := admin.Logical().Read("auth/kubernetes/role/CI@team.example")
+	if err != nil || role == nil {
+		t.Fatalf("read: %v, %v", role, err)
+	}
+	for _, k := range []string{"ttl", "max_ttl", "period", "num_uses", "token_ttl", "token_max_ttl", "token_period",
+		"token_num_uses", "token_explicit_max_ttl"} {
+		if n, ok := role.Data[k].(interface{ String() string }); !ok || n.String() != "0" {
+			t.Errorf("%s = %#v, want 0", k, role.Data[k])
+		}
+	}
+	for _, k := range []string{"policies", "bound_cidrs", "token_policies", "token_bound_cidrs"} {
+		if l, ok := role.Data[k].([]any); !ok || len(l) != 0 {
+			t.Errorf("%s = %#v, want []", k, role.Data[k])
+		}
+	}
+	list, err := admin.Logical().List("auth/kubernetes/role")
+	if err != nil || list == nil {
+		t.Fatalf("list: %v", err)
+	}
+	if keys, _ := list.Data["keys"].([]any); len(keys) != 1 || keys[0] != "ci@team.example" {
+		t.Errorf("keys = %v", list.Data["keys"])
+	}
+	// Still refused: what GenericNameRegex refuses.
+	for _, name := range []string{"@ci", "ci@", "c+i"} {
+		_, err := admin.Logical().Write("auth/kubernetes/role/"+url.PathEscape(name), map[string]any{
+			"bound_service_account_names": "ci", "bound_service_account_namespaces": "build"})
+		responseError(t, err, http.StatusBadRequest)
+	}
+}

@@ -32,9 +32,14 @@ const (
 // MaxPolicies bounds token_policies.
 const MaxPolicies = 100
 
-// roleNameRE is Vault's role name pattern: word characters, with '-' and
-// '.' inside.
-var roleNameRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,126}[A-Za-z0-9_])?$`)
+// roleNameRE is Vault's role name pattern (framework.GenericNameRegex):
+// word characters, with '-', '.' and '@' inside; at most 128 characters.
+var roleNameRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.@-]{0,126}[A-Za-z0-9_])?$`)
+
+// WarnNoAudience is Vault's warning on writing a role without an audience.
+func WarnNoAudience(role string) string {
+	return "Role " + role + " does not have an audience configured. While audiences are not required, consider specifying one if your use case would benefit from additional JWT claim verification."
+}
 
 // Role is a named role of a mount, as stored in its AuthMethod's Config.
 type Role struct {
@@ -68,7 +73,7 @@ type RoleInput struct {
 // RoleName lower-cases and checks a role name.
 func RoleName(name string) (string, error) {
 	if !roleNameRE.MatchString(name) {
-		return "", errs.New(errs.BadRequest, "invalid role name %q: use letters, digits and '_', with '-' and '.' inside, at most 128 characters", clip(name, 130))
+		return "", errs.New(errs.BadRequest, "invalid role name %q: use letters, digits and '_', with '-', '.' and '@' inside, at most 128 characters", clip(name, 130))
 	}
 	return strings.ToLower(name), nil
 }
@@ -76,30 +81,45 @@ func RoleName(name string) (string, error) {
 func lookupKey(mount, role string) string { return mount + "/" + role }
 
 // WriteRole creates or updates a role. On create the bound names and
-// namespaces are required; on update omitted fields keep their values.
-func (s *Service) WriteRole(ctx context.Context, p identity.Principal, mountPath, name string, in RoleInput) error {
+// namespaces (or a namespace selector) are required; on update omitted
+// fields keep their values. It returns the write's warnings (Vault's: a
+// role without an audience).
+func (s *Service) WriteRole(ctx context.Context, p identity.Principal, mountPath, name string, in RoleInput) ([]string, error) {
+	given := name
+	r, err := s.writeRole(ctx, p, mountPath, name, in)
+	if err != nil {
+		return nil, err
+	}
+	if r.Audience == "" {
+		return []string{WarnNoAudience(given)}, nil
+	}
+	return nil, nil
+}
+
+func (s *Service) writeRole(ctx context.Context, p identity.Principal, mountPath, name string, in RoleInput) (Role, error) {
 	if err := p.RequireAdmin("writing a role"); err != nil {
-		return err
+		return Role{}, err
 	}
 	m, err := s.mount(ctx, mountPath)
 	if err != nil {
-		return err
+		return Role{}, err
 	}
 	if name, err = RoleName(name); err != nil {
-		return err
+		return Role{}, err
 	}
 	for attempt := 0; ; attempt++ {
 		cur, err := s.store.GetAuthMethodByLookupKey(ctx, store.AuthMethodVaultKubernetes, lookupKey(m.Path, name))
 		if errors.Is(err, store.ErrNotFound) {
-			err = s.createRole(ctx, p, m, name, in)
+			r, err := s.createRole(ctx, p, m, name, in)
 			if errors.Is(err, store.ErrAlreadyExists) && attempt == 0 {
 				continue // created meanwhile: update it instead
 			}
-			return err
+			return r, err
 		}
 		if err != nil {
-			return errs.Wrap(err, "reading role")
+			return Role{}, errs.Wrap(err, "reading role")
 		}
+		var written Role
 		_, err = s.store.UpdateAuthMethod(ctx, cur.ID, func(am *store.AuthMethod) error {
 			r, err := decodeRole(*am)
 			if err != nil {
@@ -109,6 +129,7 @@ func (s *Service) WriteRole(ctx context.Context, p identity.Principal, mountPath
 				return err
 			}
 			am.UpdatedAt = s.now()
+			written = r
 			return encodeRole(am, r)
 		})
 		if errors.Is(err, store.ErrNotFound) && attempt == 0 {
@@ -116,19 +137,20 @@ func (s *Service) WriteRole(ctx context.Context, p identity.Principal, mountPath
 		}
 		var e *errs.Error
 		if err != nil && !errors.As(err, &e) {
-			return errs.Wrap(err, "storing role")
+			return Role{}, errs.Wrap(err, "storing role")
 		}
-		if err == nil {
-			s.recordRole(ctx, p, audit.TypeAuthMethodUpdate, cur.IdentityID, m.Path, name)
+		if err != nil {
+			return Role{}, err
 		}
-		return err
+		s.recordRole(ctx, p, audit.TypeAuthMethodUpdate, cur.IdentityID, m.Path, name)
+		return written, nil
 	}
 }
 
-func (s *Service) createRole(ctx context.Context, p identity.Principal, m store.Mount, name string, in RoleInput) error {
+func (s *Service) createRole(ctx context.Context, p identity.Principal, m store.Mount, name string, in RoleInput) (Role, error) {
 	r, err := in.apply(Role{Name: name}, true)
 	if err != nil {
-		return err
+		return Role{}, err
 	}
 	now := s.now()
 	id := store.Identity{ID: uuid.NewString(), Name: "vault-role:" + m.Path + "/" + name, Role: store.RoleNoAccess,
@@ -137,18 +159,18 @@ func (s *Service) createRole(ctx context.Context, p identity.Principal, m store.
 	am := store.AuthMethod{ID: uuid.NewString(), IdentityID: id.ID, Type: store.AuthMethodVaultKubernetes,
 		LookupKey: lookupKey(m.Path, name), MountPath: m.Path, CreatedAt: now, UpdatedAt: now}
 	if err := encodeRole(&am, r); err != nil {
-		return err
+		return Role{}, err
 	}
 	switch err := s.store.CreateIdentityWithAuthMethod(ctx, id, am); {
 	case errors.Is(err, store.ErrAlreadyExists):
-		return err
+		return Role{}, err
 	case errors.Is(err, store.ErrNotFound):
-		return errs.New(errs.NotFound, "no auth method is mounted at auth/%s", m.Path)
+		return Role{}, errs.New(errs.NotFound, "no auth method is mounted at auth/%s", m.Path)
 	case err != nil:
-		return errs.Wrap(err, "storing role")
+		return Role{}, errs.Wrap(err, "storing role")
 	}
 	s.recordRole(ctx, p, audit.TypeAuthMethodCreate, id.ID, m.Path, name)
-	return nil
+	return r, nil
 }
 
 // ReadRole returns a role: NotFound when absent.

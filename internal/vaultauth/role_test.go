@@ -123,12 +123,12 @@ func TestRolePolicy(t *testing.T) {
 }
 
 func TestRoleAndMountNames(t *testing.T) {
-	for in, want := range map[string]string{"Web": "web", "a_b.c-d": "a_b.c-d", "x": "x"} {
+	for in, want := range map[string]string{"Web": "web", "a_b.c-d": "a_b.c-d", "x": "x", "svc@Team.example": "svc@team.example", "a@b": "a@b"} {
 		if got, err := RoleName(in); err != nil || got != want {
 			t.Errorf("RoleName(%q) = %q, %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"", "-a", "a-", "a/b", "a b", strings.Repeat("a", 129)} {
+	for _, bad := range []string{"", "-a", "a-", "a/b", "a b", "@a", "a@", "a+b", "a:b", strings.Repeat("a", 129)} {
 		if _, err := RoleName(bad); err == nil {
 			t.Errorf("RoleName(%q) accepted", bad)
 		}

@@ -110,10 +110,11 @@ func (a *API) writeRole(rt authRoute) handlerFunc {
 		if err != nil {
 			return 0, nil, err
 		}
-		if err := a.Kubernetes.WriteRole(r.Context(), p, rt.mount, rt.role, in); err != nil {
+		warnings, err := a.Kubernetes.WriteRole(r.Context(), p, rt.mount, rt.role, in)
+		if err != nil {
 			return 0, nil, err
 		}
-		return writeAnswer(r, unknown)
+		return writeAnswer(r, unknown, warnings...)
 	}
 }
 
@@ -142,25 +143,11 @@ func (a *API) readRole(rt authRoute) handlerFunc {
 			"token_no_default_policy":          role.NoDefaultPolicy,
 			"token_type":                       role.TokenType,
 		}
-		// Vault shows the legacy names too when they hold a value.
-		if len(role.Policies) > 0 {
-			data["policies"] = role.Policies
-		}
-		if role.TTL > 0 {
-			data["ttl"] = role.TTL
-		}
-		if role.MaxTTL > 0 {
-			data["max_ttl"] = role.MaxTTL
-		}
-		if role.Period > 0 {
-			data["period"] = role.Period
-		}
-		if role.NumUses > 0 {
-			data["num_uses"] = role.NumUses
-		}
-		if len(role.BoundCIDRs) > 0 {
-			data["bound_cidrs"] = role.BoundCIDRs
-		}
+		// The legacy names too, always (0 or [] when unset), as the
+		// contract's sample read shows them; Vault shows them only when a
+		// write used them.
+		data["policies"], data["bound_cidrs"] = role.Policies, role.BoundCIDRs
+		data["ttl"], data["max_ttl"], data["period"], data["num_uses"] = role.TTL, role.MaxTTL, role.Period, role.NumUses
 		resp := envelope(r)
 		resp.Data = data
 		return http.StatusOK, resp, nil

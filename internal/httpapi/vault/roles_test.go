@@ -3,6 +3,8 @@ package vault
 import (
 	"slices"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
 )
 
 // TestRoleHandlers: auth/<mount>/role/<name> writes, reads, lists and
@@ -43,7 +45,21 @@ func TestRoleHandlers(t *testing.T) {
 		t.Errorf("after update: token_ttl %v, token_num_uses %v", d["token_ttl"], d["token_num_uses"])
 	}
 
-	f.ok("PUT", "auth/kubernetes/role/api", map[string]any{"bound_service_account_names": "*", "bound_service_account_namespaces": "*"})
+	a := f.ok("PUT", "auth/kubernetes/role/api", map[string]any{"bound_service_account_names": "*", "bound_service_account_namespaces": "*"})
+	if w := warnings(a); a.status != 200 || len(w) != 1 || w[0] != vaultauth.WarnNoAudience("api") {
+		t.Errorf("role without an audience: %d %s, want Vault's warning", a.status, a.raw)
+	}
+	d = data(t, f.ok("GET", "auth/kubernetes/role/api", nil))
+	for _, k := range []string{"ttl", "max_ttl", "period", "num_uses", "token_ttl", "token_explicit_max_ttl"} {
+		if d[k] != float64(0) {
+			t.Errorf("%s = %#v, want 0", k, d[k])
+		}
+	}
+	for _, k := range []string{"policies", "bound_cidrs"} {
+		if l, ok := d[k].([]any); !ok || len(l) != 0 {
+			t.Errorf("%s = %#v, want []", k, d[k])
+		}
+	}
 	for _, a := range []answer{f.ok("LIST", "auth/kubernetes/role", nil), f.ok("GET", "auth/kubernetes/role?list=true", nil)} {
 		if got := strList(data(t, a)["keys"]); !slices.Equal(got, []string{"api", "web"}) {
 			t.Errorf("keys = %q", got)
