@@ -185,7 +185,7 @@ func start(keyOwner string, opts []Option) (*Cluster, error) {
 		noDiscoveryRBAC: cfg.noDiscoveryRBAC,
 		cacheTTL:        cfg.cacheTTL,
 		node:            nodeRef{Name: "kubetest-node", UID: uuid.NewString()},
-		state:           newObjects(),
+		state:           newObjects(cfg.now()),
 		staticTokens:    map[string]userInfo{},
 		cache:           map[string]cachedAuth{},
 		done:            make(chan struct{}),
