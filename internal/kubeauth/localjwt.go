@@ -291,7 +291,7 @@ func (s *Service) loginLocally(ctx context.Context, cfg Config, jwt JWT) (Servic
 	if err != nil {
 		return ServiceAccount{}, err
 	}
-	if err := cfg.Rules.allow(sa.Namespace, sa.Name); err != nil {
+	if err := s.allow(ctx, cfg.Cluster, cfg.Rules, sa.Namespace, sa.Name); err != nil {
 		return ServiceAccount{}, err
 	}
 	sa.Audiences = slices.Clone(matched)

@@ -203,13 +203,19 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := judge(tc.st, tc.sent, tc.rules)
+			sa, err := judge(tc.st, tc.sent)
+			if err == nil {
+				err = tc.rules.allow(sa.Namespace, sa.Name)
+			}
 			checkErr(t, err, errs.Unauthenticated, tc.errNm, tc.msg)
 		})
 	}
 	got, err := judge(authv1.TokenReviewStatus{Authenticated: true, Audiences: []string{"gatehouse"}, User: authv1.UserInfo{
 		Username: sa.Username, UID: "u-1", Extra: map[string]authv1.ExtraValue{extraPodName: {"web-0"}, extraPodUID: {"p-1"}},
-	}}, []string{"gatehouse"}, Rules{Namespaces: Patterns{"apps"}, Names: Patterns{"w*"}})
+	}}, []string{"gatehouse"})
+	if err == nil {
+		err = Rules{Namespaces: Patterns{"apps"}, Names: Patterns{"w*"}}.allow(got.Namespace, got.Name)
+	}
 	if err != nil || got.Namespace != "apps" || got.Name != "web" || got.UID != "u-1" || got.PodName != "web-0" || got.PodUID != "p-1" {
 		t.Errorf("judge = %+v, %v", got, err)
 	}
