@@ -212,3 +212,143 @@ func TestVaultGoClientRoleFields(t *testing.T) {
 		responseError(t, err, http.StatusBadRequest)
 	}
 }
+
+// TestVaultGoClientNamespaceSelector: bound_service_account_namespace_selector
+// (JSON or YAML) allows the namespaces whose labels it selects, read from
+// the API server with the reviewer JWT, which needs get on namespaces.
+func TestVaultGoClientNamespaceSelector(t *testing.T) {
+	ls := startLiveServer(t)
+	admin := vaultAdmin(t, ls)
+	c := kubetest.New(t)
+	c.CreateNamespace("apps", map[string]string{"team": "a"})
+	c.CreateNamespace("build", map[string]string{"team": "b"})
+	if err := admin.Sys().EnableAuthWithOptions("kubernetes", &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, admin, "auth/kubernetes/config", map[string]any{
+		"kubernetes_host": c.URL(), "kubernetes_ca_cert": c.CAPEM(), "token_reviewer_jwt": c.ReviewerToken("kube-system", "gatehouse")})
+
+	// A role needs namespaces or a selector; a bad selector is refused.
+	_, err := admin.Logical().Write("auth/kubernetes/role/none", map[string]any{"bound_service_account_names": "web"})
+	if re := responseError(t, err, http.StatusBadRequest); re.Errors[0] != `"bound_service_account_namespaces" can not be empty if "bound_service_account_namespace_selector" is not set` {
+		t.Errorf("no namespaces: %q", re.Errors)
+	}
+	for _, sel := range []string{`{"matchExpressions":[{"key":"team","operator":"Exists"}]}`, "matchLabels: [", `{"matchLabel":{"team":"a"}}`} {
+		_, err := admin.Logical().Write("auth/kubernetes/role/bad", map[string]any{"bound_service_account_names": "web", "bound_service_account_namespace_selector": sel})
+		if re := responseError(t, err, http.StatusBadRequest); !strings.HasPrefix(re.Errors[0], `invalid "bound_service_account_namespace_selector" configured`) {
+			t.Errorf("selector %q: %q", sel, re.Errors)
+		}
+	}
+
+	yamlSel := "matchLabels:\n  team: a\n"
+	mustWrite(t, admin, "auth/kubernetes/role/team-a", map[string]any{
+		"bound_service_account_names": "web", "bound_service_account_namespace_selector": yamlSel, "audience": c.Issuer()})
+	mustWrite(t, admin, "auth/kubernetes/role/team-a-json", map[string]any{
+		"bound_service_account_names": "web", "bound_service_account_namespaces": "build",
+		"bound_service_account_namespace_selector": `{"matchLabels":{"team":"a"}}`, "audience": c.Issuer()})
+	role, err := admin.Logical().Read("auth/kubernetes/role/team-a")
+	if err != nil || role.Data["bound_service_account_namespace_selector"] != yamlSel {
+		t.Fatalf("read: %v, %v", role, err)
+	}
+	if l, ok := role.Data["bound_service_account_namespaces"].([]any); !ok || len(l) != 0 {
+		t.Errorf("namespaces = %#v, want []", role.Data["bound_service_account_namespaces"])
+	}
+
+	// Without get on namespaces the reviewer cannot read the labels.
+	_, err = vaultLoginAs(t, ls, "kubernetes", "team-a", c.Token("apps", "web"))
+	if re := responseError(t, err, http.StatusForbidden); !strings.Contains(re.Errors[0], `may not read namespace "apps"`) ||
+		!strings.Contains(re.Errors[0], "grant it get on namespaces") {
+		t.Errorf("no RBAC: %q", re.Errors)
+	}
+	c.GrantRead("kube-system", "gatehouse", kubetest.ResourceNamespaces)
+	for _, role := range []string{"team-a", "team-a-json"} {
+		if _, err := vaultLoginAs(t, ls, "kubernetes", role, c.Token("apps", "web")); err != nil {
+			t.Errorf("%s: selected namespace: %v", role, err)
+		}
+	}
+	// The list still counts; a namespace neither lists nor selects is refused.
+	if _, err := vaultLoginAs(t, ls, "kubernetes", "team-a-json", c.Token("build", "web")); err != nil {
+		t.Errorf("listed namespace: %v", err)
+	}
+	_, err = vaultLoginAs(t, ls, "kubernetes", "team-a", c.Token("build", "web"))
+	want := `permission denied: namespace not authorized: the service account's namespace "build" is not in the role's bound_service_account_namespaces and its labels do not match the role's bound_service_account_namespace_selector`
+	if re := responseError(t, err, http.StatusForbidden); len(re.Errors) != 1 || re.Errors[0] != want {
+		t.Errorf("unselected namespace: %q", re.Errors)
+	}
+	// An update that leaves the selector out keeps it.
+	mustWrite(t, admin, "auth/kubernetes/role/team-a", map[string]any{"token_ttl": "1h"})
+	if role, _ := admin.Logical().Read("auth/kubernetes/role/team-a"); role.Data["bound_service_account_namespace_selector"] != yamlSel {
+		t.Errorf("selector after an update = %v", role.Data["bound_service_account_namespace_selector"])
+	}
+	// Clearing it with no namespaces listed is refused.
+	_, err = admin.Logical().Write("auth/kubernetes/role/team-a", map[string]any{"bound_service_account_namespace_selector": ""})
+	responseError(t, err, http.StatusBadRequest)
+}
+
+// TestVaultGoClientAnnotationsAsMetadata: with use_annotations_as_alias_metadata
+// the service account's vault.hashicorp.com/alias-metadata-* annotations
+// become token metadata (the reviewer needs get on serviceaccounts);
+// Vault's reserved keys are refused with its message.
+func TestVaultGoClientAnnotationsAsMetadata(t *testing.T) {
+	ls := startLiveServer(t)
+	admin := vaultAdmin(t, ls)
+	c := kubetest.New(t)
+	if err := admin.Sys().EnableAuthWithOptions("kubernetes", &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, admin, "auth/kubernetes/config", map[string]any{
+		"kubernetes_host": c.URL(), "kubernetes_ca_cert": c.CAPEM(), "token_reviewer_jwt": c.ReviewerToken("kube-system", "gatehouse"),
+		"use_annotations_as_alias_metadata": true})
+	if cfg, err := admin.Logical().Read("auth/kubernetes/config"); err != nil || cfg.Data["use_annotations_as_alias_metadata"] != true {
+		t.Fatalf("config read: %v, %v", cfg, err)
+	}
+	mustWrite(t, admin, "auth/kubernetes/role/web", map[string]any{
+		"bound_service_account_names": "web,bad", "bound_service_account_namespaces": "apps", "audience": c.Issuer()})
+	c.AnnotateServiceAccount("apps", "web", map[string]string{
+		annotationEnv: "prod", "vault.hashicorp.com/alias-metadata-team": "a", "unrelated.example/key": "x"})
+
+	_, err := vaultLoginAs(t, ls, "kubernetes", "web", c.Token("apps", "web"))
+	if re := responseError(t, err, http.StatusForbidden); !strings.Contains(re.Errors[0], `the token reviewer may not read service account "apps/web"`) ||
+		!strings.Contains(re.Errors[0], "grant it get on serviceaccounts") {
+		t.Errorf("no RBAC: %q", re.Errors)
+	}
+	c.GrantRead("kube-system", "gatehouse", kubetest.ResourceServiceAccounts)
+	s, err := vaultLoginAs(t, ls, "kubernetes", "web", c.Token("apps", "web"))
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	if len(s.Auth.Metadata) != 5 || s.Auth.Metadata["env"] != "" {
+		t.Errorf("auth.metadata = %v, want Vault's five keys only", s.Auth.Metadata)
+	}
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = ls.base
+	workload, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workload.SetToken(s.Auth.ClientToken)
+	self, err := workload.Auth().Token().LookupSelf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := self.Data["meta"].(map[string]any)
+	if meta["env"] != "prod" || meta["team"] != "a" || meta["service_account_name"] != "web" || meta["role"] != "web" {
+		t.Errorf("meta = %v", meta)
+	}
+	for k := range meta {
+		if strings.Contains(k, "/") || strings.Contains(k, "unrelated") {
+			t.Errorf("meta has %q", k)
+		}
+	}
+
+	c.AnnotateServiceAccount("apps", "bad", map[string]string{
+		"vault.hashicorp.com/alias-metadata-service_account_uid": "forged", "vault.hashicorp.com/alias-metadata-role": "admin"})
+	_, err = vaultLoginAs(t, ls, "kubernetes", "web", c.Token("apps", "bad"))
+	want := `entity alias metadata keys for only internal use found from the client token's associated service account annotations: keys=["role" "service_account_uid"]`
+	if re := responseError(t, err, http.StatusBadRequest); len(re.Errors) != 1 || re.Errors[0] != want {
+		t.Errorf("reserved keys: %q", re.Errors)
+	}
+}
+
+// annotationEnv is one alias-metadata annotation.
+const annotationEnv = "vault.hashicorp.com/alias-metadata-env"

@@ -343,10 +343,11 @@ func TestVaultConfig(t *testing.T) {
 	}))
 	got := read()
 	wantKeys(t, "config", got, "kubernetes_host", "kubernetes_ca_cert", "pem_keys", "issuer",
-		"disable_iss_validation", "disable_local_ca_jwt", "token_reviewer_jwt_set", "token_review_mode")
+		"disable_iss_validation", "disable_local_ca_jwt", "token_reviewer_jwt_set", "token_review_mode", "use_annotations_as_alias_metadata")
 	for k, v := range map[string]any{
 		"kubernetes_host": c.URL(), "kubernetes_ca_cert": c.CAPEM(), "issuer": c.Issuer(),
 		"disable_iss_validation": false, "disable_local_ca_jwt": true, "token_reviewer_jwt_set": true, "token_review_mode": "api",
+		"use_annotations_as_alias_metadata": false,
 	} {
 		if got[k] != v {
 			t.Errorf("%s = %#v, want %#v", k, got[k], v)
@@ -474,7 +475,7 @@ func equalJSON(a, b map[string]any) bool {
 }
 
 // roleKeys are the fields every role read shows.
-var roleKeys = []string{"bound_service_account_names", "bound_service_account_namespaces", "audience", "alias_name_source",
+var roleKeys = []string{"bound_service_account_names", "bound_service_account_namespaces", "bound_service_account_namespace_selector", "audience", "alias_name_source",
 	"token_ttl", "token_max_ttl", "token_explicit_max_ttl", "token_period", "token_policies", "token_bound_cidrs",
 	"token_num_uses", "token_no_default_policy", "token_type",
 	"policies", "bound_cidrs", "ttl", "max_ttl", "period", "num_uses"}

@@ -26,6 +26,10 @@ type Config struct {
 	Issuer               string   `json:"issuer"`
 	DisableISSValidation bool     `json:"disableIssValidation"`
 	DisableLocalCAJWT    bool     `json:"disableLocalCaJwt"`
+	// UseAnnotationsAsAliasMetadata copies the logged-in service
+	// account's vault.hashicorp.com/alias-metadata-* annotations into the
+	// token's metadata (Vault's use_annotations_as_alias_metadata).
+	UseAnnotationsAsAliasMetadata bool `json:"useAnnotationsAsAliasMetadata,omitempty"`
 	// TokenReviewMode (a Gatehouse extension, token_review_mode) is
 	// kubeauth.ReviewAPI, Vault's behaviour and the default, or
 	// kubeauth.ReviewLocal: no TokenReview, the JWT verified with pem_keys
@@ -52,6 +56,8 @@ type ConfigInput struct {
 	DisableISSValidation *bool // nil: true
 	DisableLocalCAJWT    bool
 	TokenReviewMode      string // "" = "api"
+	// UseAnnotationsAsAliasMetadata: see Config.
+	UseAnnotationsAsAliasMetadata bool
 }
 
 // ConfigView is a mount's config as the API shows it.
@@ -139,6 +145,7 @@ func (in ConfigInput) check() (Config, error) {
 		DisableLocalCAJWT:    in.DisableLocalCAJWT,
 		PEMKeys:              []string{},
 	}
+	cfg.UseAnnotationsAsAliasMetadata = in.UseAnnotationsAsAliasMetadata
 	if strings.TrimSpace(in.Host) == "" {
 		return Config{}, errs.New(errs.BadRequest, "no host provided: kubernetes_host is required (the API server's URL, host or host:port)")
 	}

@@ -46,23 +46,27 @@ type Role struct {
 	Name            string   `json:"name"`
 	BoundNames      []string `json:"boundServiceAccountNames"`
 	BoundNamespaces []string `json:"boundServiceAccountNamespaces"`
-	Audience        string   `json:"audience"`
-	AliasNameSource string   `json:"aliasNameSource"`
-	TTL             int64    `json:"tokenTtl"`
-	MaxTTL          int64    `json:"tokenMaxTtl"`
-	ExplicitMaxTTL  int64    `json:"tokenExplicitMaxTtl"`
-	Period          int64    `json:"tokenPeriod"`
-	NumUses         int64    `json:"tokenNumUses"`
-	Policies        []string `json:"tokenPolicies"`
-	BoundCIDRs      []string `json:"tokenBoundCidrs"`
-	NoDefaultPolicy bool     `json:"tokenNoDefaultPolicy"`
-	TokenType       string   `json:"tokenType"`
+	// NamespaceSelector is bound_service_account_namespace_selector as
+	// written (JSON or YAML), "" for none.
+	NamespaceSelector string   `json:"boundServiceAccountNamespaceSelector,omitempty"`
+	Audience          string   `json:"audience"`
+	AliasNameSource   string   `json:"aliasNameSource"`
+	TTL               int64    `json:"tokenTtl"`
+	MaxTTL            int64    `json:"tokenMaxTtl"`
+	ExplicitMaxTTL    int64    `json:"tokenExplicitMaxTtl"`
+	Period            int64    `json:"tokenPeriod"`
+	NumUses           int64    `json:"tokenNumUses"`
+	Policies          []string `json:"tokenPolicies"`
+	BoundCIDRs        []string `json:"tokenBoundCidrs"`
+	NoDefaultPolicy   bool     `json:"tokenNoDefaultPolicy"`
+	TokenType         string   `json:"tokenType"`
 }
 
 // RoleInput is a role write; nil fields are left as they are (or at their
 // defaults on create).
 type RoleInput struct {
 	BoundNames, BoundNamespaces          *[]string
+	NamespaceSelector                    *string
 	Audience, AliasNameSource, TokenType *string
 	TTL, MaxTTL, ExplicitMaxTTL, Period  *int64
 	NumUses                              *int64
@@ -270,11 +274,21 @@ func (in RoleInput) apply(r Role, create bool) (Role, error) {
 		}
 		*l.dst = v
 	}
+	if in.NamespaceSelector != nil {
+		r.NamespaceSelector = *in.NamespaceSelector // as written, as Vault keeps it
+		if strings.TrimSpace(r.NamespaceSelector) == "" {
+			r.NamespaceSelector = ""
+		} else {
+			if _, err := kubeauth.ParseNamespaceSelector(r.NamespaceSelector); err != nil {
+				return bad("invalid %q configured: the selector %s", "bound_service_account_namespace_selector", err)
+			}
+		}
+	}
 	if len(r.BoundNames) == 0 {
 		return bad("%q can not be empty", "bound_service_account_names")
 	}
-	if len(r.BoundNamespaces) == 0 {
-		return bad("%q can not be empty", "bound_service_account_namespaces")
+	if len(r.BoundNamespaces) == 0 && r.NamespaceSelector == "" {
+		return bad("%q can not be empty if %q is not set", "bound_service_account_namespaces", "bound_service_account_namespace_selector")
 	}
 	if in.Audience != nil {
 		r.Audience = strings.TrimSpace(*in.Audience)
@@ -431,9 +445,11 @@ func (r Role) TokenPolicies() []string {
 	return ps
 }
 
-// rules are the kubeauth rules of a role: "*" allows any; without an
-// audience the JWT's own aud is asked for, as Vault does.
-func (r Role) rules() kubeauth.Rules {
+// rules are the kubeauth rules of a role: "*" allows any; a namespace
+// selector also allows the namespaces whose labels it selects (with no
+// namespaces listed, only those); without an audience the JWT's own aud
+// is asked for, as Vault does.
+func (r Role) rules() (kubeauth.Rules, error) {
 	any := func(l []string) kubeauth.Patterns {
 		if slices.Contains(l, "*") {
 			return kubeauth.Patterns{}
@@ -441,10 +457,17 @@ func (r Role) rules() kubeauth.Rules {
 		return kubeauth.Patterns(l)
 	}
 	rules := kubeauth.Rules{Namespaces: any(r.BoundNamespaces), Names: any(r.BoundNames), AudiencesFromJWT: true}
+	if r.NamespaceSelector != "" && !slices.Contains(r.BoundNamespaces, "*") {
+		sel, err := kubeauth.ParseNamespaceSelector(r.NamespaceSelector)
+		if err != nil {
+			return kubeauth.Rules{}, errs.Wrap(err, "role %s has a bad bound_service_account_namespace_selector", r.Name)
+		}
+		rules.NamespaceSelector = sel
+	}
 	if r.Audience != "" {
 		rules.Audiences = []string{r.Audience}
 	}
-	return rules
+	return rules, nil
 }
 
 func decodeRole(am store.AuthMethod) (Role, error) {

@@ -20,6 +20,7 @@ type configBody struct {
 	DisableISSValidation json.RawMessage `json:"disable_iss_validation"`
 	DisableLocalCAJWT    json.RawMessage `json:"disable_local_ca_jwt"`
 	TokenReviewMode      string          `json:"token_review_mode"` // a Gatehouse extension
+	UseAnnotations       json.RawMessage `json:"use_annotations_as_alias_metadata"`
 }
 
 func (a *API) writeConfig(rt authRoute) handlerFunc {
@@ -42,6 +43,11 @@ func (a *API) writeConfig(rt authRoute) handlerFunc {
 			return 0, nil, err
 		}
 		in.DisableLocalCAJWT = local != nil && *local
+		annotations, err := parseBool("use_annotations_as_alias_metadata", b.UseAnnotations)
+		if err != nil {
+			return 0, nil, err
+		}
+		in.UseAnnotationsAsAliasMetadata = annotations != nil && *annotations
 		warnings, err := a.Kubernetes.WriteConfig(r.Context(), p, rt.mount, in)
 		if err != nil {
 			return 0, nil, err
@@ -65,14 +71,15 @@ func (a *API) readConfig(rt authRoute) handlerFunc {
 		}
 		resp := envelope(r)
 		resp.Data = map[string]any{
-			"kubernetes_host":        c.Host,
-			"kubernetes_ca_cert":     c.CACert,
-			"pem_keys":               c.PEMKeys,
-			"issuer":                 c.Issuer,
-			"disable_iss_validation": c.DisableISSValidation,
-			"disable_local_ca_jwt":   c.DisableLocalCAJWT,
-			"token_reviewer_jwt_set": c.ReviewerJWTSet,
-			"token_review_mode":      c.ReviewMode(),
+			"kubernetes_host":                   c.Host,
+			"kubernetes_ca_cert":                c.CACert,
+			"pem_keys":                          c.PEMKeys,
+			"issuer":                            c.Issuer,
+			"disable_iss_validation":            c.DisableISSValidation,
+			"disable_local_ca_jwt":              c.DisableLocalCAJWT,
+			"token_reviewer_jwt_set":            c.ReviewerJWTSet,
+			"token_review_mode":                 c.ReviewMode(),
+			"use_annotations_as_alias_metadata": c.UseAnnotationsAsAliasMetadata,
 		}
 		return http.StatusOK, resp, nil
 	}

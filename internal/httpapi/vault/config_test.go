@@ -22,6 +22,7 @@ func TestConfigHandlers(t *testing.T) {
 	a := f.ok("POST", "auth/kubernetes/config", map[string]any{
 		"kubernetes_host": c.URL(), "kubernetes_ca_cert": c.CAPEM(), "token_reviewer_jwt": c.ReviewerToken("kube-system", "gatehouse"),
 		"issuer": "https://issuer.example", "disable_iss_validation": "false", "disable_local_ca_jwt": true,
+		"use_annotations_as_alias_metadata": "true",
 	})
 	if a.status != 204 {
 		t.Errorf("write = %d %s, want 204", a.status, a.raw)
@@ -30,6 +31,7 @@ func TestConfigHandlers(t *testing.T) {
 	want := map[string]any{
 		"kubernetes_host": c.URL(), "kubernetes_ca_cert": c.CAPEM(), "issuer": "https://issuer.example",
 		"disable_iss_validation": false, "disable_local_ca_jwt": true, "token_reviewer_jwt_set": true, "token_review_mode": "api",
+		"use_annotations_as_alias_metadata": true,
 	}
 	for k, v := range want {
 		if d[k] != v {
@@ -47,7 +49,7 @@ func TestConfigHandlers(t *testing.T) {
 	if w := warnings(a); a.status != 200 || len(w) != 1 || !strings.Contains(w[0], "nope") {
 		t.Errorf("unknown field: %d %s, want 200 with a warning naming it", a.status, a.raw)
 	}
-	if d := data(t, f.ok("GET", "auth/kubernetes/config", nil)); d["disable_iss_validation"] != true || d["token_reviewer_jwt_set"] != false {
+	if d := data(t, f.ok("GET", "auth/kubernetes/config", nil)); d["disable_iss_validation"] != true || d["token_reviewer_jwt_set"] != false || d["use_annotations_as_alias_metadata"] != false {
 		t.Errorf("a write replaces the whole config: %v", d)
 	}
 
@@ -55,12 +57,13 @@ func TestConfigHandlers(t *testing.T) {
 		body map[string]any
 		want string
 	}{
-		"no host":       {map[string]any{}, "kubernetes_host is required"},
-		"bad bool":      {map[string]any{"kubernetes_host": c.URL(), "disable_iss_validation": "maybe"}, `"disable_iss_validation": want true or false`},
-		"bad pem_keys":  {map[string]any{"kubernetes_host": c.URL(), "pem_keys": 5}, `"pem_keys": want a list of strings`},
-		"not a PEM key": {map[string]any{"kubernetes_host": c.URL(), "pem_keys": []string{"nope"}}, "pem_keys"},
-		"bad mode":      {map[string]any{"kubernetes_host": c.URL(), "token_review_mode": "gateway"}, "token_review_mode"},
-		"bad reviewer":  {map[string]any{"kubernetes_host": c.URL(), "token_reviewer_jwt": "abc"}, "token_reviewer_jwt is not a JWT"},
+		"no host":              {map[string]any{}, "kubernetes_host is required"},
+		"bad bool":             {map[string]any{"kubernetes_host": c.URL(), "disable_iss_validation": "maybe"}, `"disable_iss_validation": want true or false`},
+		"bad annotations bool": {map[string]any{"kubernetes_host": c.URL(), "use_annotations_as_alias_metadata": 3}, `"use_annotations_as_alias_metadata": want true or false`},
+		"bad pem_keys":         {map[string]any{"kubernetes_host": c.URL(), "pem_keys": 5}, `"pem_keys": want a list of strings`},
+		"not a PEM key":        {map[string]any{"kubernetes_host": c.URL(), "pem_keys": []string{"nope"}}, "pem_keys"},
+		"bad mode":             {map[string]any{"kubernetes_host": c.URL(), "token_review_mode": "gateway"}, "token_review_mode"},
+		"bad reviewer":         {map[string]any{"kubernetes_host": c.URL(), "token_reviewer_jwt": "abc"}, "token_reviewer_jwt is not a JWT"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			wantError(t, f.do("PUT", "auth/kubernetes/config", f.root, tc.body), 400, tc.want)

@@ -12,6 +12,7 @@ import (
 type roleBody struct {
 	BoundNames      json.RawMessage `json:"bound_service_account_names"`
 	BoundNamespaces json.RawMessage `json:"bound_service_account_namespaces"`
+	NsSelector      *string         `json:"bound_service_account_namespace_selector"`
 	Audience        *string         `json:"audience"`
 	AliasNameSource *string         `json:"alias_name_source"`
 	TokenTTL        json.RawMessage `json:"token_ttl"`
@@ -96,6 +97,7 @@ func (b roleBody) input() (vaultauth.RoleInput, error) {
 	}
 	in.NoDefaultPolicy = nd
 	in.Audience, in.AliasNameSource, in.TokenType = b.Audience, b.AliasNameSource, b.TokenType
+	in.NamespaceSelector = b.NsSelector
 	return in, nil
 }
 
@@ -129,19 +131,20 @@ func (a *API) readRole(rt authRoute) handlerFunc {
 			return 0, nil, err
 		}
 		data := map[string]any{
-			"bound_service_account_names":      role.BoundNames,
-			"bound_service_account_namespaces": role.BoundNamespaces,
-			"audience":                         role.Audience,
-			"alias_name_source":                role.AliasNameSource,
-			"token_ttl":                        role.TTL,
-			"token_max_ttl":                    role.MaxTTL,
-			"token_explicit_max_ttl":           role.ExplicitMaxTTL,
-			"token_period":                     role.Period,
-			"token_policies":                   role.Policies,
-			"token_bound_cidrs":                role.BoundCIDRs,
-			"token_num_uses":                   role.NumUses,
-			"token_no_default_policy":          role.NoDefaultPolicy,
-			"token_type":                       role.TokenType,
+			"bound_service_account_names":              role.BoundNames,
+			"bound_service_account_namespaces":         role.BoundNamespaces,
+			"bound_service_account_namespace_selector": role.NamespaceSelector,
+			"audience":                role.Audience,
+			"alias_name_source":       role.AliasNameSource,
+			"token_ttl":               role.TTL,
+			"token_max_ttl":           role.MaxTTL,
+			"token_explicit_max_ttl":  role.ExplicitMaxTTL,
+			"token_period":            role.Period,
+			"token_policies":          role.Policies,
+			"token_bound_cidrs":       role.BoundCIDRs,
+			"token_num_uses":          role.NumUses,
+			"token_no_default_policy": role.NoDefaultPolicy,
+			"token_type":              role.TokenType,
 		}
 		// The legacy names too, always (0 or [] when unset), as the
 		// contract's sample read shows them; Vault shows them only when a

@@ -17,6 +17,7 @@ func TestRoleHandlers(t *testing.T) {
 	wantError(t, f.do("LIST", "auth/kubernetes/role", f.root, nil), 404, "")
 	f.ok("POST", "auth/kubernetes/role/web", map[string]any{
 		"bound_service_account_names": "web,api", "bound_service_account_namespaces": []string{"apps"},
+		"bound_service_account_namespace_selector": "matchLabels:\n  team: a\n",
 		"policies": "Read,write", "ttl": "1h", "max_ttl": 7200, "num_uses": "3", "bound_cidrs": "10.0.0.0/8",
 		"token_no_default_policy": "true", "audience": "vault",
 	})
@@ -25,6 +26,7 @@ func TestRoleHandlers(t *testing.T) {
 		"token_ttl": float64(3600), "ttl": float64(3600), "token_max_ttl": float64(7200), "max_ttl": float64(7200),
 		"token_num_uses": float64(3), "num_uses": float64(3), "token_no_default_policy": true, "audience": "vault",
 		"alias_name_source": "serviceaccount_uid", "token_type": "default",
+		"bound_service_account_namespace_selector": "matchLabels:\n  team: a\n",
 	} {
 		if d[k] != v {
 			t.Errorf("%s = %v, want %v", k, d[k], v)
@@ -71,12 +73,14 @@ func TestRoleHandlers(t *testing.T) {
 		body any
 		want string
 	}{
-		"bad duration": {"web", map[string]any{"token_ttl": "soon"}, "token_ttl"},
-		"bad number":   {"web", map[string]any{"token_num_uses": -1}, "token_num_uses"},
-		"bad bool":     {"web", map[string]any{"token_no_default_policy": "yes please"}, "token_no_default_policy"},
-		"bad list":     {"web", map[string]any{"token_policies": 3}, "token_policies"},
-		"no names":     {"new", map[string]any{"bound_service_account_namespaces": "apps"}, "bound_service_account_names"},
-		"bad json":     {"web", `{"token_ttl":`, ""},
+		"bad duration":          {"web", map[string]any{"token_ttl": "soon"}, "token_ttl"},
+		"bad number":            {"web", map[string]any{"token_num_uses": -1}, "token_num_uses"},
+		"bad bool":              {"web", map[string]any{"token_no_default_policy": "yes please"}, "token_no_default_policy"},
+		"bad list":              {"web", map[string]any{"token_policies": 3}, "token_policies"},
+		"bad selector":          {"web", map[string]any{"bound_service_account_namespace_selector": "matchLabels: ["}, `invalid "bound_service_account_namespace_selector" configured`},
+		"selector not a string": {"web", map[string]any{"bound_service_account_namespace_selector": map[string]any{"matchLabels": map[string]string{"a": "b"}}}, ""},
+		"no names":              {"new", map[string]any{"bound_service_account_namespaces": "apps"}, "bound_service_account_names"},
+		"bad json":              {"web", `{"token_ttl":`, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			wantError(t, f.do("PUT", "auth/kubernetes/role/"+tc.path, f.root, tc.body), 400, tc.want)
