@@ -21,11 +21,24 @@ import (
 // ErrNameObjectRead names a failed read of a namespace or service account.
 const ErrNameObjectRead = "KubernetesObjectReadError"
 
-// getObject reads GET path into v with bearer. A 401 or 403 is
-// Unauthenticated naming the missing right; a 404 is Unauthenticated
-// (the object is gone); other failures are BadGateway.
-func (ac *apiClient) getObject(ctx context.Context, c Cluster, path, what, resource string, bearer secret.Secret, bearerIsLoginJWT bool, v any, kind string) error {
-	req := apiRequest{method: http.MethodGet, path: path, accept: "application/json", bearer: bearer, bearerIsLoginJWT: bearerIsLoginJWT, what: "GET " + path}
+// objectRead is one GET of a core object.
+type objectRead struct {
+	path     string // e.g. /api/v1/namespaces/apps
+	what     string // the object in messages: namespace "apps"
+	resource string // the RBAC resource a 403 asks to grant get on
+	kind     string // the kind the answer must be
+	bearer   secret.Secret
+	// bearerIsLoginJWT: no reviewer JWT is configured, so bearer is the
+	// login JWT itself.
+	bearerIsLoginJWT bool
+}
+
+// getObject makes read into v. A 401 or 403 is Unauthenticated naming
+// the missing right; a 404 is Unauthenticated (the object is gone); other
+// failures are BadGateway.
+func (ac *apiClient) getObject(ctx context.Context, c Cluster, read objectRead, v any) error {
+	req := apiRequest{method: http.MethodGet, path: read.path, accept: "application/json", bearer: read.bearer,
+		bearerIsLoginJWT: read.bearerIsLoginJWT, what: "GET " + read.path}
 	ans, err := ac.call(ctx, c, req)
 	if err != nil {
 		return err
@@ -35,17 +48,17 @@ func (ac *apiClient) getObject(ctx context.Context, c Cluster, path, what, resou
 		return bearerRejected(req, ErrNameObjectRead)
 	case ans.code == http.StatusForbidden:
 		return errs.Named(errs.Unauthenticated, ErrNameObjectRead,
-			"%s may not read %s: the API server answered HTTP 403 to %s%s; grant it get on %s", bearerSubject(req), what, req.what, apiMessage(ans.body), resource)
+			"%s may not read %s: the API server answered HTTP 403 to %s%s; grant it get on %s", bearerSubject(req), read.what, req.what, apiMessage(ans.body), read.resource)
 	case ans.code == http.StatusNotFound:
-		return errs.Named(errs.Unauthenticated, ErrNameObjectRead, "%s does not exist (HTTP 404 to %s)", what, req.what)
+		return errs.Named(errs.Unauthenticated, ErrNameObjectRead, "%s does not exist (HTTP 404 to %s)", read.what, req.what)
 	case ans.code < 200 || ans.code > 299:
 		return statusError(c, req, ans)
 	}
 	var meta struct {
 		Kind string `json:"kind"`
 	}
-	if json.Unmarshal(ans.body, &meta) != nil || meta.Kind != kind || json.Unmarshal(ans.body, v) != nil {
-		return notTheAnswer(c, req, ans, "a "+kind)
+	if json.Unmarshal(ans.body, &meta) != nil || meta.Kind != read.kind || json.Unmarshal(ans.body, v) != nil {
+		return notTheAnswer(c, req, ans, "a "+read.kind)
 	}
 	return nil
 }
@@ -66,9 +79,9 @@ func (ac *apiClient) namespaceLabels(ctx context.Context, c Cluster, namespace s
 			"namespace lookup failed: TokenReviewer JWT needs to be configured to use namespace selectors")
 	}
 	var ns corev1.Namespace
-	err := ac.getObject(ctx, c, "/api/v1/namespaces/"+url.PathEscape(namespace), "namespace "+quoteName(namespace), "namespaces",
-		c.ReviewerJWT, false, &ns, "Namespace")
-	if err != nil {
+	read := objectRead{path: "/api/v1/namespaces/" + url.PathEscape(namespace), what: "namespace " + quoteName(namespace),
+		resource: "namespaces", kind: "Namespace", bearer: c.ReviewerJWT}
+	if err := ac.getObject(ctx, c, read, &ns); err != nil {
 		return nil, err
 	}
 	return ns.Labels, nil
@@ -78,14 +91,13 @@ func (ac *apiClient) namespaceLabels(ctx context.Context, c Cluster, namespace s
 // the cluster's API server, with the reviewer JWT or, when none is
 // configured, jwt itself (as Vault does).
 func (s *Service) ServiceAccountAnnotations(ctx context.Context, c Cluster, jwt JWT, namespace, name string) (map[string]string, error) {
-	bearer, isLogin := c.ReviewerJWT, false
-	if bearer == "" {
-		bearer, isLogin = jwt.Raw, true
+	read := objectRead{path: "/api/v1/namespaces/" + url.PathEscape(namespace) + "/serviceaccounts/" + url.PathEscape(name),
+		what: "service account " + quoteName(namespace+"/"+name), resource: "serviceaccounts", kind: "ServiceAccount", bearer: c.ReviewerJWT}
+	if read.bearer == "" {
+		read.bearer, read.bearerIsLoginJWT = jwt.Raw, true
 	}
 	var sa corev1.ServiceAccount
-	err := s.api.getObject(ctx, c, "/api/v1/namespaces/"+url.PathEscape(namespace)+"/serviceaccounts/"+url.PathEscape(name),
-		"service account "+quoteName(namespace+"/"+name), "serviceaccounts", bearer, isLogin, &sa, "ServiceAccount")
-	if err != nil {
+	if err := s.api.getObject(ctx, c, read, &sa); err != nil {
 		return nil, err
 	}
 	if sa.Annotations == nil {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/kubetest"
 )
@@ -176,4 +178,34 @@ func TestServiceAccountAnnotations(t *testing.T) {
 	if got, err := s.ServiceAccountAnnotations(context.Background(), cl, jwt, "apps", "bare"); err != nil || got == nil || len(got) != 0 {
 		t.Errorf("no annotations: %v, %v", got, err)
 	}
+}
+
+// FuzzParseNamespaceSelector: never panics; what it accepts selects some
+// label set but not every one (not labels.Everything), and the labels it
+// asks for match it.
+func FuzzParseNamespaceSelector(f *testing.F) {
+	for _, s := range []string{`{"matchLabels":{"team":"a"}}`, "matchLabels:\n  team: a\n", `{}`, "matchLabels: [", `{"matchExpressions":[]}`, "- a", "\"x\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		sel, err := ParseNamespaceSelector(in)
+		if err != nil {
+			if sel != nil {
+				t.Fatalf("error with a selector")
+			}
+			return
+		}
+		if sel.Empty() {
+			t.Fatalf("ParseNamespaceSelector(%q) selects every namespace", in)
+		}
+		reqs, _ := sel.Requirements()
+		want := labels.Set{}
+		for _, r := range reqs {
+			v, _ := r.Values().PopAny()
+			want[r.Key()] = v
+		}
+		if !sel.Matches(want) || sel.Matches(labels.Set{}) {
+			t.Fatalf("ParseNamespaceSelector(%q) = %s: does not match its own labels %v, or matches none", in, sel, want)
+		}
+	})
 }
