@@ -1,7 +1,9 @@
 // Command kubetest-server runs the test Kubernetes API server of
 // internal/kubetest on its own, for trying Gatehouse by hand. It prints the
 // server's URL, the path of its CA file, a reviewer token (auth-delegator)
-// and a login token, then serves until interrupted.
+// and a login token, then serves until interrupted. -labels, -annotations
+// and -grant-reads set up what Vault's namespace selector and
+// use_annotations_as_alias_metadata read.
 package main
 
 import (
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +24,9 @@ func main() {
 	login := flag.String("login", "default/app", "namespace/name of the service account to mint a login token for")
 	audience := flag.String("audience", "", "audience of the login token (default: the API server's)")
 	ttl := flag.Duration("ttl", 24*time.Hour, "lifetime of the printed tokens")
+	labels := flag.String("labels", "", "labels of the login account's namespace, key=value,... (for Vault's namespace selector)")
+	annotations := flag.String("annotations", "", "annotations of the login account, key=value,... (for Vault's use_annotations_as_alias_metadata)")
+	grantReads := flag.Bool("grant-reads", false, "let the reviewer get namespaces and service accounts (what Vault's namespace selector and annotations need)")
 	flag.Parse()
 
 	c, err := kubetest.Start(kubetest.WithIssuer(*issuer))
@@ -40,6 +46,22 @@ func main() {
 		fmt.Fprintln(os.Stderr, "kubetest-server: -login:", err)
 		os.Exit(2)
 	}
+	lbls, err := splitPairs(*labels)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kubetest-server: -labels:", err)
+		os.Exit(2)
+	}
+	annos, err := splitPairs(*annotations)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kubetest-server: -annotations:", err)
+		os.Exit(2)
+	}
+	c.LabelNamespace(lns, lbls)
+	c.AnnotateServiceAccount(lns, lname, annos)
+	if *grantReads {
+		c.GrantRead(rns, rname, kubetest.ResourceNamespaces)
+		c.GrantRead(rns, rname, kubetest.ResourceServiceAccounts)
+	}
 	opts := []kubetest.TokenOption{kubetest.ExpiresIn(*ttl)}
 	if *audience != "" {
 		opts = append(opts, kubetest.Audiences(*audience))
@@ -53,6 +75,22 @@ func main() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
+}
+
+// splitPairs reads key=value,key=value.
+func splitPairs(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out, nil
 }
 
 func splitName(s string) (namespace, name string, err error) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
@@ -87,6 +88,12 @@ type Rules struct {
 	// with AudiencesFromJWT the login JWT's aud (Vault's fallback).
 	Audiences        []string `json:"allowedAudiences"`
 	AudiencesFromJWT bool     `json:"audiencesFromJwt,omitempty"`
+	// NamespaceSelector (Vault's bound_service_account_namespace_selector;
+	// ParseNamespaceSelector), when set, also allows a namespace the
+	// patterns do not: one whose labels, read from the API server with
+	// the reviewer JWT, it selects. With it, empty Namespaces allow no
+	// namespace by name. Never stored with the Infisical API's config.
+	NamespaceSelector labels.Selector `json:"-"`
 }
 
 // Config is a Kubernetes Auth configuration as stored in

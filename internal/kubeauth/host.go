@@ -2,6 +2,7 @@ package kubeauth
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"net/url"
 	"path"
@@ -20,42 +21,65 @@ const MaxHostLen = 1024
 // optional ":port" + optional path without a trailing slash, and
 // NormalizeHost(result) == result. Rejected: other schemes (the reviewer
 // JWT must not travel in clear text), user info, a query, a fragment, an
-// IPv6 address without brackets, a bad port and unclean paths.
+// IPv6 address without brackets, a bad port and unclean paths. Each
+// error says what is wrong, worded to follow the field's name
+// ("kubernetesHost has an invalid port ...").
 func NormalizeHost(s string) (string, error) {
+	host, _, err := normalizeHost(s, false)
+	return host, err
+}
+
+// NormalizeHostAllowingHTTP is NormalizeHost that also accepts an
+// "http://" URL, as Vault's kubernetes_host does (for an API server
+// reached through kubectl proxy); the result then keeps "http://" and
+// plain is true. NormalizeHostAllowingHTTP(result) == result.
+func NormalizeHostAllowingHTTP(s string) (host string, plain bool, err error) {
+	return normalizeHost(s, true)
+}
+
+func normalizeHost(s string, allowHTTP bool) (string, bool, error) {
+	fail := func(msg string) (string, bool, error) { return "", false, errors.New(msg) }
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
-		return "", errors.New("must not be empty: give the host, host:port or URL of the Kubernetes API server")
+		return fail("must not be empty: give the host, host:port or URL of the Kubernetes API server")
 	case len(s) > MaxHostLen:
-		return "", errors.New("must be at most 1024 characters")
+		return fail("must be at most 1024 characters")
 	case strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		return "", errors.New("must not contain spaces or control characters")
+		return fail("must not contain spaces or control characters")
 	case strings.Contains(s, "?"):
-		return "", errors.New("must not have a query (?...)")
+		return fail("must not have a query (?...)")
 	case strings.Contains(s, "#"):
-		return "", errors.New("must not have a fragment (#...)")
+		return fail("must not have a fragment (#...)")
 	case strings.Contains(s, "\\"):
-		return "", errors.New("must not contain '\\'")
+		return fail("must not contain '\\'")
 	}
-	if scheme, rest, ok := strings.Cut(s, "://"); ok {
-		if !strings.EqualFold(scheme, "https") {
-			return "", errors.New("must use https:// (the Kubernetes API is served over TLS, and the token reviewer JWT must not travel in clear text)")
+	scheme := "https"
+	if sch, rest, ok := strings.Cut(s, "://"); ok {
+		switch {
+		case strings.EqualFold(sch, "https"):
+		case allowHTTP && strings.EqualFold(sch, "http"):
+			scheme = "http"
+		case allowHTTP:
+			return fail(fmt.Sprintf("must use https:// or http:// (not %q)", clipHost(sch)))
+		default:
+			return fail("must use https:// (the Kubernetes API is served over TLS, and the token reviewer JWT must not travel in clear text)")
 		}
 		s = rest
 	}
 	authority, p, _ := strings.Cut(s, "/")
 	if strings.Contains(authority, "@") {
-		return "", errors.New("must not contain user info (user@host); the token reviewer JWT is the credential")
+		return fail("must not contain user info (user@host); the token reviewer JWT is the credential")
 	}
 	host, port, err := splitHostPort(authority)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	cleanPath, err := normalizePath(p)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	out := "https://" + host
+	out := scheme + "://" + host
 	if port != "" {
 		out += ":" + port
 	}
@@ -63,9 +87,17 @@ func NormalizeHost(s string) (string, error) {
 	// Belt and braces: what we built must be a URL that reads back the same.
 	u, err := url.Parse(out)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", errors.New("is not a valid host, host:port or URL")
+		return fail("is not a valid host, host:port or URL")
 	}
-	return out, nil
+	return out, scheme == "http", nil
+}
+
+// clipHost shortens what an error quotes of a host.
+func clipHost(s string) string {
+	if len(s) > 20 {
+		return s[:20] + "…"
+	}
+	return s
 }
 
 // splitHostPort validates the authority part and returns the host (IPv6

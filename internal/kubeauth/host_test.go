@@ -79,6 +79,46 @@ func TestNormalizeHost(t *testing.T) {
 	}
 }
 
+// TestNormalizeHostAllowingHTTP: Vault's rules are NormalizeHost's plus
+// http://, which is kept (and reported); other schemes are still refused,
+// saying which ones are allowed.
+func TestNormalizeHostAllowingHTTP(t *testing.T) {
+	t.Parallel()
+	ok := []struct {
+		in, want string
+		plain    bool
+	}{
+		{"http://127.0.0.1:8001", "http://127.0.0.1:8001", true},
+		{"HTTP://Proxy.Local/", "http://proxy.local", true},
+		{"http://[::1]:8001/k8s", "http://[::1]:8001/k8s", true},
+		{"https://kube.example.com", "https://kube.example.com", false},
+		{"kube.example.com:6443", "https://kube.example.com:6443", false},
+	}
+	for _, tc := range ok {
+		got, plain, err := NormalizeHostAllowingHTTP(tc.in)
+		if err != nil || got != tc.want || plain != tc.plain {
+			t.Errorf("NormalizeHostAllowingHTTP(%q) = %q, %v, %v; want %q, %v", tc.in, got, plain, err, tc.want, tc.plain)
+		}
+	}
+	bad := []struct{ in, why string }{
+		{"ftp://x", `must use https:// or http:// (not "ftp")`},
+		{"http://user@x", "user info"},
+		{"http://x:99999", "invalid port (want 1 to 65535)"},
+		{"http://x y", "spaces"},
+		{"http://", "no host"},
+	}
+	for _, tc := range bad {
+		got, _, err := NormalizeHostAllowingHTTP(tc.in)
+		if err == nil || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("NormalizeHostAllowingHTTP(%q) = %q, %v; want an error about %q", tc.in, got, err, tc.why)
+		}
+	}
+	// The Infisical rules still refuse http://.
+	if _, err := NormalizeHost("http://127.0.0.1:8001"); err == nil || !strings.Contains(err.Error(), "must use https://") {
+		t.Errorf("NormalizeHost(http://...) = %v, want the https:// refusal", err)
+	}
+}
+
 // FuzzNormalizeHost: never panics; what it accepts is an https URL with a
 // host and nothing else that could redirect credentials, and normalising
 // it again changes nothing.
@@ -108,6 +148,41 @@ func FuzzNormalizeHost(f *testing.F) {
 		again, err := NormalizeHost(out)
 		if err != nil || again != out {
 			t.Fatalf("not idempotent: %q -> %q -> %q, %v", in, out, again, err)
+		}
+		// Vault's rules accept the same, unchanged.
+		if v, plain, err := NormalizeHostAllowingHTTP(in); err != nil || v != out || plain {
+			t.Fatalf("NormalizeHostAllowingHTTP(%q) = %q, %v, %v; NormalizeHost gave %q", in, v, plain, err, out)
+		}
+	})
+}
+
+// FuzzNormalizeHostAllowingHTTP: what Vault's rules accept is an http or
+// https base URL with a host and nothing else, normalised once for all;
+// an https result is what NormalizeHost gives.
+func FuzzNormalizeHostAllowingHTTP(f *testing.F) {
+	for _, s := range []string{"http://x", "HTTP://a.b:1/c", "ftp://x", "http://u@h", "https://h", "h:1", "http://[::1]:8001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, plain, err := NormalizeHostAllowingHTTP(in)
+		if err != nil {
+			if out != "" || plain {
+				t.Fatalf("error with output %q, %v", out, plain)
+			}
+			return
+		}
+		u, perr := url.Parse(out)
+		if perr != nil || (u.Scheme == "http") != plain || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(out, "/") || strings.ContainsAny(out, " \t\r\n@?#\\") {
+			t.Fatalf("NormalizeHostAllowingHTTP(%q) = %q, %v: not a clean base URL", in, out, plain)
+		}
+		if again, p2, err := NormalizeHostAllowingHTTP(out); err != nil || again != out || p2 != plain {
+			t.Fatalf("not idempotent: %q -> %q -> %q, %v", in, out, again, err)
+		}
+		if !plain {
+			if h, err := NormalizeHost(in); err != nil || h != out {
+				t.Fatalf("NormalizeHost(%q) = %q, %v; Vault's rules gave %q", in, h, err, out)
+			}
 		}
 	})
 }

@@ -27,6 +27,10 @@ type JWT struct {
 	// Expiry is the unverified exp claim; zero when absent or unreadable.
 	// It only ever shortens how long a review may be cached.
 	Expiry time.Time
+	// Issuer is the unverified iss claim ("" when absent or not a
+	// string), compared with a configured issuer once the API server has
+	// authenticated the token, as Vault does.
+	Issuer string
 }
 
 // ParseJWT checks that raw (surrounding white space trimmed, as a token
@@ -43,52 +47,57 @@ func ParseJWT(raw string) (JWT, error) {
 	if len(raw) > MaxJWTBytes {
 		return JWT{}, errs.Validation(errs.FieldError{Path: "jwt", Message: fmt.Sprintf("must be at most %d bytes", MaxJWTBytes)})
 	}
-	aud, exp, reason := parseJWS(raw)
+	j, reason := parseJWS(raw)
 	if reason != "" {
 		return JWT{}, errs.Named(errs.Unauthenticated, ErrNameMalformedJWT, "the jwt is not a well-formed JWT: %s", reason)
 	}
-	return JWT{Raw: secret.Secret(raw), Audiences: aud, Expiry: exp}, nil
+	j.Raw = secret.Secret(raw)
+	return j, nil
 }
 
-// parseJWS returns the aud claim, or why raw is not a compact JWS.
-func parseJWS(raw string) (aud []string, exp time.Time, reason string) {
+// parseJWS returns the unverified claims a JWT is kept with, or why raw
+// is not a compact JWS.
+func parseJWS(raw string) (j JWT, reason string) {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
-		return nil, time.Time{}, fmt.Sprintf("it has %d dot-separated parts, a JWT has 3 (header.payload.signature)", len(parts))
+		return JWT{}, fmt.Sprintf("it has %d dot-separated parts, a JWT has 3 (header.payload.signature)", len(parts))
 	}
 	var header struct {
 		Alg *string `json:"alg"`
 	}
 	if r := decodePart(parts[0], "header", &header); r != "" {
-		return nil, time.Time{}, r
+		return JWT{}, r
 	}
 	if header.Alg == nil || *header.Alg == "" || strings.EqualFold(*header.Alg, "none") {
-		return nil, time.Time{}, "its header names no signing algorithm (alg)"
+		return JWT{}, "its header names no signing algorithm (alg)"
 	}
 	var payload struct {
 		Aud json.RawMessage `json:"aud"`
 		Exp json.RawMessage `json:"exp"`
+		Iss json.RawMessage `json:"iss"`
 	}
 	if r := decodePart(parts[1], "payload", &payload); r != "" {
-		return nil, time.Time{}, r
+		return JWT{}, r
 	}
 	if parts[2] == "" {
-		return nil, time.Time{}, "it has no signature"
+		return JWT{}, "it has no signature"
 	}
 	if _, err := base64.RawURLEncoding.DecodeString(parts[2]); err != nil {
-		return nil, time.Time{}, "its signature is not base64url"
+		return JWT{}, "its signature is not base64url"
 	}
 	aud, ok := parseAudience(payload.Aud)
 	if !ok {
-		return nil, time.Time{}, "its aud claim is neither a string nor an array of strings"
+		return JWT{}, "its aud claim is neither a string nor an array of strings"
 	}
+	j.Audiences = aud
 	var secs json.Number
 	if json.Unmarshal(payload.Exp, &secs) == nil {
 		if n, err := secs.Int64(); err == nil && n > 0 {
-			exp = time.Unix(n, 0)
+			j.Expiry = time.Unix(n, 0)
 		}
 	}
-	return aud, exp, ""
+	_ = json.Unmarshal(payload.Iss, &j.Issuer) // not a string: "", which no issuer equals
+	return j, ""
 }
 
 // decodePart decodes one base64url part holding a JSON object into v.

@@ -35,6 +35,12 @@ func TestParseJWT(t *testing.T) {
 		}
 	}
 
+	for payload, want := range map[string]string{`{"iss":"https://k8s"}`: "https://k8s", `{}`: "", `{"iss":5}`: "", `{"iss":["a"]}`: ""} {
+		if got, err := ParseJWT(jws(`{"alg":"RS256"}`, payload)); err != nil || got.Issuer != want {
+			t.Errorf("ParseJWT(payload %s): Issuer %q, %v; want %q", payload, got.Issuer, err, want)
+		}
+	}
+
 	bad := []struct {
 		name, in string
 		code     errs.Code

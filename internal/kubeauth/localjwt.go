@@ -205,7 +205,7 @@ func (vc verifiedClaims) validate(issuer string, audiences []string, now time.Ti
 	case errors.Is(err, josejwt.ErrNotValidYet), errors.Is(err, josejwt.ErrIssuedInTheFuture):
 		return denied("the jwt is not valid yet (nbf/iat in the future)")
 	case errors.Is(err, josejwt.ErrInvalidIssuer):
-		return denied("the jwt's issuer (iss) %q is not the issuer %q", clip(vc.public.Issuer, 200), issuer)
+		return deniedBy(ErrIssuerMismatch, "the jwt's issuer (iss) %q is not the issuer %q", clip(vc.public.Issuer, 200), issuer)
 	case errors.Is(err, josejwt.ErrInvalidAudience):
 		return deniedBy(&NotAllowedError{ErrAudienceMismatch, strings.Join(audiences, ",")}, "the jwt is not valid for the audience %q (its aud is %q)", audiences, []string(vc.public.Audience))
 	default:
@@ -291,7 +291,7 @@ func (s *Service) loginLocally(ctx context.Context, cfg Config, jwt JWT) (Servic
 	if err != nil {
 		return ServiceAccount{}, err
 	}
-	if err := cfg.Rules.allow(sa.Namespace, sa.Name); err != nil {
+	if err := s.allow(ctx, cfg.Cluster, cfg.Rules, sa.Namespace, sa.Name); err != nil {
 		return ServiceAccount{}, err
 	}
 	sa.Audiences = slices.Clone(matched)

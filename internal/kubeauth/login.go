@@ -3,11 +3,13 @@ package kubeauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	authv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 )
@@ -33,6 +35,8 @@ var (
 	ErrNamespaceNotAllowed = errors.New("namespace not authorized")
 	ErrNameNotAllowed      = errors.New("service account name not authorized")
 	ErrAudienceMismatch    = errors.New("audience not authorized")
+	// ErrIssuerMismatch: the JWT's iss is not the configured issuer.
+	ErrIssuerMismatch = errors.New("invalid issuer (iss) claim")
 )
 
 // NotAllowedError is a reviewed account (or token) that the rules refuse:
@@ -85,7 +89,10 @@ func (sa ServiceAccount) Metadata() map[string]string {
 //  3. TokenReview: spec.token = jwt, spec.audiences = the rules' audiences
 //     (or the JWT's aud with AudiencesFromJWT), bearer = the reviewer JWT
 //     or, when none is configured, jwt itself;
-//  4. the review is judged: status.error and status.authenticated, the
+//  4. with an Issuer (and no PEMKeys, which checked it already), the
+//     JWT's unverified iss must be it once the review has authenticated
+//     the token, as Vault checks it;
+//  5. the review is judged: status.error and status.authenticated, the
 //     audiences, the username (system:serviceaccount:<ns>:<name>), then the
 //     namespace and name against the rules. Only the reviewed identity is
 //     judged, never the JWT's unverified claims; with PEMKeys the
@@ -124,8 +131,17 @@ func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccoun
 	if err != nil {
 		return ServiceAccount{}, err
 	}
-	sa, err := judge(status, audiences, cfg.Rules)
+	if claimed == nil && cfg.Issuer != "" && status.Authenticated && status.Error == "" && jwt.Issuer != cfg.Issuer {
+		// As Vault does (its claims are never verified without pem_keys):
+		// iss read unverified, but only of a token the API server has
+		// just authenticated.
+		return ServiceAccount{}, issuerMismatch(jwt.Issuer, cfg.Issuer)
+	}
+	sa, err := judge(status, audiences)
 	if err != nil {
+		return ServiceAccount{}, err
+	}
+	if err := s.allow(ctx, cfg.Cluster, cfg.Rules, sa.Namespace, sa.Name); err != nil {
 		return ServiceAccount{}, err
 	}
 	if claimed != nil && !claimed.matches(sa) {
@@ -155,8 +171,8 @@ func (s *Service) reviewed(ctx context.Context, c Cluster, req reviewRequest, jw
 // judge decides on a TokenReview's answer, as the Kubernetes API docs ask:
 // an error or an unauthenticated status fails; when audiences were sent,
 // status.audiences must hold one of them; the user must be a service
-// account; its namespace and name must be allowed.
-func judge(st authv1.TokenReviewStatus, sent []string, rules Rules) (ServiceAccount, error) {
+// account. Whether the rules allow its namespace and name is allow's.
+func judge(st authv1.TokenReviewStatus, sent []string) (ServiceAccount, error) {
 	switch {
 	case st.Error != "":
 		return ServiceAccount{}, errs.Named(errs.Unauthenticated, ErrNameTokenReview,
@@ -172,9 +188,6 @@ func judge(st authv1.TokenReviewStatus, sent []string, rules Rules) (ServiceAcco
 		return ServiceAccount{}, errs.Named(errs.Unauthenticated, ErrNameUsername,
 			"the token belongs to %q, not to a service account (system:serviceaccount:<namespace>:<name>); only service account tokens can log in", clip(st.User.Username, 200))
 	}
-	if err := rules.allow(ns, name); err != nil {
-		return ServiceAccount{}, err
-	}
 	return ServiceAccount{
 		Namespace: ns,
 		Name:      name,
@@ -186,15 +199,50 @@ func judge(st authv1.TokenReviewStatus, sent []string, rules Rules) (ServiceAcco
 }
 
 // allow judges a service account's namespace and name, reviewed or
-// locally verified, against the rules.
+// locally verified, against the rules: the patterns alone, or with a
+// namespace selector, the name first, then the namespace by the patterns
+// or else by its labels, read from c's API server (only then, and only
+// for an account the API server or the keys have vouched for).
+func (s *Service) allow(ctx context.Context, c Cluster, r Rules, ns, name string) error {
+	if r.NamespaceSelector == nil {
+		return r.allow(ns, name)
+	}
+	if !r.Names.Allows(name) {
+		return nameNotAllowed(name)
+	}
+	if len(r.Namespaces) > 0 && r.Namespaces.Allows(ns) {
+		return nil
+	}
+	lbls, err := s.api.namespaceLabels(ctx, c, ns)
+	if err != nil {
+		e := errs.As(err)
+		return &errs.Error{Code: e.Code, Name: e.Name, Err: err,
+			Message: fmt.Sprintf("namespace not authorized: %q is not an allowed namespace, and its labels could not be read to match the namespace selector: %s", ns, e.Message)}
+	}
+	if !r.NamespaceSelector.Matches(labels.Set(lbls)) {
+		return deniedBy(&NotAllowedError{ErrNamespaceNotAllowed, ns}, "Access denied: K8s namespace %q is not allowed, and its labels do not match the namespace selector %q", ns, r.NamespaceSelector.String())
+	}
+	return nil
+}
+
+// allow judges a namespace and name by the patterns alone.
 func (r Rules) allow(ns, name string) error {
 	if !r.Namespaces.Allows(ns) {
 		return deniedBy(&NotAllowedError{ErrNamespaceNotAllowed, ns}, "Access denied: K8s namespace %q is not allowed by allowedNamespaces", ns)
 	}
 	if !r.Names.Allows(name) {
-		return deniedBy(&NotAllowedError{ErrNameNotAllowed, name}, "Access denied: K8s service account name %q is not allowed by allowedNames", name)
+		return nameNotAllowed(name)
 	}
 	return nil
+}
+
+func nameNotAllowed(name string) error {
+	return deniedBy(&NotAllowedError{ErrNameNotAllowed, name}, "Access denied: K8s service account name %q is not allowed by allowedNames", name)
+}
+
+// issuerMismatch refuses a JWT whose iss is not the configured issuer.
+func issuerMismatch(got, want string) error {
+	return deniedBy(ErrIssuerMismatch, "invalid issuer (iss) claim: the jwt's iss %q is not the configured issuer %q", clip(got, 200), clip(want, 200))
 }
 
 func denied(format string, args ...any) error {

@@ -2,6 +2,7 @@ package kubeauth
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -202,18 +203,80 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := judge(tc.st, tc.sent, tc.rules)
+			sa, err := judge(tc.st, tc.sent)
+			if err == nil {
+				err = tc.rules.allow(sa.Namespace, sa.Name)
+			}
 			checkErr(t, err, errs.Unauthenticated, tc.errNm, tc.msg)
 		})
 	}
 	got, err := judge(authv1.TokenReviewStatus{Authenticated: true, Audiences: []string{"gatehouse"}, User: authv1.UserInfo{
 		Username: sa.Username, UID: "u-1", Extra: map[string]authv1.ExtraValue{extraPodName: {"web-0"}, extraPodUID: {"p-1"}},
-	}}, []string{"gatehouse"}, Rules{Namespaces: Patterns{"apps"}, Names: Patterns{"w*"}})
+	}}, []string{"gatehouse"})
+	if err == nil {
+		err = Rules{Namespaces: Patterns{"apps"}, Names: Patterns{"w*"}}.allow(got.Namespace, got.Name)
+	}
 	if err != nil || got.Namespace != "apps" || got.Name != "web" || got.UID != "u-1" || got.PodName != "web-0" || got.PodUID != "p-1" {
 		t.Errorf("judge = %+v, %v", got, err)
 	}
 	md := got.Metadata()
 	if md[MetaNamespace] != "apps" || md[MetaName] != "web" || md[MetaUID] != "u-1" || md[MetaPodName] != "web-0" || md[MetaPodUID] != "p-1" {
 		t.Errorf("Metadata = %v", md)
+	}
+}
+
+// TestLoginIssuer: in api mode without pem_keys, a configured issuer is
+// checked against the JWT's (unverified) iss once the API server has
+// authenticated the token, as Vault does; without one nothing is checked.
+func TestLoginIssuer(t *testing.T) {
+	t.Parallel()
+	c := kubetest.New(t)
+	s := testService(5 * time.Second)
+	projected := c.Token("apps", "web")
+	legacy := c.LegacyToken("apps", "web")
+	withIssuer := func(iss string) Config {
+		cl := clusterOf(c)
+		cl.Issuer = iss
+		return Config{Cluster: cl}
+	}
+	for _, tc := range []struct {
+		name, issuer, jwt string
+		ok                bool
+	}{
+		{"no issuer: projected", "", projected, true},
+		{"no issuer: legacy", "", legacy, true},
+		{"the cluster's issuer", c.Issuer(), projected, true},
+		{"the legacy issuer for a legacy token", kubetest.LegacyIssuer, legacy, true},
+		{"another issuer", "https://elsewhere.example", projected, false},
+		{"the cluster's issuer for a legacy token", c.Issuer(), legacy, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := c.TokenReviewCount()
+			sa, err := s.Login(context.Background(), withIssuer(tc.issuer), mustJWT(t, tc.jwt))
+			if c.TokenReviewCount() == before {
+				t.Error("no TokenReview was made")
+			}
+			if tc.ok {
+				if err != nil || sa.Name != "web" {
+					t.Fatalf("Login = %+v, %v", sa, err)
+				}
+				return
+			}
+			checkErr(t, err, errs.Unauthenticated, "", `invalid issuer (iss) claim: the jwt's iss "`)
+			if !errors.Is(err, ErrIssuerMismatch) {
+				t.Errorf("error %v is not ErrIssuerMismatch", err)
+			}
+			if !strings.Contains(err.Error(), `is not the configured issuer "`+tc.issuer+`"`) {
+				t.Errorf("error %q does not name the configured issuer", err)
+			}
+		})
+	}
+	// A token the API server does not authenticate fails on the review,
+	// whatever its iss: the unverified claim decides nothing alone.
+	gone := c.Token("apps", "gone")
+	c.DeleteServiceAccount("apps", "gone")
+	_, err := s.Login(context.Background(), withIssuer("https://elsewhere.example"), mustJWT(t, gone))
+	if err == nil || errors.Is(err, ErrIssuerMismatch) {
+		t.Errorf("unauthenticated token: err = %v, want the review's refusal", err)
 	}
 }

@@ -16,7 +16,9 @@
 // client and its error classification), login.go (the pipeline),
 // localjwt.go (local signature and claim checks: Vault's pem_keys, and
 // local mode), keyset.go (local mode's reads of the cluster's signing keys
-// and issuer, and their cache), reviewcache.go (the optional review cache).
+// and issuer, and their cache), reviewcache.go (the optional review cache),
+// selector.go and objects.go (Vault's namespace selector and the reads of
+// namespaces and service accounts it and annotations need).
 package kubeauth
 
 import (

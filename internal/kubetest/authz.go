@@ -93,10 +93,15 @@ func (ri requestInfo) isTokenReviews() bool {
 //     and /apis;
 //   - system:service-account-issuer-discovery lets service accounts
 //     (unless WithoutIssuerDiscoveryBinding) and, with
-//     WithPublicIssuerDiscovery, everyone read the discovery documents.
+//     WithPublicIssuerDiscovery, everyone read the discovery documents;
+//   - a ClusterRole bound with GrantRead lets a service account get
+//     namespaces or service accounts (nothing else: no list, no watch).
 func (c *Cluster) authorize(u userInfo, ri requestInfo) bool {
 	if slices.Contains(u.Groups, groupMasters) {
 		return true
+	}
+	if ri.isResource && ri.verb == "get" && ri.apiGroup == "" && ri.name != "" && ri.subresource == "" {
+		return c.mayRead(u, ri.resource)
 	}
 	if ri.isResource {
 		if ri.verb != "create" || ri.namespace != "" || ri.name != "" {
@@ -128,6 +133,18 @@ func matchesPath(path string, roots ...string) bool {
 		}
 	}
 	return false
+}
+
+// mayRead reports whether u is a service account GrantRead allowed to get
+// resource.
+func (c *Cluster) mayRead(u userInfo, resource string) bool {
+	ns, name, ok := splitServiceAccountUsername(u.Name)
+	if !ok {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state.readers[resource][objKey{ns, name}]
 }
 
 func (c *Cluster) isAuthDelegator(u userInfo) bool {

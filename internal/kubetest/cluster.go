@@ -1,7 +1,9 @@
 // Package kubetest runs a test Kubernetes API server: it issues service
 // account tokens the way TokenRequest does and answers TokenReview the way
 // kube-apiserver (v1.37) does, so Gatehouse can be tested against something
-// that fails like a real cluster fails.
+// that fails like a real cluster fails. It also serves GET of a namespace
+// (with its labels) and of a service account (with its annotations), under
+// RBAC (coreobjects.go).
 //
 // What is modelled faithfully, and from which upstream code, is written next
 // to each piece (authn.go: pkg/serviceaccount/jwt.go, claims.go, legacy.go
@@ -185,7 +187,7 @@ func start(keyOwner string, opts []Option) (*Cluster, error) {
 		noDiscoveryRBAC: cfg.noDiscoveryRBAC,
 		cacheTTL:        cfg.cacheTTL,
 		node:            nodeRef{Name: "kubetest-node", UID: uuid.NewString()},
-		state:           newObjects(),
+		state:           newObjects(cfg.now()),
 		staticTokens:    map[string]userInfo{},
 		cache:           map[string]cachedAuth{},
 		done:            make(chan struct{}),

@@ -3,6 +3,8 @@ package kubetest
 import (
 	"crypto/rand"
 	"fmt"
+	"maps"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -12,7 +14,36 @@ type ServiceAccount struct {
 	Namespace string
 	Name      string
 	UID       string
+	// Annotations are metadata.annotations (AnnotateServiceAccount).
+	Annotations map[string]string
+	created     time.Time
+	rv          uint64 // metadata.resourceVersion
 }
+
+// Namespace is a namespace of the cluster.
+type Namespace struct {
+	Name string
+	UID  string
+	// Labels are metadata.labels; the API server always sets
+	// kubernetes.io/metadata.name to the name (and keeps it so).
+	Labels  map[string]string
+	created time.Time
+	rv      uint64 // metadata.resourceVersion
+}
+
+// labelMetadataName is the label kube-apiserver puts on every namespace
+// (since 1.21): its own name.
+const labelMetadataName = "kubernetes.io/metadata.name"
+
+// initialNamespaces exist in every new cluster, as in a real one.
+var initialNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+
+// Resources of the core API group a service account can be granted to
+// read (GrantRead).
+const (
+	ResourceNamespaces      = "namespaces"
+	ResourceServiceAccounts = "serviceaccounts"
+)
 
 // Username is the name the API server gives the account's tokens.
 func (sa ServiceAccount) Username() string { return serviceAccountUsername(sa.Namespace, sa.Name) }
@@ -48,15 +79,119 @@ type objects struct {
 	pods            map[objKey]Pod
 	secrets         map[objKey]secret
 	authDelegators  map[objKey]bool // ClusterRoleBinding subjects of system:auth-delegator
+	namespaces      map[string]Namespace
+	// readers are ClusterRoleBinding subjects of a ClusterRole allowing
+	// get on a core resource (GrantRead), by resource.
+	readers map[string]map[objKey]bool
+	// revision is the last resourceVersion given out (etcd's revision):
+	// every write of a namespace or service account takes the next one.
+	revision uint64
 }
 
-func newObjects() objects {
-	return objects{
+func (o *objects) nextRevision() uint64 { o.revision++; return o.revision }
+
+func newObjects(now time.Time) objects {
+	o := objects{
 		serviceAccounts: map[objKey]ServiceAccount{},
 		pods:            map[objKey]Pod{},
 		secrets:         map[objKey]secret{},
 		authDelegators:  map[objKey]bool{},
+		namespaces:      map[string]Namespace{},
+		readers:         map[string]map[objKey]bool{},
 	}
+	for _, ns := range initialNamespaces {
+		o.ensureNamespace(ns, now)
+	}
+	return o
+}
+
+// ensureNamespace creates a namespace unless it exists.
+func (o *objects) ensureNamespace(name string, now time.Time) Namespace {
+	if ns, ok := o.namespaces[name]; ok {
+		return ns
+	}
+	ns := Namespace{Name: name, UID: uuid.NewString(), Labels: map[string]string{labelMetadataName: name}, created: now, rv: o.nextRevision()}
+	o.namespaces[name] = ns
+	return ns
+}
+
+// CreateNamespace creates a namespace with labels (and
+// kubernetes.io/metadata.name), or returns the existing one unchanged.
+// Creating a service account creates its namespace too.
+func (c *Cluster) CreateNamespace(name string, labels map[string]string) Namespace {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ns, ok := c.state.namespaces[name]; ok {
+		return ns.clone()
+	}
+	ns := c.state.ensureNamespace(name, c.now())
+	for k, v := range labels {
+		if k != labelMetadataName {
+			ns.Labels[k] = v
+		}
+	}
+	return ns.clone()
+}
+
+// LabelNamespace replaces a namespace's labels (creating it if needed),
+// as kubectl label --overwrite with every old label removed would; the
+// API server keeps kubernetes.io/metadata.name.
+func (c *Cluster) LabelNamespace(name string, labels map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ns := c.state.ensureNamespace(name, c.now())
+	ns.Labels = map[string]string{labelMetadataName: name}
+	for k, v := range labels {
+		if k != labelMetadataName {
+			ns.Labels[k] = v
+		}
+	}
+	ns.rv = c.state.nextRevision()
+	c.state.namespaces[name] = ns
+}
+
+// GetNamespace returns a namespace, if it exists.
+func (c *Cluster) GetNamespace(name string) (Namespace, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ns, ok := c.state.namespaces[name]
+	return ns.clone(), ok
+}
+
+func (ns Namespace) clone() Namespace {
+	ns.Labels = maps.Clone(ns.Labels)
+	return ns
+}
+
+// AnnotateServiceAccount replaces a service account's annotations
+// (creating the account if needed).
+func (c *Cluster) AnnotateServiceAccount(namespace, name string, annotations map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sa := c.ensureServiceAccountLocked(namespace, name)
+	sa.Annotations = maps.Clone(annotations)
+	sa.rv = c.state.nextRevision()
+	c.state.serviceAccounts[objKey{namespace, name}] = sa
+}
+
+// GrantRead binds the service account to a ClusterRole allowing get on
+// resource (ResourceNamespaces or ResourceServiceAccounts) in every
+// namespace, as an operator does for Vault's namespace selector and
+// annotations.
+func (c *Cluster) GrantRead(namespace, name, resource string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.readers[resource] == nil {
+		c.state.readers[resource] = map[objKey]bool{}
+	}
+	c.state.readers[resource][objKey{namespace, name}] = true
+}
+
+// RevokeRead removes the binding GrantRead made.
+func (c *Cluster) RevokeRead(namespace, name, resource string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.state.readers[resource], objKey{namespace, name})
 }
 
 // CreateServiceAccount creates a service account with a new random UID, or
@@ -64,7 +199,9 @@ func newObjects() objects {
 func (c *Cluster) CreateServiceAccount(namespace, name string) ServiceAccount {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.ensureServiceAccountLocked(namespace, name)
+	sa := c.ensureServiceAccountLocked(namespace, name)
+	sa.Annotations = maps.Clone(sa.Annotations)
+	return sa
 }
 
 func (c *Cluster) ensureServiceAccountLocked(namespace, name string) ServiceAccount {
@@ -72,7 +209,9 @@ func (c *Cluster) ensureServiceAccountLocked(namespace, name string) ServiceAcco
 	if sa, ok := c.state.serviceAccounts[k]; ok {
 		return sa
 	}
-	sa := ServiceAccount{Namespace: namespace, Name: name, UID: uuid.NewString()}
+	now := c.now()
+	c.state.ensureNamespace(namespace, now)
+	sa := ServiceAccount{Namespace: namespace, Name: name, UID: uuid.NewString(), created: now, rv: c.state.nextRevision()}
 	c.state.serviceAccounts[k] = sa
 	return sa
 }
@@ -82,6 +221,7 @@ func (c *Cluster) ServiceAccount(namespace, name string) (ServiceAccount, bool) 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sa, ok := c.state.serviceAccounts[objKey{namespace, name}]
+	sa.Annotations = maps.Clone(sa.Annotations)
 	return sa, ok
 }
 

@@ -152,12 +152,19 @@ func (c *Cluster) authenticateAndAuthorize(r *http.Request, ri requestInfo) *res
 // route answers everything but creating a TokenReview. Unknown paths get
 // the 404 and known paths with another method the 405 that go-restful's
 // error handler writes through the API server. API discovery (/api, /apis)
-// is not served, so it is 404 here.
+// is not served, so it is 404 here. Of the core resources, only getting
+// one namespace or one service account is served (objects.go); writes,
+// lists and watches of them are 405 here, where a real API server would
+// serve them.
 func (c *Cluster) route(r *http.Request, ri requestInfo) *response {
 	var get func() *response
 	switch {
 	case ri.isTokenReviews():
 		return statusResponse(apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, "", schema.GroupResource{}, "", "", 0, false))
+	case ri.isNamespace():
+		get = func() *response { return c.namespaceResponse(ri.name) }
+	case ri.isServiceAccount():
+		get = func() *response { return c.serviceAccountResponse(ri.namespace, ri.name) }
 	case r.URL.Path == "/version":
 		get = c.versionResponse
 	case r.URL.Path == openIDConfigurationPath:

@@ -343,10 +343,11 @@ func TestVaultConfig(t *testing.T) {
 	}))
 	got := read()
 	wantKeys(t, "config", got, "kubernetes_host", "kubernetes_ca_cert", "pem_keys", "issuer",
-		"disable_iss_validation", "disable_local_ca_jwt", "token_reviewer_jwt_set", "token_review_mode")
+		"disable_iss_validation", "disable_local_ca_jwt", "token_reviewer_jwt_set", "token_review_mode", "use_annotations_as_alias_metadata")
 	for k, v := range map[string]any{
 		"kubernetes_host": c.URL(), "kubernetes_ca_cert": c.CAPEM(), "issuer": c.Issuer(),
 		"disable_iss_validation": false, "disable_local_ca_jwt": true, "token_reviewer_jwt_set": true, "token_review_mode": "api",
+		"use_annotations_as_alias_metadata": false,
 	} {
 		if got[k] != v {
 			t.Errorf("%s = %#v, want %#v", k, got[k], v)
@@ -474,9 +475,10 @@ func equalJSON(a, b map[string]any) bool {
 }
 
 // roleKeys are the fields every role read shows.
-var roleKeys = []string{"bound_service_account_names", "bound_service_account_namespaces", "audience", "alias_name_source",
+var roleKeys = []string{"bound_service_account_names", "bound_service_account_namespaces", "bound_service_account_namespace_selector", "audience", "alias_name_source",
 	"token_ttl", "token_max_ttl", "token_explicit_max_ttl", "token_period", "token_policies", "token_bound_cidrs",
-	"token_num_uses", "token_no_default_policy", "token_type"}
+	"token_num_uses", "token_no_default_policy", "token_type",
+	"policies", "bound_cidrs", "ttl", "max_ttl", "period", "num_uses"}
 
 // TestVaultRoles: create, read, update (merging), delete, list (LIST and
 // GET ?list=true), case-insensitive names, and validation.
@@ -494,23 +496,29 @@ func TestVaultRoles(t *testing.T) {
 	vaultErrorOK(t, ts.vault("LIST", base, ts.root, nil), 404, "")
 	vaultErrorOK(t, ts.vault("GET", base+"?list=true", ts.root, nil), 404, "")
 
-	// Create with the least a role needs: every field reads back, empty
-	// lists as [].
-	noContent(t, ts.vault("POST", base+"/Minimal", ts.root, map[string]any{
+	// Create with the least a role needs: every field reads back, zeros
+	// as 0 and empty lists as [] (the legacy names too). Without an
+	// audience the write answers Vault's warning.
+	r := ts.vault("POST", base+"/Minimal", ts.root, map[string]any{
 		"bound_service_account_names": []string{"web"}, "bound_service_account_namespaces": "apps",
-	}))
-	r := ts.vault("GET", base+"/minimal", ts.root, nil)
+	})
+	if w := strs(r.body["warnings"]); r.status != 200 || len(w) != 1 || w[0] != "Role Minimal does not have an audience configured. "+
+		"While audiences are not required, consider specifying one if your use case would benefit from additional JWT claim verification." {
+		t.Errorf("role without an audience: %d %s, want 200 with Vault's warning", r.status, r.raw)
+	}
+	r = ts.vault("GET", base+"/minimal", ts.root, nil)
 	got := dataOf(t, r)
 	wantKeys(t, "role", got, roleKeys...)
 	for k, v := range map[string]any{
 		"audience": "", "alias_name_source": "serviceaccount_uid", "token_ttl": 0.0, "token_max_ttl": 0.0,
 		"token_explicit_max_ttl": 0.0, "token_period": 0.0, "token_num_uses": 0.0, "token_no_default_policy": false, "token_type": "default",
+		"ttl": 0.0, "max_ttl": 0.0, "period": 0.0, "num_uses": 0.0,
 	} {
 		if got[k] != v {
 			t.Errorf("default %s = %#v, want %#v", k, got[k], v)
 		}
 	}
-	for _, k := range []string{"token_policies", "token_bound_cidrs"} {
+	for _, k := range []string{"token_policies", "token_bound_cidrs", "policies", "bound_cidrs"} {
 		if l, ok := got[k].([]any); !ok || len(l) != 0 {
 			t.Errorf("%s = %#v, want []", k, got[k])
 		}
@@ -581,8 +589,16 @@ func TestVaultRoles(t *testing.T) {
 	vaultErrorOK(t, ts.vault("LIST", base, ts.root, nil), 404, "")
 	vaultErrorOK(t, ts.vault("GET", base+"?list=true", ts.root, nil), 404, "")
 
-	// "*" in both lists is allowed.
-	noContent(t, ts.vault("PUT", base+"/everyone", ts.root, anyRole))
+	// "*" in both lists is allowed (Vault allows it since vault#11054).
+	ts.vaultOK("PUT", base+"/everyone", ts.root, anyRole)
+	// Vault's role names: word characters, with '-', '.' and '@' inside.
+	for _, name := range []string{"svc@team.example", "a", "a_b", "A.b-c@d"} {
+		ts.vaultOK("PUT", base+"/"+name, ts.root, anyRole)
+		if got := readRole(name); !slices.Equal(strs(got["bound_service_account_names"]), []string{"*"}) {
+			t.Errorf("role %q reads back as %v", name, got)
+		}
+		noContent(t, ts.vault("DELETE", base+"/"+name, ts.root, nil))
+	}
 
 	valid := func(extra map[string]any) map[string]any {
 		return withFields(map[string]any{"bound_service_account_names": "web", "bound_service_account_namespaces": "apps"}, extra)
@@ -638,7 +654,7 @@ func TestVaultRoles(t *testing.T) {
 		want float64
 	}{{3600, 3600}, {"3600", 3600}, {"1h", 3600}, {"90m", 5400}, {"1h30m", 5400}, {0, 0}}
 	for _, d := range durations {
-		noContent(t, ts.vault("PUT", base+"/durations", ts.root, valid(map[string]any{"token_ttl": d.in, "token_period": d.in})))
+		ts.vaultOK("PUT", base+"/durations", ts.root, valid(map[string]any{"token_ttl": d.in, "token_period": d.in}))
 		if got := readRole("durations"); got["token_ttl"] != d.want || got["token_period"] != d.want {
 			t.Errorf("token_ttl %#v read back as %v, token_period as %v; want %v", d.in, got["token_ttl"], got["token_period"], d.want)
 		}
@@ -667,8 +683,7 @@ func TestVaultRoles(t *testing.T) {
 	for i, tc := range legacy {
 		t.Run("legacy "+tc.name, func(t *testing.T) {
 			name := "legacy-" + string(rune('a'+i))
-			r := ts.vault("PUT", base+"/"+name, ts.root, valid(tc.body))
-			noContent(t, r)
+			ts.vaultOK("PUT", base+"/"+name, ts.root, valid(tc.body))
 			got := readRole(name)
 			switch want := tc.want.(type) {
 			case []string:
@@ -682,7 +697,7 @@ func TestVaultRoles(t *testing.T) {
 			}
 		})
 	}
-	// Vault shows the legacy names too when they hold a value.
+	// The legacy names show the values too.
 	got = readRole("legacy-a")
 	if l := strs(got["policies"]); !slices.Equal(l, []string{"a", "b"}) {
 		t.Errorf("legacy policies not shown: %v", got)
@@ -693,7 +708,8 @@ func TestVaultRoles(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("role with unknown fields: %d %s", r.status, r.raw)
 	}
-	if w := strs(r.body["warnings"]); len(w) != 1 || w[0] != "Endpoint ignored these unrecognized parameters: [audiences bound_claims]" {
+	if w := strs(r.body["warnings"]); len(w) != 2 || !strings.HasPrefix(w[0], "Role warned does not have an audience") ||
+		w[1] != "Endpoint ignored these unrecognized parameters: [audiences bound_claims]" {
 		t.Errorf("warnings = %v", r.body["warnings"])
 	}
 	if got := readRole("warned"); got["audience"] != "" || !slices.Equal(strs(got["bound_service_account_names"]), []string{"web"}) {

@@ -26,6 +26,10 @@ type Config struct {
 	Issuer               string   `json:"issuer"`
 	DisableISSValidation bool     `json:"disableIssValidation"`
 	DisableLocalCAJWT    bool     `json:"disableLocalCaJwt"`
+	// UseAnnotationsAsAliasMetadata copies the logged-in service
+	// account's vault.hashicorp.com/alias-metadata-* annotations into the
+	// token's metadata (Vault's use_annotations_as_alias_metadata).
+	UseAnnotationsAsAliasMetadata bool `json:"useAnnotationsAsAliasMetadata,omitempty"`
 	// TokenReviewMode (a Gatehouse extension, token_review_mode) is
 	// kubeauth.ReviewAPI, Vault's behaviour and the default, or
 	// kubeauth.ReviewLocal: no TokenReview, the JWT verified with pem_keys
@@ -52,6 +56,8 @@ type ConfigInput struct {
 	DisableISSValidation *bool // nil: true
 	DisableLocalCAJWT    bool
 	TokenReviewMode      string // "" = "api"
+	// UseAnnotationsAsAliasMetadata: see Config.
+	UseAnnotationsAsAliasMetadata bool
 }
 
 // ConfigView is a mount's config as the API shows it.
@@ -60,27 +66,32 @@ type ConfigView struct {
 	ReviewerJWTSet bool
 }
 
-// WriteConfig validates in and replaces the mount's config with it.
-func (s *Service) WriteConfig(ctx context.Context, p identity.Principal, mountPath string, in ConfigInput) error {
+// WarnPlainHTTP is the warning of a config whose kubernetes_host is an
+// http:// URL.
+const WarnPlainHTTP = "kubernetes_host is an http:// URL: the token reviewer JWT and every login's JWT are sent to it in clear text; use plain HTTP only to an API server proxy on the same host (kubectl proxy)"
+
+// WriteConfig validates in and replaces the mount's config with it. It
+// returns the write's warnings (Vault's response warnings).
+func (s *Service) WriteConfig(ctx context.Context, p identity.Principal, mountPath string, in ConfigInput) ([]string, error) {
 	if err := p.RequireAdmin("configuring an auth method"); err != nil {
-		return err
+		return nil, err
 	}
 	m, err := s.mount(ctx, mountPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cfg, err := in.validate()
+	cfg, warnings, err := in.validate()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
-		return errs.Wrap(err, "encoding config")
+		return nil, errs.Wrap(err, "encoding config")
 	}
 	var sealed []byte
 	if in.ReviewerJWT != "" {
 		if sealed, err = s.key.Seal([]byte(in.ReviewerJWT.Reveal()), reviewerAAD(m)); err != nil {
-			return errs.Wrap(err, "sealing the token reviewer JWT")
+			return nil, errs.Wrap(err, "sealing the token reviewer JWT")
 		}
 	}
 	m, err = s.store.UpdateMount(ctx, m.Path, func(m *store.Mount) error {
@@ -89,14 +100,14 @@ func (s *Service) WriteConfig(ctx context.Context, p identity.Principal, mountPa
 		return err
 	})
 	if err != nil {
-		return errs.Wrap(err, "storing config")
+		return nil, errs.Wrap(err, "storing config")
 	}
 	s.audit.Record(ctx, store.AuditEvent{Type: audit.TypeMountConfigure, Success: true, ActorID: p.ActorID(),
 		AuthMethod: string(store.AuthMethodVaultKubernetes), Details: map[string]string{
 			"path": m.Path, "kubernetesHost": cfg.Host, "tokenReviewerJwtSet": strconv.FormatBool(sealed != nil),
 			"pemKeys": strconv.Itoa(len(cfg.PEMKeys)), "tokenReviewMode": string(cfg.ReviewMode()),
 		}})
-	return nil
+	return warnings, nil
 }
 
 // ReadConfig returns a mount's config; NotFound before the first write.
@@ -115,7 +126,19 @@ func (s *Service) ReadConfig(ctx context.Context, p identity.Principal, mountPat
 	return ConfigView{Config: cfg, ReviewerJWTSet: m.SealedSecret != nil}, nil
 }
 
-func (in ConfigInput) validate() (Config, error) {
+func (in ConfigInput) validate() (Config, []string, error) {
+	cfg, err := in.check()
+	if err != nil {
+		return Config{}, nil, err
+	}
+	var warnings []string
+	if strings.HasPrefix(cfg.Host, "http://") {
+		warnings = append(warnings, WarnPlainHTTP)
+	}
+	return cfg, warnings, nil
+}
+
+func (in ConfigInput) check() (Config, error) {
 	cfg := Config{
 		CACert:               in.CACert,
 		Issuer:               strings.TrimSpace(in.Issuer),
@@ -123,12 +146,14 @@ func (in ConfigInput) validate() (Config, error) {
 		DisableLocalCAJWT:    in.DisableLocalCAJWT,
 		PEMKeys:              []string{},
 	}
+	cfg.UseAnnotationsAsAliasMetadata = in.UseAnnotationsAsAliasMetadata
 	if strings.TrimSpace(in.Host) == "" {
 		return Config{}, errs.New(errs.BadRequest, "no host provided: kubernetes_host is required (the API server's URL, host or host:port)")
 	}
-	host, err := kubeauth.NormalizeHost(strings.TrimSpace(in.Host))
+	// Vault's rules: http:// too (kubectl proxy), unlike the Infisical API.
+	host, _, err := kubeauth.NormalizeHostAllowingHTTP(in.Host)
 	if err != nil {
-		return Config{}, errs.New(errs.BadRequest, "kubernetes_host: %s", errs.As(err).Message)
+		return Config{}, errs.New(errs.BadRequest, "kubernetes_host %s", err)
 	}
 	cfg.Host = host
 	if strings.TrimSpace(cfg.CACert) == "" {

@@ -115,14 +115,25 @@ func (s *Service) login(ctx context.Context, in LoginInput, ev *store.AuditEvent
 	if err != nil {
 		return LoginResult{}, err
 	}
-	sa, err := s.kube.Login(ctx, kubeauth.Config{Cluster: cluster, Rules: role.rules()}, jwt)
+	rules, err := role.rules()
+	if err != nil {
+		return LoginResult{}, err
+	}
+	sa, err := s.kube.Login(ctx, kubeauth.Config{Cluster: cluster, Rules: rules}, jwt)
 	if err != nil {
 		return LoginResult{}, reword(err, role)
+	}
+	var aliasMetadata map[string]string
+	if cfg.UseAnnotationsAsAliasMetadata {
+		if aliasMetadata, err = s.aliasMetadata(ctx, cluster, jwt, sa); err != nil {
+			return LoginResult{}, err
+		}
 	}
 	policies := role.TokenPolicies()
 	md := sa.Metadata()
 	md[MetaRole], md[MetaSecretName] = name, ""
 	stored := maps.Clone(md)
+	maps.Copy(stored, aliasMetadata) // never over the keys above: aliasMetadata refuses them
 	stored[MetaMount], stored[MetaPolicies] = m.Path, strings.Join(policies, ",")
 	ev.Details = md
 	ev.Details["mount"] = m.Path
@@ -163,6 +174,9 @@ func reword(err error, r Role) error {
 	e := errs.As(err)
 	var msg string
 	switch {
+	case errors.Is(na.Kind, kubeauth.ErrNamespaceNotAllowed) && r.NamespaceSelector != "":
+		msg = "namespace not authorized: the service account's namespace " + quote(na.Value) +
+			" is not in the role's bound_service_account_namespaces and its labels do not match the role's bound_service_account_namespace_selector"
 	case errors.Is(na.Kind, kubeauth.ErrNamespaceNotAllowed):
 		msg = "namespace not authorized: the service account's namespace " + quote(na.Value) + " is not in the role's bound_service_account_namespaces"
 	case errors.Is(na.Kind, kubeauth.ErrNameNotAllowed):

@@ -32,32 +32,41 @@ const (
 // MaxPolicies bounds token_policies.
 const MaxPolicies = 100
 
-// roleNameRE is Vault's role name pattern: word characters, with '-' and
-// '.' inside.
-var roleNameRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,126}[A-Za-z0-9_])?$`)
+// roleNameRE is Vault's role name pattern (framework.GenericNameRegex):
+// word characters, with '-', '.' and '@' inside; at most 128 characters.
+var roleNameRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.@-]{0,126}[A-Za-z0-9_])?$`)
+
+// WarnNoAudience is Vault's warning on writing a role without an audience.
+func WarnNoAudience(role string) string {
+	return "Role " + role + " does not have an audience configured. While audiences are not required, consider specifying one if your use case would benefit from additional JWT claim verification."
+}
 
 // Role is a named role of a mount, as stored in its AuthMethod's Config.
 type Role struct {
 	Name            string   `json:"name"`
 	BoundNames      []string `json:"boundServiceAccountNames"`
 	BoundNamespaces []string `json:"boundServiceAccountNamespaces"`
-	Audience        string   `json:"audience"`
-	AliasNameSource string   `json:"aliasNameSource"`
-	TTL             int64    `json:"tokenTtl"`
-	MaxTTL          int64    `json:"tokenMaxTtl"`
-	ExplicitMaxTTL  int64    `json:"tokenExplicitMaxTtl"`
-	Period          int64    `json:"tokenPeriod"`
-	NumUses         int64    `json:"tokenNumUses"`
-	Policies        []string `json:"tokenPolicies"`
-	BoundCIDRs      []string `json:"tokenBoundCidrs"`
-	NoDefaultPolicy bool     `json:"tokenNoDefaultPolicy"`
-	TokenType       string   `json:"tokenType"`
+	// NamespaceSelector is bound_service_account_namespace_selector as
+	// written (JSON or YAML), "" for none.
+	NamespaceSelector string   `json:"boundServiceAccountNamespaceSelector,omitempty"`
+	Audience          string   `json:"audience"`
+	AliasNameSource   string   `json:"aliasNameSource"`
+	TTL               int64    `json:"tokenTtl"`
+	MaxTTL            int64    `json:"tokenMaxTtl"`
+	ExplicitMaxTTL    int64    `json:"tokenExplicitMaxTtl"`
+	Period            int64    `json:"tokenPeriod"`
+	NumUses           int64    `json:"tokenNumUses"`
+	Policies          []string `json:"tokenPolicies"`
+	BoundCIDRs        []string `json:"tokenBoundCidrs"`
+	NoDefaultPolicy   bool     `json:"tokenNoDefaultPolicy"`
+	TokenType         string   `json:"tokenType"`
 }
 
 // RoleInput is a role write; nil fields are left as they are (or at their
 // defaults on create).
 type RoleInput struct {
 	BoundNames, BoundNamespaces          *[]string
+	NamespaceSelector                    *string
 	Audience, AliasNameSource, TokenType *string
 	TTL, MaxTTL, ExplicitMaxTTL, Period  *int64
 	NumUses                              *int64
@@ -68,7 +77,7 @@ type RoleInput struct {
 // RoleName lower-cases and checks a role name.
 func RoleName(name string) (string, error) {
 	if !roleNameRE.MatchString(name) {
-		return "", errs.New(errs.BadRequest, "invalid role name %q: use letters, digits and '_', with '-' and '.' inside, at most 128 characters", clip(name, 130))
+		return "", errs.New(errs.BadRequest, "invalid role name %q: use letters, digits and '_', with '-', '.' and '@' inside, at most 128 characters", clip(name, 130))
 	}
 	return strings.ToLower(name), nil
 }
@@ -76,30 +85,45 @@ func RoleName(name string) (string, error) {
 func lookupKey(mount, role string) string { return mount + "/" + role }
 
 // WriteRole creates or updates a role. On create the bound names and
-// namespaces are required; on update omitted fields keep their values.
-func (s *Service) WriteRole(ctx context.Context, p identity.Principal, mountPath, name string, in RoleInput) error {
+// namespaces (or a namespace selector) are required; on update omitted
+// fields keep their values. It returns the write's warnings (Vault's: a
+// role without an audience).
+func (s *Service) WriteRole(ctx context.Context, p identity.Principal, mountPath, name string, in RoleInput) ([]string, error) {
+	given := name
+	r, err := s.writeRole(ctx, p, mountPath, name, in)
+	if err != nil {
+		return nil, err
+	}
+	if r.Audience == "" {
+		return []string{WarnNoAudience(given)}, nil
+	}
+	return nil, nil
+}
+
+func (s *Service) writeRole(ctx context.Context, p identity.Principal, mountPath, name string, in RoleInput) (Role, error) {
 	if err := p.RequireAdmin("writing a role"); err != nil {
-		return err
+		return Role{}, err
 	}
 	m, err := s.mount(ctx, mountPath)
 	if err != nil {
-		return err
+		return Role{}, err
 	}
 	if name, err = RoleName(name); err != nil {
-		return err
+		return Role{}, err
 	}
 	for attempt := 0; ; attempt++ {
 		cur, err := s.store.GetAuthMethodByLookupKey(ctx, store.AuthMethodVaultKubernetes, lookupKey(m.Path, name))
 		if errors.Is(err, store.ErrNotFound) {
-			err = s.createRole(ctx, p, m, name, in)
+			r, err := s.createRole(ctx, p, m, name, in)
 			if errors.Is(err, store.ErrAlreadyExists) && attempt == 0 {
 				continue // created meanwhile: update it instead
 			}
-			return err
+			return r, err
 		}
 		if err != nil {
-			return errs.Wrap(err, "reading role")
+			return Role{}, errs.Wrap(err, "reading role")
 		}
+		var written Role
 		_, err = s.store.UpdateAuthMethod(ctx, cur.ID, func(am *store.AuthMethod) error {
 			r, err := decodeRole(*am)
 			if err != nil {
@@ -109,6 +133,7 @@ func (s *Service) WriteRole(ctx context.Context, p identity.Principal, mountPath
 				return err
 			}
 			am.UpdatedAt = s.now()
+			written = r
 			return encodeRole(am, r)
 		})
 		if errors.Is(err, store.ErrNotFound) && attempt == 0 {
@@ -116,19 +141,20 @@ func (s *Service) WriteRole(ctx context.Context, p identity.Principal, mountPath
 		}
 		var e *errs.Error
 		if err != nil && !errors.As(err, &e) {
-			return errs.Wrap(err, "storing role")
+			return Role{}, errs.Wrap(err, "storing role")
 		}
-		if err == nil {
-			s.recordRole(ctx, p, audit.TypeAuthMethodUpdate, cur.IdentityID, m.Path, name)
+		if err != nil {
+			return Role{}, err
 		}
-		return err
+		s.recordRole(ctx, p, audit.TypeAuthMethodUpdate, cur.IdentityID, m.Path, name)
+		return written, nil
 	}
 }
 
-func (s *Service) createRole(ctx context.Context, p identity.Principal, m store.Mount, name string, in RoleInput) error {
+func (s *Service) createRole(ctx context.Context, p identity.Principal, m store.Mount, name string, in RoleInput) (Role, error) {
 	r, err := in.apply(Role{Name: name}, true)
 	if err != nil {
-		return err
+		return Role{}, err
 	}
 	now := s.now()
 	id := store.Identity{ID: uuid.NewString(), Name: "vault-role:" + m.Path + "/" + name, Role: store.RoleNoAccess,
@@ -137,18 +163,18 @@ func (s *Service) createRole(ctx context.Context, p identity.Principal, m store.
 	am := store.AuthMethod{ID: uuid.NewString(), IdentityID: id.ID, Type: store.AuthMethodVaultKubernetes,
 		LookupKey: lookupKey(m.Path, name), MountPath: m.Path, CreatedAt: now, UpdatedAt: now}
 	if err := encodeRole(&am, r); err != nil {
-		return err
+		return Role{}, err
 	}
 	switch err := s.store.CreateIdentityWithAuthMethod(ctx, id, am); {
 	case errors.Is(err, store.ErrAlreadyExists):
-		return err
+		return Role{}, err
 	case errors.Is(err, store.ErrNotFound):
-		return errs.New(errs.NotFound, "no auth method is mounted at auth/%s", m.Path)
+		return Role{}, errs.New(errs.NotFound, "no auth method is mounted at auth/%s", m.Path)
 	case err != nil:
-		return errs.Wrap(err, "storing role")
+		return Role{}, errs.Wrap(err, "storing role")
 	}
 	s.recordRole(ctx, p, audit.TypeAuthMethodCreate, id.ID, m.Path, name)
-	return nil
+	return r, nil
 }
 
 // ReadRole returns a role: NotFound when absent.
@@ -250,11 +276,21 @@ func (in RoleInput) apply(r Role, create bool) (Role, error) {
 		}
 		*l.dst = v
 	}
+	if in.NamespaceSelector != nil {
+		r.NamespaceSelector = *in.NamespaceSelector // as written, as Vault keeps it
+		if strings.TrimSpace(r.NamespaceSelector) == "" {
+			r.NamespaceSelector = ""
+		} else {
+			if _, err := kubeauth.ParseNamespaceSelector(r.NamespaceSelector); err != nil {
+				return bad("invalid %q configured: the selector %s", "bound_service_account_namespace_selector", err)
+			}
+		}
+	}
 	if len(r.BoundNames) == 0 {
 		return bad("%q can not be empty", "bound_service_account_names")
 	}
-	if len(r.BoundNamespaces) == 0 {
-		return bad("%q can not be empty", "bound_service_account_namespaces")
+	if len(r.BoundNamespaces) == 0 && r.NamespaceSelector == "" {
+		return bad("%q can not be empty if %q is not set", "bound_service_account_namespaces", "bound_service_account_namespace_selector")
 	}
 	if in.Audience != nil {
 		r.Audience = strings.TrimSpace(*in.Audience)
@@ -392,9 +428,11 @@ func (r Role) TokenPolicies() []string {
 	return ps
 }
 
-// rules are the kubeauth rules of a role: "*" allows any; without an
-// audience the JWT's own aud is asked for, as Vault does.
-func (r Role) rules() kubeauth.Rules {
+// rules are the kubeauth rules of a role: "*" allows any; a namespace
+// selector also allows the namespaces whose labels it selects (with no
+// namespaces listed, only those); without an audience the JWT's own aud
+// is asked for, as Vault does.
+func (r Role) rules() (kubeauth.Rules, error) {
 	any := func(l []string) kubeauth.Patterns {
 		if slices.Contains(l, "*") {
 			return kubeauth.Patterns{}
@@ -402,10 +440,17 @@ func (r Role) rules() kubeauth.Rules {
 		return kubeauth.Patterns(l)
 	}
 	rules := kubeauth.Rules{Namespaces: any(r.BoundNamespaces), Names: any(r.BoundNames), AudiencesFromJWT: true}
+	if r.NamespaceSelector != "" && !slices.Contains(r.BoundNamespaces, "*") {
+		sel, err := kubeauth.ParseNamespaceSelector(r.NamespaceSelector)
+		if err != nil {
+			return kubeauth.Rules{}, errs.Wrap(err, "role %s has a bad bound_service_account_namespace_selector", r.Name)
+		}
+		rules.NamespaceSelector = sel
+	}
 	if r.Audience != "" {
 		rules.Audiences = []string{r.Audience}
 	}
-	return rules
+	return rules, nil
 }
 
 func decodeRole(am store.AuthMethod) (Role, error) {

@@ -34,6 +34,26 @@ func TestRoleInputApply(t *testing.T) {
 		{"namespaces required", RoleInput{BoundNames: list("web")}, `"bound_service_account_namespaces" can not be empty`, nil},
 		{"blank entries only", with(func(in *RoleInput) { in.BoundNames = list(" ", "") }), "can not be empty", nil},
 		{"star alone", with(func(in *RoleInput) { in.BoundNames = list("*") }), "", nil},
+		{"selector instead of namespaces", RoleInput{BoundNames: list("web"), NamespaceSelector: str("matchLabels: {team: a}\n")}, "", func(t *testing.T, r Role) {
+			if r.NamespaceSelector != "matchLabels: {team: a}\n" || len(r.BoundNamespaces) != 0 {
+				t.Errorf("role = %+v", r)
+			}
+			rules, err := r.rules()
+			if err != nil || rules.NamespaceSelector == nil || rules.NamespaceSelector.String() != "team=a" || len(rules.Namespaces) != 0 {
+				t.Errorf("rules = %+v, %v", rules, err)
+			}
+		}},
+		{"selector with star namespaces is moot", with(func(in *RoleInput) {
+			in.BoundNamespaces, in.NamespaceSelector = list("*"), str(`{"matchLabels":{"team":"a"}}`)
+		}), "", func(t *testing.T, r Role) {
+			if rules, err := r.rules(); err != nil || rules.NamespaceSelector != nil {
+				t.Errorf("rules = %+v, %v", rules, err)
+			}
+		}},
+		{"blank selector and no namespaces", RoleInput{BoundNames: list("web"), NamespaceSelector: str("  ")},
+			`"bound_service_account_namespaces" can not be empty if "bound_service_account_namespace_selector" is not set`, nil},
+		{"bad selector", with(func(in *RoleInput) { in.NamespaceSelector = str(`{"matchExpressions":[]}`) }),
+			`invalid "bound_service_account_namespace_selector" configured`, nil},
 		{"star mixed", with(func(in *RoleInput) { in.BoundNamespaces = list("*", "apps") }), `can not mix "*" with values`, nil},
 		{"glob", with(func(in *RoleInput) { in.BoundNames = list("web-*", " api ") }), "", func(t *testing.T, r Role) {
 			if !slices.Equal(r.BoundNames, []string{"web-*", "api"}) {
@@ -123,12 +143,12 @@ func TestRolePolicy(t *testing.T) {
 }
 
 func TestRoleAndMountNames(t *testing.T) {
-	for in, want := range map[string]string{"Web": "web", "a_b.c-d": "a_b.c-d", "x": "x"} {
+	for in, want := range map[string]string{"Web": "web", "a_b.c-d": "a_b.c-d", "x": "x", "svc@Team.example": "svc@team.example", "a@b": "a@b"} {
 		if got, err := RoleName(in); err != nil || got != want {
 			t.Errorf("RoleName(%q) = %q, %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"", "-a", "a-", "a/b", "a b", strings.Repeat("a", 129)} {
+	for _, bad := range []string{"", "-a", "a-", "a/b", "a b", "@a", "a@", "a+b", "a:b", strings.Repeat("a", 129)} {
 		if _, err := RoleName(bad); err == nil {
 			t.Errorf("RoleName(%q) accepted", bad)
 		}

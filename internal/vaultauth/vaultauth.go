@@ -14,8 +14,9 @@
 // tokens; disabling a mount does so for all its roles.
 //
 // Files: vaultauth.go (service and mounts), config.go (the mount's
-// config), role.go (roles), login.go (login), podfiles.go (the in-pod
-// fallback for an empty CA or reviewer JWT).
+// config), role.go (roles), login.go (login), annotations.go
+// (use_annotations_as_alias_metadata), podfiles.go (the in-pod fallback
+// for an empty CA or reviewer JWT).
 package vaultauth
 
 import (

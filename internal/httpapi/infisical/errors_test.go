@@ -1,0 +1,93 @@
+package infisical
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestWriteError is the table from domain errors to Infisical's status and
+// body {reqId, statusCode, message, error}: every code, field errors as
+// the message array, and internal errors logged but never shown.
+func TestWriteError(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		err     error
+		status  int
+		errName string
+		message any
+		logged  bool
+	}{
+		{"internal", errs.Wrap(errors.New("disk on fire: secret-cause"), "storing"), 500, "InternalServerError", "Something went wrong", true},
+		{"plain error", errors.New("boom secret-cause"), 500, "InternalServerError", "Something went wrong", true},
+		{"wrapped", fmt.Errorf("ctx: %w", errs.New(errs.BadRequest, "bad thing")), 400, "BadRequest", "bad thing", false},
+		{"validation", errs.Validation(errs.FieldError{Path: "kubernetesHost", Message: "Required"}), 422, "ValidationFailure",
+			[]any{map[string]any{"path": "kubernetesHost", "message": "Required"}}, false},
+		{"validation without fields", &errs.Error{Code: errs.Invalid, Message: "body is empty"}, 422, "ValidationFailure",
+			[]any{map[string]any{"path": "", "message": "body is empty"}}, false},
+		{"named", errs.Named(errs.Unauthenticated, "TokenExpired", "the token has expired"), 401, "TokenExpired", "the token has expired", false},
+		{"forbidden", errs.New(errs.Forbidden, "not an admin"), 403, "PermissionDenied", "not an admin", false},
+		{"not found", errs.New(errs.NotFound, "no such identity"), 404, "NotFound", "no such identity", false},
+		{"conflict", errs.New(errs.Conflict, "exists"), 409, "Conflict", "exists", false},
+		{"too large", errs.New(errs.TooLarge, "big"), 413, "PayloadTooLarge", "big", false},
+		{"too many", errs.New(errs.TooManyRequests, "slow"), 429, "TooManyRequests", "slow", false},
+		{"bad gateway", errs.New(errs.BadGateway, "API server down"), 502, "BadGateway", "API server down", false},
+		{"unavailable", errs.New(errs.Unavailable, "store down"), 503, "ServiceUnavailable", "store down", true},
+		{"not implemented", errs.New(errs.NotImplemented, "gateway"), 501, "NotImplemented", "gateway", false},
+		{"unknown code", &errs.Error{Code: errs.Code(99), Message: "odd"}, 500, "Code(99)", "odd", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			logs := &syncBuffer{}
+			w := httptest.NewRecorder()
+			writeError(w, httptest.NewRequest("GET", "/api/v1/identities", nil), slog.New(slog.NewTextHandler(logs, nil)), tc.err)
+			var body map[string]any
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body %s: %v", w.Body, err)
+			}
+			if w.Code != tc.status || body["statusCode"] != float64(tc.status) || body["error"] != tc.errName {
+				t.Errorf("status %d, body %s; want %d %s", w.Code, w.Body, tc.status, tc.errName)
+			}
+			want, _ := json.Marshal(tc.message)
+			if got, _ := json.Marshal(body["message"]); !bytes.Equal(got, want) {
+				t.Errorf("message = %s, want %s", got, want)
+			}
+			if _, ok := body["reqId"]; !ok || len(body) != 4 {
+				t.Errorf("body keys: %s", w.Body)
+			}
+			if strings.Contains(w.Body.String(), "secret-cause") {
+				t.Errorf("the cause reached the body: %s", w.Body)
+			}
+			if got := logs.String() != ""; got != tc.logged {
+				t.Errorf("logged = %v, want %v", got, tc.logged)
+			}
+		})
+	}
+	for c := errs.Internal; c <= errs.NotImplemented; c++ {
+		if _, ok := statusOf[c]; !ok {
+			t.Errorf("statusOf has no status for %v", c)
+		}
+	}
+}
