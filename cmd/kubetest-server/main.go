@@ -21,9 +21,14 @@ func main() {
 	login := flag.String("login", "default/app", "namespace/name of the service account to mint a login token for")
 	audience := flag.String("audience", "", "audience of the login token (default: the API server's)")
 	ttl := flag.Duration("ttl", 24*time.Hour, "lifetime of the printed tokens")
+	http1 := flag.Bool("http1", false, "speak HTTP/1.1 only (no h2), as an API server behind an HTTP/1.1 proxy does")
 	flag.Parse()
 
-	c, err := kubetest.Start(kubetest.WithIssuer(*issuer))
+	kopts := []kubetest.Option{kubetest.WithIssuer(*issuer)}
+	if *http1 {
+		kopts = append(kopts, kubetest.WithHTTP1Only())
+	}
+	c, err := kubetest.Start(kopts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kubetest-server:", err)
 		os.Exit(1)
