@@ -131,10 +131,15 @@ const (
 func serveKube(args []string) error {
 	fs := flag.NewFlagSet(roleKube, flag.ContinueOnError)
 	latency := fs.Duration("latency", 0, "added latency of each TokenReview")
+	http1 := fs.Bool("http1", false, "speak HTTP/1.1 only (no h2 in ALPN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := kubetest.Start()
+	var opts []kubetest.Option
+	if *http1 {
+		opts = append(opts, kubetest.WithHTTP1Only())
+	}
+	c, err := kubetest.Start(opts...)
 	if err != nil {
 		return err
 	}

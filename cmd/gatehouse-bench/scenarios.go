@@ -116,7 +116,16 @@ func registry() []scenario {
 			about:   "POST /api/v1/auth/kubernetes-auth/login in TokenReview mode: gatehouse has the test Kubernetes API server review the workload's JWT (--kube-latency added), then writes a token",
 			ceiling: "baseline-tokenreview", target: kubeLogin,
 			setup: func(ctx context.Context, e *env) (*plan, error) {
-				return setupKubernetesLogin(ctx, e, "api")
+				return setupKubernetesLogin(ctx, e, "api", false)
+			},
+		},
+		{
+			name: "login-kube-infisical-http1",
+			about: "login-kube-infisical against a second test Kubernetes API server that speaks HTTP/1.1 only (as one behind an HTTP/1.1 proxy does): " +
+				"every review in flight needs a TLS connection of its own, so this measures whether gatehouse keeps them",
+			ceiling: "baseline-tokenreview", target: kubeLogin,
+			setup: func(ctx context.Context, e *env) (*plan, error) {
+				return setupKubernetesLogin(ctx, e, "api", true)
 			},
 		},
 		{
@@ -125,7 +134,7 @@ func registry() []scenario {
 				"(read once from its /openid/v1/jwks and kept), no TokenReview, then writes a token",
 			ceiling: "baseline-nethttp", target: kubeLocalLogin,
 			setup: func(ctx context.Context, e *env) (*plan, error) {
-				return setupKubernetesLogin(ctx, e, "local")
+				return setupKubernetesLogin(ctx, e, "local", false)
 			},
 		},
 		{
@@ -342,13 +351,18 @@ func setupUniversalAuthLogin(ctx context.Context, e *env) (*plan, error) {
 }
 
 // setupKubernetesLogin logs the bench's workload in on the Infisical API,
-// in tokenReviewMode mode ("api" or "local").
-func setupKubernetesLogin(ctx context.Context, e *env, mode string) (*plan, error) {
+// in tokenReviewMode mode ("api" or "local"), against the test API server
+// that speaks HTTP/1.1 only when http1 is set.
+func setupKubernetesLogin(ctx context.Context, e *env, mode string, http1 bool) (*plan, error) {
 	g, err := e.Gatehouse(ctx)
 	if err != nil {
 		return nil, err
 	}
-	k, err := e.Kube(ctx)
+	kube := e.Kube
+	if http1 {
+		kube = e.KubeHTTP1
+	}
+	k, err := kube(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -361,6 +375,10 @@ func setupKubernetesLogin(ctx context.Context, e *env, mode string) (*plan, erro
 		return nil, err
 	}
 	note := fmt.Sprintf("workload JWT of %s/%s reviewed by the test API server (CA given, TLS verified; %s added per review)", kubeLoginNS, kubeLoginName, e.opts.kubeLatency)
+	if http1 {
+		note = fmt.Sprintf("workload JWT of %s/%s reviewed by a test API server that offers HTTP/1.1 only, no h2 (CA given, TLS verified; %s added per review); "+
+			"the ceiling's client speaks %s", kubeLoginNS, kubeLoginName, e.opts.kubeLatency, protoName(e.opts.kubeHTTP2))
+	}
 	if mode == "local" {
 		note = "tokenReviewMode local: " + localKubeNote()
 	}

@@ -37,6 +37,7 @@ type env struct {
 	seed         *seedResult // --seed-tokens: what seeding measured
 	nethttp      *helperTarget
 	kube         *helperTarget
+	kubeHTTP1    *helperTarget // a second test API server, HTTP/1.1 only
 	procs        []*proc
 
 	setupClient *http.Client // setup calls, loopback only like the load
@@ -355,6 +356,19 @@ func (e *env) Kube(ctx context.Context) (*helperTarget, error) {
 		e.kube = h
 	}
 	return e.kube, nil
+}
+
+// KubeHTTP1 starts a second test Kubernetes API server that speaks
+// HTTP/1.1 only (once).
+func (e *env) KubeHTTP1(ctx context.Context) (*helperTarget, error) {
+	if e.kubeHTTP1 == nil {
+		h, err := e.startHelper(ctx, roleKube, "--latency", e.opts.kubeLatency.String(), "--http1")
+		if err != nil {
+			return nil, err
+		}
+		e.kubeHTTP1 = h
+	}
+	return e.kubeHTTP1, nil
 }
 
 // helperStartTimeout bounds a helper's start (the Kubernetes one makes an

@@ -27,9 +27,14 @@ func main() {
 	labels := flag.String("labels", "", "labels of the login account's namespace, key=value,... (for Vault's namespace selector)")
 	annotations := flag.String("annotations", "", "annotations of the login account, key=value,... (for Vault's use_annotations_as_alias_metadata)")
 	grantReads := flag.Bool("grant-reads", false, "let the reviewer get namespaces and service accounts (what Vault's namespace selector and annotations need)")
+	http1 := flag.Bool("http1", false, "speak HTTP/1.1 only (no h2), as an API server behind an HTTP/1.1 proxy does")
 	flag.Parse()
 
-	c, err := kubetest.Start(kubetest.WithIssuer(*issuer))
+	kopts := []kubetest.Option{kubetest.WithIssuer(*issuer)}
+	if *http1 {
+		kopts = append(kopts, kubetest.WithHTTP1Only())
+	}
+	c, err := kubetest.Start(kopts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kubetest-server:", err)
 		os.Exit(1)

@@ -48,6 +48,19 @@ const maxResponseBytes = 256 << 10
 // maxClients bounds the cache of per-cluster HTTP clients.
 const maxClients = 128
 
+// maxConnsPerAPIServer caps the connections to one API server, and the
+// idle pool keeps that many, so the pool never closes a connection the next
+// burst of logins will need. Over HTTP/2 one connection carries the reviews
+// in flight; over HTTP/1.1 (an old API server, or a proxy in front of it)
+// each review in flight needs a connection of its own, and a pool smaller
+// than the concurrency closes the surplus after each burst and pays a TCP
+// and TLS handshake per review in the next. Reviews beyond the cap wait for
+// a free connection inside the same per-call timeout rather than opening
+// more: a login burst should not become a handshake storm against the API
+// server, which limits requests in flight itself (--max-requests-inflight,
+// 400 by default, shared with the whole cluster).
+const maxConnsPerAPIServer = 64
+
 const tokenReviewPath = "/apis/authentication.k8s.io/v1/tokenreviews"
 
 // apiClient calls API servers: TokenReview, and in local mode the issuer
@@ -144,8 +157,9 @@ func (ac *apiClient) newHTTPClient(c Cluster) (*http.Client, error) {
 			TLSHandshakeTimeout:   ac.timeout,
 			ResponseHeaderTimeout: ac.timeout,
 			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          64,
-			MaxIdleConnsPerHost:   16,
+			MaxConnsPerHost:       maxConnsPerAPIServer,
+			MaxIdleConnsPerHost:   maxConnsPerAPIServer, // keep every connection the cap allows
+			MaxIdleConns:          maxConnsPerAPIServer, // one client per API server, so per host is all
 			IdleConnTimeout:       90 * time.Second,
 		},
 		// The API server never redirects these calls; following a redirect

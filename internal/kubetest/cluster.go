@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -64,6 +65,7 @@ type config struct {
 	publicDiscovery bool
 	noDiscoveryRBAC bool
 	cacheTTL        time.Duration
+	http1Only       bool
 }
 
 // WithIssuer sets the service account issuer (--service-account-issuer).
@@ -114,6 +116,11 @@ func WithoutIssuerDiscoveryBinding() Option { return func(c *config) { c.noDisco
 // last success. The default here is no cache, so deletions act at once.
 func WithTokenCacheTTL(ttl time.Duration) Option { return func(c *config) { c.cacheTTL = ttl } }
 
+// WithHTTP1Only makes the server speak HTTP/1.1 only (no h2 in ALPN), as an
+// API server reached through an HTTP/1.1 proxy or load balancer does: each
+// request in flight then needs a connection of its own.
+func WithHTTP1Only() Option { return func(c *config) { c.http1Only = true } }
+
 // Cluster is a running test Kubernetes API server. Its methods are safe
 // for concurrent use.
 type Cluster struct {
@@ -130,6 +137,7 @@ type Cluster struct {
 	publicDiscovery bool
 	noDiscoveryRBAC bool
 	cacheTTL        time.Duration
+	http1Only       bool
 	node            nodeRef
 	adminToken      string
 
@@ -186,6 +194,7 @@ func start(keyOwner string, opts []Option) (*Cluster, error) {
 		publicDiscovery: cfg.publicDiscovery,
 		noDiscoveryRBAC: cfg.noDiscoveryRBAC,
 		cacheTTL:        cfg.cacheTTL,
+		http1Only:       cfg.http1Only,
 		node:            nodeRef{Name: "kubetest-node", UID: uuid.NewString()},
 		state:           newObjects(cfg.now()),
 		staticTokens:    map[string]userInfo{},
@@ -243,11 +252,16 @@ func (c *Cluster) initServer() error {
 		return err
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(c.serveHTTP))
-	srv.EnableHTTP2 = true // kube-apiserver speaks h2 as well as http/1.1
+	srv.EnableHTTP2 = !c.http1Only // kube-apiserver speaks h2 as well as http/1.1
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{tc.leaf}, MinVersion: tls.VersionTLS12}
 	// Handshake failures (a client that does not trust the CA) are expected
 	// in tests; keep them out of the test log.
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			c.countConnection()
+		}
+	}
 	srv.StartTLS()
 	c.srv = srv
 	return nil

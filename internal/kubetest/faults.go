@@ -252,12 +252,13 @@ type DiscoveryCall struct {
 const keptCalls = 256
 
 type recorder struct {
-	mu        sync.Mutex
-	requests  int
-	reviews   int
-	calls     []TokenReviewCall // the last keptCalls
-	hook      func(TokenReviewCall)
-	discovery []DiscoveryCall // the last keptCalls
+	mu          sync.Mutex
+	requests    int
+	connections int
+	reviews     int
+	calls       []TokenReviewCall // the last keptCalls
+	hook        func(TokenReviewCall)
+	discovery   []DiscoveryCall // the last keptCalls
 }
 
 // OnTokenReview sets a function called with each TokenReview request just
@@ -322,6 +323,21 @@ func keepLast[T any](calls []T) []T {
 		return slices.Clone(calls[len(calls)-keptCalls:])
 	}
 	return calls
+}
+
+// ConnectionCount is how many TCP connections the server has accepted,
+// whether or not their TLS handshake succeeded: with RequestCount it shows
+// whether a client reuses its connections.
+func (c *Cluster) ConnectionCount() int {
+	c.rec.mu.Lock()
+	defer c.rec.mu.Unlock()
+	return c.rec.connections
+}
+
+func (c *Cluster) countConnection() {
+	c.rec.mu.Lock()
+	defer c.rec.mu.Unlock()
+	c.rec.connections++
 }
 
 func (c *Cluster) countRequest() {

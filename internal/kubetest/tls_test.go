@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -69,5 +70,49 @@ func TestTLSServerNames(t *testing.T) {
 			continue
 		}
 		conn.Close()
+	}
+}
+
+// TestHTTPVersions: the server speaks h2 by default and HTTP/1.1 only with
+// WithHTTP1Only, and ConnectionCount counts the connections it accepts.
+func TestHTTPVersions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		opts  []Option
+		proto string
+	}{
+		{"default", nil, "HTTP/2.0"},
+		{"http1 only", []Option{WithHTTP1Only()}, "HTTP/1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(t, tc.opts...)
+			for range 3 {
+				resp, err := c.Client().Get(c.URL() + "/version")
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body) // read to the end, or HTTP/1.1 cannot reuse the connection
+				resp.Body.Close()
+				if resp.Proto != tc.proto {
+					t.Errorf("answered over %s, want %s", resp.Proto, tc.proto)
+				}
+			}
+			// Sequential requests of a keep-alive client share one connection.
+			if n := c.ConnectionCount(); n != 1 {
+				t.Errorf("ConnectionCount = %d after 3 sequential requests, want 1", n)
+			}
+			// A client that keeps nothing opens one per request.
+			fresh := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+				TLSClientConfig: &tls.Config{RootCAs: c.caPool, MinVersion: tls.VersionTLS12}, DisableKeepAlives: true}}
+			resp, err := fresh.Get(c.URL() + "/version")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if n := c.ConnectionCount(); n != 2 {
+				t.Errorf("ConnectionCount = %d, want 2", n)
+			}
+		})
 	}
 }

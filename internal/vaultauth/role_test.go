@@ -153,7 +153,7 @@ func TestRoleAndMountNames(t *testing.T) {
 			t.Errorf("RoleName(%q) accepted", bad)
 		}
 	}
-	for in, want := range map[string]string{"kubernetes": "kubernetes", "/team-a/k8s/": "team-a/k8s", "a.b_c": "a.b_c"} {
+	for in, want := range map[string]string{"kubernetes": "kubernetes", "/team-a/k8s/": "team-a/k8s", "a.b_c": "a.b_c", "0../0": "0../0", "..a/b..": "..a/b.."} {
 		if got, err := CleanMountPath(in); err != nil || got != want {
 			t.Errorf("CleanMountPath(%q) = %q, %v", in, got, err)
 		}
@@ -165,8 +165,12 @@ func TestRoleAndMountNames(t *testing.T) {
 	}
 }
 
+// FuzzCleanMountPath checks what an accepted path is, segment by segment: a
+// segment is "." or ".." only when it is exactly that ("0..", "..a" and
+// "a.b" are ordinary names), so the property looks at whole segments, never
+// at substrings such as "../".
 func FuzzCleanMountPath(f *testing.F) {
-	for _, s := range []string{"kubernetes", "a/b", "/x/", "token", "..", "a//b"} {
+	for _, s := range []string{"kubernetes", "a/b", "/x/", "token", "..", "a//b", "0../0", "a/../b", "./a", "..a/b..", "token/x", "tokens"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -174,8 +178,24 @@ func FuzzCleanMountPath(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p == "" || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") || p == "token" || p == ".." || strings.Contains(p, "../") {
-			t.Fatalf("CleanMountPath(%q) = %q", s, p)
+		if p != strings.Trim(s, "/") {
+			t.Fatalf("CleanMountPath(%q) = %q: not the input without its outer slashes", s, p)
+		}
+		if len(p) > 255 || p == "token" || strings.HasPrefix(p, "token/") {
+			t.Fatalf("CleanMountPath(%q) = %q: too long or reserved", s, p)
+		}
+		for _, seg := range strings.Split(p, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				t.Fatalf("CleanMountPath(%q) = %q: segment %q", s, p, seg)
+			}
+			for _, c := range seg {
+				if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+					t.Fatalf("CleanMountPath(%q) = %q: character %q", s, p, c)
+				}
+			}
+		}
+		if again, err := CleanMountPath(p); err != nil || again != p {
+			t.Fatalf("CleanMountPath(%q) = %q, %v: a clean path does not stay clean", p, again, err)
 		}
 	})
 }
