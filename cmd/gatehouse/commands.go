@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/store/bounded"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -72,6 +73,7 @@ type serverFlags struct {
 	devRootToken, encryptionKeyFile                  string
 	maxTokenAge, sweepInterval, kubeTimeout          time.Duration
 	kubeReviewCacheTTL                               time.Duration
+	storeTimeout, storeConnectTimeout                time.Duration
 }
 
 func newServerCommand() *cobra.Command {
@@ -123,6 +125,8 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.DurationVar(&f.sweepInterval, "sweep-interval", 10*time.Minute, "how often expired and revoked tokens are purged")
 	fl.DurationVar(&f.kubeTimeout, "kube-timeout", kubeauth.DefaultTimeout, "timeout of each call to a Kubernetes API server (TokenReview, or the signing keys in local mode)")
 	fl.DurationVar(&f.kubeReviewCacheTTL, "kube-review-cache-ttl", 0, "keep positive TokenReview answers this long (at most 10m, never past the JWT's exp; 0 = off): fewer reviews, but a revoked service account can log in until its entry expires")
+	fl.DurationVar(&f.storeTimeout, "store-timeout", bounded.DefaultTimeout, "bound on each store call a request makes: a stalled store is answered 503 with Retry-After after this (under 50s)")
+	fl.DurationVar(&f.storeConnectTimeout, "store-connect-timeout", 2*time.Minute, "at start, keep retrying an unreachable store this long (capped backoff) before giving up; 0 = give up at once")
 	return cmd
 }
 
@@ -133,6 +137,7 @@ func (f serverFlags) config() (server.Config, error) {
 		MaxTokenAge: f.maxTokenAge, SweepInterval: f.sweepInterval, KubeTimeout: f.kubeTimeout, KubeReviewCacheTTL: f.kubeReviewCacheTTL,
 		Dev: f.dev, DevRootToken: f.devRootToken,
 	}
+	cfg.StoreTimeout, cfg.StoreConnectTimeout = f.storeTimeout, f.storeConnectTimeout
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return cfg, fmt.Errorf("--tls-cert and --tls-key go together")
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/bounded"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 	"github.com/gatehouse-dev/gatehouse/internal/universalauth"
 	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
@@ -63,18 +64,30 @@ type Config struct {
 	// service-account CA and token are read from for Vault mounts whose
 	// config leaves them empty (vaultauth.DefaultPodDir when ""; "-" = never).
 	PodServiceAccountDir string
+	// StoreTimeout bounds each store call a request makes
+	// (bounded.DefaultTimeout when 0); it must be under the HTTP write
+	// timeout, so that a request whose store stalls is still answered (503).
+	StoreTimeout time.Duration
+	// StoreConnectTimeout is how long a start keeps retrying to reach an
+	// unavailable store before giving up (0 = give up at once).
+	StoreConnectTimeout time.Duration
 
 	Logger *slog.Logger
 	// Out receives the one-time root token notice (stderr in production).
 	Out io.Writer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// wrapStore, when set (tests only: export_test.go), wraps the opened
+	// store before the timeout and the cache do (fault injection).
+	wrapStore func(store.Store) store.Store
 }
 
 // Server is a running Gatehouse.
 type Server struct {
 	cfg      Config
 	store    store.Store
+	bounded  *bounded.Store // s.store's timeouts and outage state
 	key      seal.Key
 	handler  http.Handler
 	http     *http.Server
@@ -124,12 +137,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if generated != "" && !cfg.Dev {
 		cfg.Logger.Info("generated a new encryption key; back it up, the sealed secrets in the store cannot be read without it", "file", generated)
 	}
-	st, err := openServerStore(ctx, cfg.Storage, cfg.Logger)
+	if err := checkStoreTimeout(cfg.StoreTimeout); err != nil {
+		removeDevDir(devDir)
+		return nil, err
+	}
+	st, bs, err := openServerStore(ctx, cfg)
 	if err != nil {
 		removeDevDir(devDir)
 		return nil, fmt.Errorf("opening storage %s: %w", RedactStorageURL(cfg.Storage), err)
 	}
-	s := &Server{cfg: cfg, store: st, key: key, devDir: devDir, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Server{cfg: cfg, store: st, bounded: bs, key: key, devDir: devDir, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.init(ctx); err != nil {
 		close(s.done) // no sweeper was started
 		st.Close()
@@ -164,7 +181,9 @@ func (s *Server) init(ctx context.Context) error {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := s.store.Ping(ctx); err != nil {
+		// Not ready while the store does not answer, and during an
+		// outage the requests see (until it has settled).
+		if err := s.store.Ping(ctx); err != nil || s.bounded.Down() {
 			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unreachable"})
 			return
 		}
@@ -190,7 +209,7 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Now: now, Version: Version, Logger: cfg.Logger})
 
-	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)
+	s.handler = withDeadline(httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger), requestTimeout)
 	go s.sweep()
 	return nil
 }
@@ -261,7 +280,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),

@@ -36,6 +36,11 @@ var (
 	ErrAlreadyExists = errors.New("store: already exists")
 	// ErrLimitReached: a use counter is already at its limit.
 	ErrLimitReached = errors.New("store: use limit reached")
+	// ErrUnavailable: the store is unreachable, overloaded or did not
+	// answer in time (connection refused or lost, too many clients, shut
+	// down, locked, deadline exceeded). Backends wrap the cause with it;
+	// the request may succeed if retried later.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Role is an identity's organization role.
