@@ -212,7 +212,7 @@ func (s *server) stop() error {
 func (s *server) shutdown() error {
 	var err error
 	_ = signalServer(s.pid, syscall.SIGCONT) // a frozen server cannot shut down
-	_ = syscall.Kill(s.pid, syscall.SIGINT)   // fast shutdown
+	_ = syscall.Kill(s.pid, syscall.SIGINT)  // fast shutdown
 	select {
 	case <-s.proc.done:
 	case <-time.After(shutdownTimeout):
