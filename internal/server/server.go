@@ -354,7 +354,7 @@ func (s *Server) sweep() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(bounded.WithTimeout(context.Background(), time.Minute), time.Minute)
 			n, err := s.tokens.Purge(ctx, time.Hour)
 			cancel()
 			if err != nil {

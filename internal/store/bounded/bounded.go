@@ -90,9 +90,22 @@ func (b *Store) Down() bool { return b.health.down.Load() }
 // Unwrap returns the wrapped store.
 func (b *Store) Unwrap() store.Store { return b.s }
 
+type timeoutKey struct{}
+
+// WithTimeout returns ctx whose store calls are bounded by d instead of
+// the store timeout: for background work (the token sweep) whose calls may
+// legitimately take longer than a request's.
+func WithTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, timeoutKey{}, d)
+}
+
 // call runs f with the bounded context and records the outcome.
 func call[T any](ctx context.Context, b *Store, f func(context.Context) (T, error)) (T, error) {
-	cctx, cancel := context.WithTimeout(ctx, b.timeout)
+	timeout := b.timeout
+	if d, ok := ctx.Value(timeoutKey{}).(time.Duration); ok && d > 0 {
+		timeout = d
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	v, err := f(cctx)
 	cancel()
 	if err == nil {
@@ -102,7 +115,7 @@ func call[T any](ctx context.Context, b *Store, f func(context.Context) (T, erro
 	if !errors.Is(err, store.ErrUnavailable) && errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		// Cut short by our deadline (or the caller's), however the
 		// backend worded it.
-		err = fmt.Errorf("%w: no answer within %v: %w", store.ErrUnavailable, b.timeout, err)
+		err = fmt.Errorf("%w: no answer within %v: %w", store.ErrUnavailable, timeout, err)
 	}
 	switch {
 	case errors.Is(err, store.ErrUnavailable):

@@ -175,3 +175,14 @@ func TestOutageLoggedOnce(t *testing.T) {
 		t.Errorf("no end-of-outage line with failed_calls=101:\n%s", out)
 	}
 }
+
+// Background work may ask for a longer bound than a request's.
+func TestWithTimeout(t *testing.T) {
+	b := bounded.New(&stalled{Store: openSQLite(t)}, bounded.Config{Timeout: time.Hour})
+	defer b.Close()
+	start := time.Now()
+	_, err := b.GetMeta(bounded.WithTimeout(t.Context(), 50*time.Millisecond), "k")
+	if !errors.Is(err, store.ErrUnavailable) || time.Since(start) > 10*time.Second {
+		t.Errorf("GetMeta with a 50ms bound: %v after %v", err, time.Since(start))
+	}
+}
