@@ -162,10 +162,10 @@ func dsn(path string, readOnly bool) string {
 // Ping reports whether both pools can reach the database.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.write.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return fmt.Errorf("sqlite: %w", mapErr(err))
 	}
 	if err := s.read.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return fmt.Errorf("sqlite: %w", mapErr(err))
 	}
 	return nil
 }
@@ -238,7 +238,10 @@ func (s *Store) inReadTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // and a database still busy or locked after the busy timeout, or a
 // deadline exceeded, into store.ErrUnavailable.
 func mapErr(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, store.ErrUnavailable) {
+	if errors.Is(err, store.ErrUnavailable) {
+		return err // mapped already
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w (%w)", store.ErrUnavailable, err)
 	}
 	var se *sqlitedrv.Error
