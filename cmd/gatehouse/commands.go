@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/store/bounded"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
@@ -83,6 +84,7 @@ type serverFlags struct {
 	auditRetention                                   time.Duration
 	auditFile                                        string
 	rootTokenFile                                    string
+	storeTimeout, storeConnectTimeout                time.Duration
 }
 
 func newServerCommand() *cobra.Command {
@@ -140,6 +142,8 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.DurationVar(&f.auditRetention, "audit-retention", 90*24*time.Hour, "delete audit events older than this from the store, with each token sweep (0 = keep forever)")
 	fl.StringVar(&f.auditFile, "audit-file", "", "also append every audit event as a JSON line to this file (created 0600), or to standard output with -")
 	fl.StringVar(&f.rootTokenFile, "root-token-file", "", "write the root token created at the first start to this file (mode 0600, never overwritten) instead of printing it")
+	fl.DurationVar(&f.storeTimeout, "store-timeout", bounded.DefaultTimeout, "bound on each store call a request makes: a stalled store is answered 503 with Retry-After after this (under 50s)")
+	fl.DurationVar(&f.storeConnectTimeout, "store-connect-timeout", 2*time.Minute, "at start, keep retrying an unreachable store this long (capped backoff) before giving up; 0 = give up at once")
 	return cmd
 }
 
@@ -162,6 +166,7 @@ func (f serverFlags) config() (server.Config, error) {
 	if f.loginRateLimit > 0 && f.loginRateBurst < 1 {
 		return cfg, fmt.Errorf("--login-rate-burst must be at least 1")
 	}
+	cfg.StoreTimeout, cfg.StoreConnectTimeout = f.storeTimeout, f.storeConnectTimeout
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return cfg, fmt.Errorf("--tls-cert and --tls-key go together")
 	}

@@ -4,6 +4,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -83,6 +84,10 @@ func (l *Log) Record(ctx context.Context, e store.AuditEvent) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := l.store.AppendAuditEvent(ctx, e); err != nil {
-		l.logger.ErrorContext(ctx, "audit event not written", "type", e.Type, "request_id", e.RequestID, "err", err)
+		level := slog.LevelError
+		if errors.Is(err, store.ErrUnavailable) {
+			level = slog.LevelDebug // the outage is logged once (internal/store/bounded)
+		}
+		l.logger.Log(ctx, level, "audit event not written", "type", e.Type, "request_id", e.RequestID, "err", err)
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/bounded"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 	"github.com/gatehouse-dev/gatehouse/internal/universalauth"
 	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
@@ -85,18 +86,30 @@ type Config struct {
 	// LogJSON: Logger writes JSON (--log-format json), so the root token
 	// notice on Out is a JSON line too.
 	LogJSON bool
+	// StoreTimeout bounds each store call a request makes
+	// (bounded.DefaultTimeout when 0); it must be under the HTTP write
+	// timeout, so that a request whose store stalls is still answered (503).
+	StoreTimeout time.Duration
+	// StoreConnectTimeout is how long a start keeps retrying to reach an
+	// unavailable store before giving up (0 = give up at once).
+	StoreConnectTimeout time.Duration
 
 	Logger *slog.Logger
 	// Out receives the one-time root token notice (stderr in production).
 	Out io.Writer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// wrapStore, when set (tests only: export_test.go), wraps the opened
+	// store before the timeout and the cache do (fault injection).
+	wrapStore func(store.Store) store.Store
 }
 
 // Server is a running Gatehouse.
 type Server struct {
 	cfg      Config
 	store    store.Store
+	bounded  *bounded.Store // s.store's timeouts and outage state
 	key      seal.Key
 	handler  http.Handler
 	http     *http.Server
@@ -148,6 +161,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := checkRootTokenFile(cfg.RootTokenFile); err != nil {
 		return nil, err
 	}
+	if err := checkStoreTimeout(cfg.StoreTimeout); err != nil {
+		return nil, err
+	}
 	var auditOut *audit.Sink
 	if cfg.AuditFile != "" {
 		if cfg.Stdout == nil {
@@ -179,7 +195,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if generated != "" && !cfg.Dev {
 		cfg.Logger.Info("generated a new encryption key; back it up, the sealed secrets in the store cannot be read without it", "file", generated)
 	}
-	st, err := openServerStore(ctx, cfg.Storage, cfg.Logger)
+	st, bs, err := openServerStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening storage %s: %w", RedactStorageURL(cfg.Storage), err)
 	}
@@ -187,7 +203,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if auditOut != nil {
 		st = audit.Tee(st, auditOut)
 	}
-	s := &Server{cfg: cfg, store: st, key: key, listener: cfg.Listener, tlsConf: tlsConf, devDir: devDir, auditOut: auditOut, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Server{cfg: cfg, store: st, bounded: bs, key: key, listener: cfg.Listener, tlsConf: tlsConf, devDir: devDir, auditOut: auditOut, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.init(ctx); err != nil {
 		close(s.done) // no sweeper was started
 		return nil, err
@@ -222,7 +238,9 @@ func (s *Server) init(ctx context.Context) error {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := s.store.Ping(ctx); err != nil {
+		// Not ready while the store does not answer, and during an
+		// outage the requests see (until it has settled).
+		if err := s.store.Ping(ctx); err != nil || s.bounded.Down() {
 			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unreachable"})
 			return
 		}
@@ -249,7 +267,7 @@ func (s *Server) init(ctx context.Context) error {
 	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Identities: identities, Now: now, Version: buildinfo.Get().Version,
 		StorageType: storageType(cfg.Storage), Logger: cfg.Logger, LoginLimiter: loginLimiter})
 
-	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)
+	s.handler = withDeadline(httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger), requestTimeout)
 	go s.sweep()
 	return nil
 }
@@ -321,7 +339,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
@@ -399,7 +417,7 @@ func (s *Server) sweep() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(bounded.WithTimeout(context.Background(), time.Minute), time.Minute)
 			s.Sweep(ctx)
 			cancel()
 		}

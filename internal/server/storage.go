@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/bounded"
 	"github.com/gatehouse-dev/gatehouse/internal/store/postgres"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse-dev/gatehouse/internal/store/tokencache"
@@ -35,23 +38,31 @@ func storageKind(url string) (kind, path string, err error) {
 	return "", "", fmt.Errorf("storage %q: want sqlite://<path> or postgres://...", RedactStorageURL(url))
 }
 
-// openServerStore opens the server's store: OpenStore's, with token checks
-// cached (internal/store/tokencache). With SQLite, whose file this one
-// server owns, every write goes through the cache, so it is never stale.
-// With PostgreSQL, shared by replicas, each replica announces its writes
+// openServerStore opens the server's store (retrying while it is
+// unavailable, see openWithRetry), bounds every call to it in time and
+// watches it for outages (internal/store/bounded), and caches token checks
+// (internal/store/tokencache). With SQLite, whose file this one server
+// owns, every write goes through the cache, so it is never stale. With
+// PostgreSQL, shared by replicas, each replica announces its writes
 // (NOTIFY) and applies the others' as they arrive (LISTEN); while that
 // feed is down the replica caches nothing, and a lost announcement is
 // bounded by the cache's 1 s TTL (README: "Several replicas").
-func openServerStore(ctx context.Context, url string, logger *slog.Logger) (store.Store, error) {
-	st, err := OpenStore(ctx, url)
+func openServerStore(ctx context.Context, cfg Config) (store.Store, *bounded.Store, error) {
+	logger := cfg.Logger
+	st, err := openWithRetry(ctx, cfg.Storage, cfg.StoreConnectTimeout, logger, OpenStore)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var base store.Store = st
+	if cfg.wrapStore != nil {
+		base = cfg.wrapStore(st)
+	}
+	bs := bounded.New(base, bounded.Config{Timeout: cfg.StoreTimeout, Logger: logger, Now: cfg.Now})
 	pg, ok := st.(*postgres.Store)
 	if !ok {
-		return tokencache.New(st, tokencache.MaxTTL, tokencache.DefaultSize, nil), nil
+		return tokencache.New(bs, tokencache.MaxTTL, tokencache.DefaultSize, nil), bs, nil
 	}
-	c := tokencache.NewShared(pg, tokencache.MaxTTL, tokencache.DefaultSize, nil, pg)
+	c := tokencache.NewShared(bs, tokencache.MaxTTL, tokencache.DefaultSize, nil, pg)
 	down := false // only the follower's goroutine touches it
 	pg.Follow(postgres.Feed{
 		Up: func() {
@@ -70,7 +81,52 @@ func openServerStore(ctx context.Context, url string, logger *slog.Logger) (stor
 		},
 		Forget: c.Forget,
 	})
-	return c, nil
+	return c, bs, nil
+}
+
+// Backoff between attempts to open an unavailable store.
+const (
+	openBackoffMin = 250 * time.Millisecond
+	openBackoffMax = 10 * time.Second
+)
+
+// openWithRetry opens the store with open, retrying while it answers
+// store.ErrUnavailable (PostgreSQL down or refusing connections) with
+// capped exponential backoff and jitter, for up to patience (0 = no
+// retry), so that a replica started during an outage comes up by itself
+// once the database is back. Each retry is logged (WARN) with the URL's
+// passwords redacted. Any other error (a bad URL, a failed migration)
+// ends it at once.
+func openWithRetry(ctx context.Context, storage string, patience time.Duration, logger *slog.Logger,
+	open func(context.Context, string) (store.Store, error)) (store.Store, error) {
+	start := time.Now()
+	wait := openBackoffMin
+	for attempt := 1; ; attempt++ {
+		st, err := open(ctx, storage)
+		if err == nil {
+			if attempt > 1 {
+				logger.Info("store reached", "storage", RedactStorageURL(storage), "attempts", attempt)
+			}
+			return st, nil
+		}
+		left := patience - time.Since(start)
+		if !errors.Is(err, store.ErrUnavailable) || left <= 0 {
+			return nil, err
+		}
+		// Full jitter over the upper half: replicas restarted together
+		// do not retry in step.
+		d := min(wait/2+rand.N(wait/2+1), left)
+		logger.Warn("store unavailable; retrying", "storage", RedactStorageURL(storage), "attempt", attempt,
+			"retry_in", d.Round(time.Millisecond).String(), "gives_up_in", left.Round(time.Second).String(), "err", err)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (gave up waiting: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, openBackoffMax)
+	}
 }
 
 // OpenStore opens (and migrates) the store the URL names.

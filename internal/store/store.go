@@ -45,6 +45,11 @@ var (
 	ErrInvalid = errors.New("store: invalid value")
 	// ErrLocked: a login's lockout record is locked (TokenIssue.Lockout).
 	ErrLocked = errors.New("store: locked out")
+	// ErrUnavailable: the store is unreachable, overloaded or did not
+	// answer in time (connection refused or lost, too many clients, shut
+	// down, locked, deadline exceeded). Backends wrap the cause with it;
+	// the request may succeed if retried later.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Role is an identity's organization role.

@@ -48,6 +48,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		err = errInvalidText
 	}
 	e := errs.As(err)
+	if httpapi.StoreUnavailable(err) {
+		e = httpapi.AsUnavailable(w, err)
+	}
 	status, ok := statusOf[e.Code]
 	if !ok {
 		status = http.StatusInternalServerError
@@ -60,7 +63,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		logger.ErrorContext(r.Context(), "request failed", "request_id", httpapi.RequestID(r), "route", r.Pattern, "err", err)
 		msgs = []string{"internal error"}
 	case errs.Unavailable:
-		logger.ErrorContext(r.Context(), "request failed", "request_id", httpapi.RequestID(r), "route", r.Pattern, "err", err)
+		// The store outage itself is logged once, where it is seen
+		// (internal/store/bounded).
+		logger.DebugContext(r.Context(), "request failed: store unavailable", "request_id", httpapi.RequestID(r), "route", r.Pattern, "err", err)
 	}
 	httpapi.SetRetryAfter(w.Header(), err)
 	httpapi.WriteJSON(w, status, errorBody{Errors: msgs})

@@ -63,11 +63,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
+		if unavailable(err) {
+			return nil, fmt.Errorf("postgres: connect: %w: %w", store.ErrUnavailable, err)
+		}
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, markUnavailable("migrate", err)
 	}
 	closing, stop := context.WithCancel(context.Background())
 	return &Store{pool: pool, closing: closing, stop: stop}, nil
@@ -76,7 +79,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
+		return markUnavailable("ping", err)
 	}
 	return nil
 }
@@ -113,8 +116,12 @@ func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (bool, e
 // wrapErr names the operation and turns PostgreSQL's answers into the
 // store's sentinels: no row is ErrNotFound, a unique violation
 // ErrAlreadyExists and a foreign-key violation (the parent is missing)
-// ErrNotFound.
+// ErrNotFound; a connection-level failure (unavailable) is
+// store.ErrUnavailable.
 func wrapErr(op string, err error) error {
+	if unavailable(err) {
+		return markUnavailable(op, err)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
@@ -135,8 +142,12 @@ func wrapErr(op string, err error) error {
 
 // inTx runs fn in a transaction, committed when fn returns nil. fn's error
 // comes back as is, so updater errors reach the caller untouched.
+// A connection-level failure (at BEGIN, COMMIT or inside fn) comes back
+// marked store.ErrUnavailable. When ctx ends before COMMIT is sent, pgx
+// rolls back (the connection is closed), so nothing is committed after the
+// caller's deadline.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	return markUnavailable("transaction", pgx.BeginFunc(ctx, s.pool, fn))
 }
 
 // updateRow is every Update method's read-modify-write, in one

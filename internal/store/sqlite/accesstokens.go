@@ -60,11 +60,11 @@ func (s *Store) IssueAccessToken(ctx context.Context, w store.TokenIssue) error 
 	}
 	tok, err := tokenArgs(w.Token)
 	if err != nil {
-		return fmt.Errorf("sqlite: issue access token: %w", err)
+		return fmt.Errorf("sqlite: issue access token: %w", mapErr(err))
 	}
 	ev, err := auditArgs(w.Event)
 	if err != nil {
-		return fmt.Errorf("sqlite: issue access token: %w", err)
+		return fmt.Errorf("sqlite: issue access token: %w", mapErr(err))
 	}
 	err = s.groupUnit(ctx, func(ctx context.Context, bind binder) error {
 		if k := w.Lockout; k != nil {
@@ -216,11 +216,11 @@ func (s *Store) RevokeAccessTokens(ctx context.Context, f store.TokenFilter, now
 	res, err := s.write.ExecContext(ctx, `UPDATE access_tokens SET revoked_at = ?
 		WHERE `+col+` = ? AND revoked_at IS NULL`, micros(now), val)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: revoke access tokens: %w", err)
+		return 0, fmt.Errorf("sqlite: revoke access tokens: %w", mapErr(err))
 	}
 	count, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: revoke access tokens: %w", err)
+		return 0, fmt.Errorf("sqlite: revoke access tokens: %w", mapErr(err))
 	}
 	return count, nil
 }
@@ -231,11 +231,11 @@ func (s *Store) PurgeAccessTokens(ctx context.Context, cutoff time.Time) (int64,
 	c := cutoff.UnixMicro()
 	res, err := s.write.ExecContext(ctx, `DELETE FROM access_tokens WHERE revoked_at < ? OR expires_at < ?`, c, c)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: purge access tokens: %w", err)
+		return 0, fmt.Errorf("sqlite: purge access tokens: %w", mapErr(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: purge access tokens: %w", err)
+		return 0, fmt.Errorf("sqlite: purge access tokens: %w", mapErr(err))
 	}
 	return n, nil
 }

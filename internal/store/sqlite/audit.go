@@ -82,7 +82,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("sqlite: list audit events: %w", err)
+		return nil, 0, fmt.Errorf("sqlite: list audit events: %w", mapErr(err))
 	}
 	return out, total, nil
 }

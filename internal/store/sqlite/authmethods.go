@@ -67,7 +67,7 @@ type execer interface {
 func insertAuthMethod(ctx context.Context, db execer, m store.AuthMethod) error {
 	ips, err := encodeJSON(m.TokenPolicy.TrustedIPs, "[]")
 	if err != nil {
-		return fmt.Errorf("sqlite: create auth method: %w", err)
+		return fmt.Errorf("sqlite: create auth method: %w", mapErr(err))
 	}
 	p := m.TokenPolicy
 	_, err = db.ExecContext(ctx, `INSERT INTO auth_methods (`+authMethodCols+`)

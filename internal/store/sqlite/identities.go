@@ -46,7 +46,7 @@ func (s *Store) CreateIdentity(ctx context.Context, id store.Identity) error {
 func insertIdentity(ctx context.Context, db execer, id store.Identity) error {
 	md, err := encodeMetadata(id.Metadata)
 	if err != nil {
-		return fmt.Errorf("sqlite: create identity: %w", err)
+		return fmt.Errorf("sqlite: create identity: %w", mapErr(err))
 	}
 	_, err = db.ExecContext(ctx, `INSERT INTO identities (`+identityCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		id.ID, id.Name, id.Role, id.HasDeleteProtection, md, micros(id.CreatedAt), micros(id.UpdatedAt))
@@ -94,7 +94,7 @@ func (s *Store) ListIdentities(ctx context.Context, offset, limit int) ([]store.
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("sqlite: list identities: %w", err)
+		return nil, 0, fmt.Errorf("sqlite: list identities: %w", mapErr(err))
 	}
 	return out, total, nil
 }

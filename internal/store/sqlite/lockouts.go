@@ -47,7 +47,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, no
 			WHERE auth_method_id = ? AND client_ip = ?`, key.AuthMethodID, key.ClientIP))
 		existed := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: record login failure: %w", err)
+			return fmt.Errorf("sqlite: record login failure: %w", mapErr(err))
 		}
 		if existed && cur.Active(now) {
 			out = cur
@@ -70,7 +70,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key store.LockoutKey, no
 		if _, err := tx.ExecContext(ctx, `DELETE FROM login_lockouts
 			WHERE auth_method_id = ? AND expires_at <= ? AND client_ip <> ?`,
 			key.AuthMethodID, micros(now), key.ClientIP); err != nil {
-			return fmt.Errorf("sqlite: record login failure: deleting expired records: %w", err)
+			return fmt.Errorf("sqlite: record login failure: deleting expired records: %w", mapErr(err))
 		}
 		return nil
 	})

@@ -80,19 +80,19 @@ func (s *Store) GetMount(ctx context.Context, path string) (store.Mount, error) 
 func (s *Store) ListMounts(ctx context.Context) ([]store.Mount, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+mountCols+` FROM mounts ORDER BY path`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list mounts: %w", err)
+		return nil, fmt.Errorf("sqlite: list mounts: %w", mapErr(err))
 	}
 	defer rows.Close()
 	out := []store.Mount{}
 	for rows.Next() {
 		m, err := scanMount(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list mounts: %w", err)
+			return nil, fmt.Errorf("sqlite: list mounts: %w", mapErr(err))
 		}
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list mounts: %w", err)
+		return nil, fmt.Errorf("sqlite: list mounts: %w", mapErr(err))
 	}
 	return out, nil
 }

@@ -184,10 +184,10 @@ func dsn(path string, readOnly bool) string {
 // Ping reports whether both pools can reach the database.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.write.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return fmt.Errorf("sqlite: %w", mapErr(err))
 	}
 	if err := s.read.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return fmt.Errorf("sqlite: %w", mapErr(err))
 	}
 	return nil
 }
@@ -240,7 +240,7 @@ func (s *Store) PutMetaIfAbsent(ctx context.Context, key, value string) (bool, e
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return fmt.Errorf("sqlite: begin: %w", mapErr(err))
 	}
 	defer tx.Rollback() // no-op after Commit; also covers a panicking updater
 	if err := fn(tx); err != nil {
@@ -257,17 +257,29 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 func (s *Store) inReadTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return fmt.Errorf("sqlite: begin: %w", mapErr(err))
 	}
 	defer tx.Rollback()
 	return fn(tx)
 }
 
-// mapErr turns SQLite constraint violations into the store's sentinels.
+// mapErr turns SQLite constraint violations into the store's sentinels,
+// and a database still busy or locked after the busy timeout, or a
+// deadline exceeded, into store.ErrUnavailable.
 func mapErr(err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return err // mapped already
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%w)", store.ErrUnavailable, err)
+	}
 	var se *sqlitedrv.Error
 	if !errors.As(err, &se) {
 		return err
+	}
+	switch se.Code() & 0xff { // primary result code
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return fmt.Errorf("%w (%w)", store.ErrUnavailable, err)
 	}
 	switch se.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:

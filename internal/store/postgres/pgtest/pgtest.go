@@ -200,8 +200,19 @@ func (s *server) logPath() string { return filepath.Join(s.dir, "postgres.log") 
 // stop asks for a fast shutdown, kills the process group if that takes too
 // long, and removes the temporary directory.
 func (s *server) stop() error {
+	err := s.shutdown()
+	if rmErr := os.RemoveAll(s.dir); rmErr != nil && err == nil {
+		err = rmErr
+	}
+	return err
+}
+
+// shutdown asks for a fast shutdown and kills the process group if that
+// takes too long; the data directory stays.
+func (s *server) shutdown() error {
 	var err error
-	_ = syscall.Kill(s.pid, syscall.SIGINT) // fast shutdown
+	_ = signalServer(s.pid, syscall.SIGCONT) // a frozen server cannot shut down
+	_ = syscall.Kill(s.pid, syscall.SIGINT)  // fast shutdown
 	select {
 	case <-s.proc.done:
 	case <-time.After(shutdownTimeout):
@@ -210,9 +221,6 @@ func (s *server) stop() error {
 		<-s.proc.done
 	}
 	killGroup(s.pid) // anything left in the group
-	if rmErr := os.RemoveAll(s.dir); rmErr != nil && err == nil {
-		err = rmErr
-	}
 	return err
 }
 
@@ -433,6 +441,11 @@ func startPostgres(bin binaries, dir string, cred *syscall.Credential) (*server,
 	if err != nil {
 		return nil, err
 	}
+	return startPostgresOn(bin, dir, cred, port)
+}
+
+// startPostgresOn starts postgres on the data directory under dir, on port.
+func startPostgresOn(bin binaries, dir string, cred *syscall.Credential, port int) (*server, error) {
 	s := &server{dir: dir, port: port}
 	logFile, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {

@@ -13,3 +13,7 @@ func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
 
 // killGroup sends SIGKILL to the process group led by pid.
 func killGroup(pid int) { _ = syscall.Kill(-pid, syscall.SIGKILL) }
+
+// children is not implemented here: only the server's process group is
+// signalled.
+func children(pid int) []int { return nil }
