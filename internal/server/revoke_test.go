@@ -177,7 +177,7 @@ func TestRevocationsAudited(t *testing.T) {
 	wants = append(wants, want{"root", "identity.delete", "identityId", idG})
 	ts.vaultOK("POST", "sys/auth/k8s-roles", ts.root, map[string]any{"type": "kubernetes"})
 	noContent(t, ts.vault("POST", "auth/k8s-roles/role/web", ts.root, map[string]any{
-		"bound_service_account_names": []string{"web"}, "bound_service_account_namespaces": "apps",
+		"bound_service_account_names": []string{"web"}, "bound_service_account_namespaces": "apps", "audience": "vault",
 	}))
 	noContent(t, ts.vault("DELETE", "auth/k8s-roles/role/web", ts.root, nil))
 	wants = append(wants, want{"root", "role.delete", "role", "web"})
