@@ -1,8 +1,10 @@
 // Package errs defines the one error type that domain packages return and
 // that each HTTP front end maps to its own wire format. A domain error
 // carries a Code (what kind of failure, which decides the status code), a
-// Name (a short machine-readable name such as "TokenExpired" that the
-// Infisical API puts in its "error" field) and a Message for people.
+// Message for people and, in Err, its cause: often a domain sentinel
+// (token.ErrExpired, kubeauth.ErrCertificate) that a front end may name
+// in its own words (the Infisical API's "error" field). No API's wording
+// lives here.
 package errs
 
 import (
@@ -18,7 +20,7 @@ const (
 	// Internal is an unexpected failure; its message is not shown to clients.
 	Internal Code = iota
 	// Invalid is a schema failure: wrong type, missing or unknown field,
-	// out-of-range number (Infisical answers 422 ValidationFailure).
+	// out-of-range number.
 	Invalid
 	// BadRequest is a rule violated across fields or a request that cannot
 	// be carried out as asked (400).
@@ -46,21 +48,21 @@ const (
 )
 
 var codeNames = map[Code]string{
-	Internal:        "InternalServerError",
-	Invalid:         "ValidationFailure",
-	BadRequest:      "BadRequest",
-	Unauthenticated: "Unauthorized",
-	Forbidden:       "PermissionDenied",
-	NotFound:        "NotFound",
-	Conflict:        "Conflict",
-	TooLarge:        "PayloadTooLarge",
-	TooManyRequests: "TooManyRequests",
-	BadGateway:      "BadGateway",
-	Unavailable:     "ServiceUnavailable",
-	NotImplemented:  "NotImplemented",
+	Internal:        "internal",
+	Invalid:         "invalid",
+	BadRequest:      "bad request",
+	Unauthenticated: "unauthenticated",
+	Forbidden:       "forbidden",
+	NotFound:        "not found",
+	Conflict:        "conflict",
+	TooLarge:        "too large",
+	TooManyRequests: "too many requests",
+	BadGateway:      "bad gateway",
+	Unavailable:     "unavailable",
+	NotImplemented:  "not implemented",
 }
 
-// String returns the default machine-readable name of the code.
+// String returns the code's name, for logs.
 func (c Code) String() string {
 	if n, ok := codeNames[c]; ok {
 		return n
@@ -78,16 +80,17 @@ type FieldError struct {
 // Error is a domain error.
 type Error struct {
 	Code    Code
-	Name    string       // machine-readable name; Code.String() when empty
 	Message string       // for people; never holds a secret
 	Fields  []FieldError // schema failures, for Code Invalid
-	Err     error        // the cause, for logs and errors.Is; never shown
+	// Err is the cause, for logs and errors.Is (a domain sentinel that
+	// says which failure this is, a store error, ...); never shown.
+	Err error
 }
 
 func (e *Error) Error() string {
 	msg := e.Message
 	if msg == "" {
-		msg = e.ErrorName()
+		msg = e.Code.String()
 	}
 	if e.Err != nil {
 		return msg + ": " + e.Err.Error()
@@ -98,22 +101,16 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// ErrorName returns Name, or the code's default name.
-func (e *Error) ErrorName() string {
-	if e.Name != "" {
-		return e.Name
-	}
-	return e.Code.String()
-}
-
 // New returns an error with the code and a formatted message.
 func New(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// Named returns an error with the code, a machine-readable name and a message.
-func Named(code Code, name, format string, args ...any) *Error {
-	return &Error{Code: code, Name: name, Message: fmt.Sprintf(format, args...)}
+// Because returns an error with the code and a formatted message whose
+// cause is kind: a domain sentinel (token.ErrExpired) that says which
+// failure it is, for errors.Is, so that a front end can name it.
+func Because(code Code, kind error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: kind}
 }
 
 // Wrap returns an Internal error that keeps cause for the logs.

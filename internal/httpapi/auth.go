@@ -22,7 +22,7 @@ type Authenticator struct {
 // returns the caller and the token's record.
 func (a *Authenticator) Authenticate(ctx context.Context, raw string, client netip.Addr) (identity.Principal, store.AccessToken, error) {
 	if raw == "" {
-		return identity.Principal{}, store.AccessToken{}, errs.Named(errs.Unauthenticated, "Unauthorized", "no access token was presented; send it as \"Authorization: Bearer <token>\"")
+		return identity.Principal{}, store.AccessToken{}, errs.New(errs.Unauthenticated, "no access token was presented; send it as \"Authorization: Bearer <token>\"")
 	}
 	c, err := a.Tokens.Authenticate(ctx, raw, client)
 	if err != nil {
@@ -38,7 +38,7 @@ func principal(c token.Checked) (identity.Principal, error) {
 		return identity.Principal{Root: true, Role: store.RoleAdmin, TokenID: rec.ID}, nil
 	}
 	if c.IdentityRole == "" {
-		return identity.Principal{}, errs.Named(errs.Unauthenticated, token.ErrNameRevoked, "the identity of this access token has been deleted; the token is revoked")
+		return identity.Principal{}, errs.Because(errs.Unauthenticated, token.ErrRevoked, "the identity of this access token has been deleted; the token is revoked")
 	}
 	return identity.Principal{IdentityID: rec.IdentityID, Role: c.IdentityRole, TokenID: rec.ID}, nil
 }

@@ -33,7 +33,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, errs.Named(errs.TooLarge, "PayloadTooLarge", "request body is larger than %d bytes", tooBig.Limit)
+			return nil, errs.New(errs.TooLarge, "request body is larger than %d bytes", tooBig.Limit)
 		}
 		return nil, errs.New(errs.BadRequest, "could not read the request body")
 	}

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,14 +95,11 @@ func Middleware(next http.Handler, resolver *clientip.Resolver, metrics *Metrics
 					panic(p)
 				}
 				logger.ErrorContext(ctx, "panic serving request", "request_id", reqID, "panic", p, "method", r.Method, "route", r.Pattern)
+				// The front ends answer their own handlers' panics in
+				// their own error shapes (httpapi.Call); this is the last
+				// resort for everything else.
 				if sw.status == 0 {
-					if strings.HasPrefix(r.URL.Path, "/v1/") {
-						WriteJSON(sw, http.StatusInternalServerError, map[string]any{"errors": []string{"internal error"}})
-					} else {
-						WriteJSON(sw, http.StatusInternalServerError, map[string]any{
-							"reqId": reqID, "statusCode": 500, "message": "Something went wrong", "error": "InternalServerError",
-						})
-					}
+					http.Error(sw, "internal error", http.StatusInternalServerError)
 				}
 			}
 			route := r.Pattern

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -23,9 +22,8 @@ func StoreUnavailable(err error) bool {
 
 // AsUnavailable returns err as the domain error a front end maps to 503:
 // err itself when it is one, or an Unavailable error keeping err as its
-// cause. It sets Retry-After on w.
-func AsUnavailable(w http.ResponseWriter, err error) *errs.Error {
-	w.Header().Set("Retry-After", RetryAfterUnavailable)
+// cause (SetRetryAfter adds the header).
+func AsUnavailable(err error) *errs.Error {
 	if e := errs.As(err); e.Code == errs.Unavailable {
 		return e
 	}

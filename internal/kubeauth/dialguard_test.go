@@ -77,7 +77,7 @@ func TestUnverifiedNeverReachesMetadata(t *testing.T) {
 		if !errors.Is(err, ErrMetadataAddress) {
 			t.Fatalf("%s: login error %v, want the metadata refusal", host, err)
 		}
-		checkErr(t, err, errs.BadGateway, ErrNameAPI, "link-local or cloud metadata address")
+		checkErr(t, err, errs.BadGateway, ErrAPI, "link-local or cloud metadata address")
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("%s: refusal took %s: a connection was attempted", host, d)
 		}

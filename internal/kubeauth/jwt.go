@@ -49,7 +49,7 @@ func ParseJWT(raw string) (JWT, error) {
 	}
 	j, reason := parseJWS(raw)
 	if reason != "" {
-		return JWT{}, errs.Named(errs.Unauthenticated, ErrNameMalformedJWT, "the jwt is not a well-formed JWT: %s", reason)
+		return JWT{}, errs.Because(errs.Unauthenticated, ErrMalformedJWT, "the jwt is not a well-formed JWT: %s", reason)
 	}
 	j.Raw = secret.Secret(raw)
 	return j, nil

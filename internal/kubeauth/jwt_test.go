@@ -2,6 +2,7 @@ package kubeauth
 
 import (
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 
@@ -74,8 +75,8 @@ func TestParseJWT(t *testing.T) {
 			if err == nil || e.Code != tc.code || !strings.Contains(e.Error()+fieldsText(e), tc.why) {
 				t.Fatalf("err = %v (code %v, fields %+v), want code %v mentioning %q", err, e.Code, e.Fields, tc.code, tc.why)
 			}
-			if tc.code == errs.Unauthenticated && e.ErrorName() != ErrNameMalformedJWT {
-				t.Errorf("name = %s", e.ErrorName())
+			if tc.code == errs.Unauthenticated && !errors.Is(err, ErrMalformedJWT) {
+				t.Errorf("%v is not ErrMalformedJWT", err)
 			}
 			if len(tc.in) > 10 && strings.Contains(e.Error(), tc.in[:10]) {
 				t.Errorf("the error quotes the token: %v", err)

@@ -30,9 +30,9 @@ const (
 	discoveryPath = "/.well-known/openid-configuration"
 )
 
-// ErrNameIssuerDiscovery is the Infisical API's "error" for a bearer the
-// API server refuses when Gatehouse reads its signing keys (local mode).
-const ErrNameIssuerDiscovery = "KubernetesIssuerDiscoveryError"
+// ErrIssuerDiscovery: the API server refused the bearer of a read of its
+// signing keys (local mode).
+var ErrIssuerDiscovery = errors.New("kubernetes: issuer discovery refused")
 
 // How the signing keys read from a cluster are kept (local mode).
 const (
@@ -203,9 +203,9 @@ func (ac *apiClient) getDocument(ctx context.Context, c Cluster, kr keysRequest,
 	}
 	switch {
 	case ans.code == http.StatusUnauthorized:
-		return apiAnswer{}, bearerRejected(req, ErrNameIssuerDiscovery)
+		return apiAnswer{}, bearerRejected(req, ErrIssuerDiscovery)
 	case ans.code == http.StatusForbidden:
-		return apiAnswer{}, errs.Named(errs.Unauthenticated, ErrNameIssuerDiscovery,
+		return apiAnswer{}, errs.Because(errs.Unauthenticated, ErrIssuerDiscovery,
 			"%s is not allowed to read the cluster's service-account issuer keys (kube-apiserver answered 403 to %s%s); grant system:service-account-issuer-discovery to its service account",
 			req.bearerName(), req.what, apiMessage(ans.body))
 	case ans.code < 200 || ans.code > 299:
@@ -312,7 +312,7 @@ func (ks *keySets) get(ctx context.Context, c Cluster, req keysRequest, kid stri
 	}
 	if age := ks.now().Sub(e.fetchedAt); age >= KeySetMaxStale && e.lastErr != nil {
 		last := errs.As(e.lastErr)
-		return issuerKeys{}, &errs.Error{Code: last.Code, Name: last.Name, Err: e.lastErr, Message: fmt.Sprintf(
+		return issuerKeys{}, &errs.Error{Code: last.Code, Err: e.lastErr, Message: fmt.Sprintf(
 			"the cluster's signing keys were last read %s ago, longer than the %s they may be used while reading them fails, and reading them fails: %s",
 			age.Round(time.Second), KeySetMaxStale, last.Message)}
 	}

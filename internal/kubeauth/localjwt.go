@@ -163,7 +163,7 @@ func parseSigned(jwt JWT) (signedJWT, error) {
 		err = errors.New("not exactly one signature")
 	}
 	if err != nil {
-		return signedJWT{}, errs.Named(errs.Unauthenticated, ErrNameMalformedJWT, "the jwt cannot be verified: %s", lastCause(err))
+		return signedJWT{}, errs.Because(errs.Unauthenticated, ErrMalformedJWT, "the jwt cannot be verified: %s", lastCause(err))
 	}
 	h := tok.Headers[0]
 	return signedJWT{tok: tok, kid: h.KeyID, alg: h.Algorithm}, nil

@@ -185,35 +185,35 @@ func TestLocalLogin(t *testing.T) {
 		modify func(*Cluster)
 		rules  Rules
 		jwt    string
-		errNm  string
+		errNm  error
 		msg    string
 	}{
-		{"expired", nil, allowApps, c.Token("apps", "web", kubetest.ExpiresIn(-2*time.Minute)), "", "the jwt has expired (exp)"},
-		{"legacy token: no exp", nil, allowApps, c.LegacyToken("apps", "web"), "", errNoExpiry},
-		{"not valid yet", nil, allowApps, c.Token("apps", "web", kubetest.IssuedAt(now.Add(5*time.Minute))), "", "not valid yet (nbf/iat in the future)"},
-		{"wrong iss claim", nil, allowApps, c.Token("apps", "web", kubetest.ClaimIssuer("https://evil.example")), "", `issuer (iss) "https://evil.example" is not the issuer "` + c.Issuer() + `"`},
-		{"configured issuer wins over the cluster's", func(cl *Cluster) { cl.Issuer = "https://elsewhere.example" }, allowApps, c.Token("apps", "web"), "", `is not the issuer "https://elsewhere.example"`},
-		{"bad signature under the cluster's kid", nil, allowApps, c.Token("apps", "web", kubetest.SignedWith(stranger), kubetest.KeyID(kid)), "",
+		{"expired", nil, allowApps, c.Token("apps", "web", kubetest.ExpiresIn(-2*time.Minute)), nil, "the jwt has expired (exp)"},
+		{"legacy token: no exp", nil, allowApps, c.LegacyToken("apps", "web"), nil, errNoExpiry},
+		{"not valid yet", nil, allowApps, c.Token("apps", "web", kubetest.IssuedAt(now.Add(5*time.Minute))), nil, "not valid yet (nbf/iat in the future)"},
+		{"wrong iss claim", nil, allowApps, c.Token("apps", "web", kubetest.ClaimIssuer("https://evil.example")), nil, `issuer (iss) "https://evil.example" is not the issuer "` + c.Issuer() + `"`},
+		{"configured issuer wins over the cluster's", func(cl *Cluster) { cl.Issuer = "https://elsewhere.example" }, allowApps, c.Token("apps", "web"), nil, `is not the issuer "https://elsewhere.example"`},
+		{"bad signature under the cluster's kid", nil, allowApps, c.Token("apps", "web", kubetest.SignedWith(stranger), kubetest.KeyID(kid)), nil,
 			"signature does not verify with any of the cluster's service-account signing keys (GET /openid/v1/jwks)"},
-		{"another cluster's key, no kid", nil, allowApps, c.Token("apps", "web", kubetest.SignedWith(other.SigningKey()), kubetest.KeyID("")), "", "signature does not verify"},
-		{"another cluster's token", nil, allowApps, other.Token("apps", "web"), "", "is not one of the cluster's service-account signing keys"},
-		{"rules' audience missing", nil, Rules{Audiences: []string{"gatehouse"}}, c.Token("apps", "web"), "", `not valid for the audience ["gatehouse"]`},
-		{"no audience configured: aud must hold the issuer", nil, Rules{}, c.Token("apps", "web", kubetest.Audiences("vault")), "", "not valid for the audience"},
+		{"another cluster's key, no kid", nil, allowApps, c.Token("apps", "web", kubetest.SignedWith(other.SigningKey()), kubetest.KeyID("")), nil, "signature does not verify"},
+		{"another cluster's token", nil, allowApps, other.Token("apps", "web"), nil, "is not one of the cluster's service-account signing keys"},
+		{"rules' audience missing", nil, Rules{Audiences: []string{"gatehouse"}}, c.Token("apps", "web"), nil, `not valid for the audience ["gatehouse"]`},
+		{"no audience configured: aud must hold the issuer", nil, Rules{}, c.Token("apps", "web", kubetest.Audiences("vault")), nil, "not valid for the audience"},
 		{"AudiencesFromJWT: no aud at all", nil, Rules{AudiencesFromJWT: true}, signClaims(t, c.SigningKey(), kid, map[string]any{
 			"iss": c.Issuer(), "sub": "system:serviceaccount:apps:web", "exp": now.Add(time.Hour).Unix(),
 			"kubernetes.io": map[string]any{"namespace": "apps", "serviceaccount": map[string]any{"name": "web", "uid": webUID}},
-		}), "", "has no audience"},
-		{"namespace not allowed", nil, allowApps, c.Token("prod", "web"), "Unauthorized", `K8s namespace "prod" is not allowed by allowedNamespaces`},
-		{"name not allowed", nil, allowApps, c.Token("apps", "admin"), "Unauthorized", `K8s service account name "admin" is not allowed by allowedNames`},
+		}), nil, "has no audience"},
+		{"namespace not allowed", nil, allowApps, c.Token("prod", "web"), nil, `K8s namespace "prod" is not allowed by allowedNamespaces`},
+		{"name not allowed", nil, allowApps, c.Token("apps", "admin"), nil, `K8s service account name "admin" is not allowed by allowedNames`},
 		{"sub names another account", nil, Rules{}, signClaims(t, c.SigningKey(), kid, map[string]any{
 			"iss": c.Issuer(), "aud": []string{c.Issuer()}, "sub": "system:serviceaccount:kube-system:admin", "exp": now.Add(time.Hour).Unix(),
 			"kubernetes.io": map[string]any{"namespace": "apps", "serviceaccount": map[string]any{"name": "web", "uid": webUID}},
-		}), "", `subject (sub) "system:serviceaccount:kube-system:admin" is not its service account`},
+		}), nil, `subject (sub) "system:serviceaccount:kube-system:admin" is not its service account`},
 		{"no service account uid", nil, Rules{}, signClaims(t, c.SigningKey(), kid, map[string]any{
 			"iss": c.Issuer(), "aud": []string{c.Issuer()}, "sub": "system:serviceaccount:apps:web", "exp": now.Add(time.Hour).Unix(),
 			"kubernetes.io": map[string]any{"namespace": "apps", "serviceaccount": map[string]any{"name": "web"}},
-		}), "", "names no service account"},
-		{"not a JWS go-jose reads", nil, allowApps, "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", ErrNameMalformedJWT, "the jwt cannot be verified"},
+		}), nil, "names no service account"},
+		{"not a JWS go-jose reads", nil, allowApps, "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", ErrMalformedJWT, "the jwt cannot be verified"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,7 +262,7 @@ func TestLocalLoginIssuer(t *testing.T) {
 		t.Fatalf("discovered issuer: %+v, %v", sa, err)
 	}
 	_, err = f.login(t, f.cluster(), Rules{}, f.c.Token("apps", "web", kubetest.ClaimIssuer(kubetest.DefaultIssuer)))
-	checkErr(t, err, errs.Unauthenticated, "", `is not the issuer "`+iss+`"`)
+	checkErr(t, err, errs.Unauthenticated, nil, `is not the issuer "`+iss+`"`)
 
 	configured := f.cluster()
 	configured.Issuer = iss
@@ -276,16 +276,16 @@ func TestLocalLoginIssuer(t *testing.T) {
 	pem := f.cluster()
 	pem.Host, pem.PEMKeys = refusedHost(t), []string{f.c.SigningKeyPEM()}
 	_, err = f.login(t, pem, Rules{}, jwt)
-	checkErr(t, err, errs.BadRequest, "", "local verification with pem_keys needs an issuer")
+	checkErr(t, err, errs.BadRequest, nil, "local verification with pem_keys needs an issuer")
 	pem.Issuer = iss
 	if _, err := f.login(t, pem, Rules{}, jwt); err != nil {
 		t.Fatalf("pem_keys and issuer, API server unreachable: %v", err)
 	}
 	pem.Issuer = "https://elsewhere.example"
 	_, err = f.login(t, pem, Rules{}, jwt)
-	checkErr(t, err, errs.Unauthenticated, "", "issuer (iss)")
+	checkErr(t, err, errs.Unauthenticated, nil, "issuer (iss)")
 	_, err = f.login(t, pem, Rules{}, f.c.Token("apps", "web", kubetest.SignedWith(kubetest.New(t).SigningKey())))
-	checkErr(t, err, errs.Unauthenticated, "", "does not verify with any of the configured public keys (pem_keys)")
+	checkErr(t, err, errs.Unauthenticated, nil, "does not verify with any of the configured public keys (pem_keys)")
 	if f.c.TokenReviewCount() != 0 {
 		t.Error("a TokenReview was made in local mode")
 	}
@@ -306,7 +306,7 @@ func TestLocalLoginKeyRotation(t *testing.T) {
 	newToken := c.Token("apps", "web")
 	f.clock.Advance(KeySetMinRefetch - time.Second)
 	_, err := f.login(t, cl, Rules{}, newToken)
-	checkErr(t, err, errs.Unauthenticated, "", fmt.Sprintf("key id (kid) %q is not one of the cluster's service-account signing keys", newKid))
+	checkErr(t, err, errs.Unauthenticated, nil, fmt.Sprintf("key id (kid) %q is not one of the cluster's service-account signing keys", newKid))
 	if n := f.reads("/openid/v1/jwks"); n != 1 {
 		t.Fatalf("read the key set %d times within %s, want once", n, KeySetMinRefetch)
 	}
@@ -431,8 +431,8 @@ func TestLocalLoginStaleKeys(t *testing.T) {
 	}
 	f.clock.Advance(time.Second)
 	err := login()
-	checkErr(t, err, errs.BadGateway, ErrNameAPI, "the cluster's signing keys were last read 1h0m0s ago")
-	checkErr(t, err, errs.BadGateway, ErrNameAPI, "failed GET /openid/v1/jwks with HTTP 500")
+	checkErr(t, err, errs.BadGateway, ErrAPI, "the cluster's signing keys were last read 1h0m0s ago")
+	checkErr(t, err, errs.BadGateway, ErrAPI, "failed GET /openid/v1/jwks with HTTP 500")
 
 	c.ClearFaults()
 	f.clock.Advance(KeySetMinRefetch)
@@ -466,37 +466,37 @@ func TestLocalLoginKeyReadFailures(t *testing.T) {
 		fault  func()
 		jwt    string
 		code   errs.Code
-		errNm  string
+		errNm  error
 		msg    string
 	}{
 		{"unreachable", func(cl *Cluster) { cl.Host = refusedHost(t) }, nil, jwt,
-			errs.BadGateway, ErrNameConnectionRefused, "was refused"},
+			errs.BadGateway, ErrConnectionRefused, "was refused"},
 		{"wrong CA", func(cl *Cluster) { cl.CACert = other.CAPEM() }, nil, jwt,
-			errs.BadGateway, ErrNameCertificate, "TLS certificate verification"},
+			errs.BadGateway, ErrCertificate, "TLS certificate verification"},
 		{"slow", nil, func() { c.SetDiscoveryLatency(time.Hour) }, jwt,
-			errs.BadGateway, ErrNameConnectionTimeout, "did not answer within 300ms"},
+			errs.BadGateway, ErrConnectionTimeout, "did not answer within 300ms"},
 		{"500", nil, func() { c.FailNextDiscovery(kubetest.FaultInternalError, 1) }, jwt,
-			errs.BadGateway, ErrNameAPI, "failed GET /openid/v1/jwks with HTTP 500"},
+			errs.BadGateway, ErrAPI, "failed GET /openid/v1/jwks with HTTP 500"},
 		{"429", nil, func() { c.FailNextDiscovery(kubetest.FaultTooManyRequests, 1) }, jwt,
-			errs.BadGateway, ErrNameAPI, "shedding load (HTTP 429)"},
+			errs.BadGateway, ErrAPI, "shedding load (HTTP 429)"},
 		{"garbage", nil, func() { c.FailNextDiscovery(kubetest.FaultGarbage, 1) }, jwt,
-			errs.BadGateway, ErrNameAPI, `answered GET /openid/v1/jwks (HTTP 200) with something that is not a usable JSON Web Key Set: it is not a JSON object with a "keys" list`},
+			errs.BadGateway, ErrAPI, `answered GET /openid/v1/jwks (HTTP 200) with something that is not a usable JSON Web Key Set: it is not a JSON object with a "keys" list`},
 		{"oversized", nil, func() { c.FailNextDiscovery(kubetest.FaultOversized, 1) }, jwt,
-			errs.BadGateway, ErrNameAPI, "answered more than 256 KiB to GET /openid/v1/jwks"},
+			errs.BadGateway, ErrAPI, "answered more than 256 KiB to GET /openid/v1/jwks"},
 		{"dropped", nil, func() { c.FailNextDiscovery(kubetest.FaultDrop, 1) }, jwt,
-			errs.BadGateway, ErrNameAPI, "failed before an answer"},
+			errs.BadGateway, ErrAPI, "failed before an answer"},
 		{"discovery document failing", nil, func() {
 			c.FailNextDiscovery(kubetest.FaultNone, 1)
 			c.FailNextDiscovery(kubetest.FaultGarbage, 1)
-		}, jwt, errs.BadGateway, ErrNameAPI, "GET /.well-known/openid-configuration (HTTP 200) with something that is not a usable OpenID configuration"},
+		}, jwt, errs.BadGateway, ErrAPI, "GET /.well-known/openid-configuration (HTTP 200) with something that is not a usable OpenID configuration"},
 		{"reviewer JWT invalid", func(cl *Cluster) { cl.ReviewerJWT = secret.Secret(other.ReviewerToken("kube-system", "r")) }, nil, jwt,
-			errs.Unauthenticated, ErrNameIssuerDiscovery, "token reviewer JWT is invalid or expired (the Kubernetes API server answered GET /openid/v1/jwks with HTTP 401)"},
+			errs.Unauthenticated, ErrIssuerDiscovery, "token reviewer JWT is invalid or expired (the Kubernetes API server answered GET /openid/v1/jwks with HTTP 401)"},
 		{"login JWT as bearer, not for the API server's audience", func(cl *Cluster) { cl.ReviewerJWT = "" }, nil, vaultJWT,
-			errs.Unauthenticated, ErrNameIssuerDiscovery, "rejected the login JWT (no token reviewer JWT is configured, so a login's own JWT is the bearer of GET /openid/v1/jwks) (HTTP 401)"},
+			errs.Unauthenticated, ErrIssuerDiscovery, "rejected the login JWT (no token reviewer JWT is configured, so a login's own JWT is the bearer of GET /openid/v1/jwks) (HTTP 401)"},
 		{"reviewer without issuer discovery", func(cl *Cluster) {
 			cl.Host, cl.CACert, cl.ReviewerJWT = unbound.URL(), unbound.CAPEM(), secret.Secret(unbound.ReviewerToken("kube-system", "r"))
 		}, nil, unbound.Token("apps", "web"),
-			errs.Unauthenticated, ErrNameIssuerDiscovery, "the token reviewer JWT is not allowed to read the cluster's service-account issuer keys (kube-apiserver answered 403 to GET /openid/v1/jwks"},
+			errs.Unauthenticated, ErrIssuerDiscovery, "the token reviewer JWT is not allowed to read the cluster's service-account issuer keys (kube-apiserver answered 403 to GET /openid/v1/jwks"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -562,14 +562,14 @@ func TestProbeLocal(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		modify func(*Cluster)
-		errNm  string
+		errNm  error
 		msg    string
 	}{
-		{"unreachable", func(cl *Cluster) { cl.Host = refusedHost(t) }, ErrNameConnectionRefused, "was refused"},
-		{"reviewer invalid", func(cl *Cluster) { cl.ReviewerJWT = "x.y.z" }, ErrNameIssuerDiscovery, "token reviewer JWT is invalid or expired"},
+		{"unreachable", func(cl *Cluster) { cl.Host = refusedHost(t) }, ErrConnectionRefused, "was refused"},
+		{"reviewer invalid", func(cl *Cluster) { cl.ReviewerJWT = "x.y.z" }, ErrIssuerDiscovery, "token reviewer JWT is invalid or expired"},
 		{"reviewer not allowed", func(cl *Cluster) {
 			cl.Host, cl.CACert, cl.ReviewerJWT = unbound.URL(), unbound.CAPEM(), secret.Secret(unbound.ReviewerToken("kube-system", "r"))
-		}, ErrNameIssuerDiscovery, "grant system:service-account-issuer-discovery"},
+		}, ErrIssuerDiscovery, "grant system:service-account-issuer-discovery"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cl := f.cluster()
@@ -705,13 +705,13 @@ func TestLocalLoginWithoutReviewer(t *testing.T) {
 	f.clock.Advance(KeySetRefreshAfter)
 	forged := c.Token("apps", "web", kubetest.SignedWith(stranger), kubetest.KeyID(c.KeyID()))
 	junkKid := c.Token("apps", "web", kubetest.SignedWith(stranger), kubetest.KeyID("junk"))
-	checkErr(t, login(forged), errs.Unauthenticated, "", "signature does not verify")
+	checkErr(t, login(forged), errs.Unauthenticated, nil, "signature does not verify")
 	if n := f.reads("/openid/v1/jwks"); n != 1 {
 		t.Errorf("a JWT the held keys do not verify refreshed them (%d reads)", n)
 	}
 	// A new kid is read at once, with that JWT: the API server refuses it,
 	// which fails that login only.
-	checkErr(t, login(junkKid), errs.Unauthenticated, "", `key id (kid) "junk" is not one of the cluster's service-account signing keys`)
+	checkErr(t, login(junkKid), errs.Unauthenticated, nil, `key id (kid) "junk" is not one of the cluster's service-account signing keys`)
 	if calls := c.DiscoveryCalls(); calls[len(calls)-1].Bearer != junkKid || calls[len(calls)-1].StatusCode != 401 {
 		t.Errorf("the new kid's read: %+v", calls[len(calls)-1].StatusCode)
 	}

@@ -175,17 +175,17 @@ func (s *Service) reviewed(ctx context.Context, c Cluster, req reviewRequest, jw
 func judge(st authv1.TokenReviewStatus, sent []string) (ServiceAccount, error) {
 	switch {
 	case st.Error != "":
-		return ServiceAccount{}, errs.Named(errs.Unauthenticated, ErrNameTokenReview,
+		return ServiceAccount{}, errs.Because(errs.Unauthenticated, ErrTokenReview,
 			"the Kubernetes API server did not authenticate the token: %s", clip(st.Error, 500))
 	case !st.Authenticated:
-		return ServiceAccount{}, errs.Named(errs.Unauthenticated, ErrNameTokenReview, "Kubernetes token not authenticated")
+		return ServiceAccount{}, errs.Because(errs.Unauthenticated, ErrTokenReview, "Kubernetes token not authenticated")
 	}
 	if len(sent) > 0 && !slices.ContainsFunc(st.Audiences, func(a string) bool { return slices.Contains(sent, a) }) {
 		return ServiceAccount{}, deniedBy(&NotAllowedError{ErrAudienceMismatch, strings.Join(sent, ",")}, "Access denied: the token is not valid for the audience %q (the API server answered audiences %q)", strings.Join(sent, ","), st.Audiences)
 	}
 	ns, name, ok := splitServiceAccount(st.User.Username)
 	if !ok {
-		return ServiceAccount{}, errs.Named(errs.Unauthenticated, ErrNameUsername,
+		return ServiceAccount{}, errs.Because(errs.Unauthenticated, ErrUsername,
 			"the token belongs to %q, not to a service account (system:serviceaccount:<namespace>:<name>); only service account tokens can log in", clip(st.User.Username, 200))
 	}
 	return ServiceAccount{
@@ -216,7 +216,7 @@ func (s *Service) allow(ctx context.Context, c Cluster, r Rules, ns, name string
 	lbls, err := s.api.namespaceLabels(ctx, c, ns)
 	if err != nil {
 		e := errs.As(err)
-		return &errs.Error{Code: e.Code, Name: e.Name, Err: err,
+		return &errs.Error{Code: e.Code, Err: err,
 			Message: fmt.Sprintf("namespace not authorized: %q is not an allowed namespace, and its labels could not be read to match the namespace selector: %s", ns, e.Message)}
 	}
 	if !r.NamespaceSelector.Matches(labels.Set(lbls)) {

@@ -74,17 +74,17 @@ func TestLogin(t *testing.T) {
 		name  string
 		rules Rules
 		jwt   string
-		errNm string
+		errNm error
 		msg   string
 	}{
-		{"wrong namespace", allowApps, c.Token("prod", "web"), "Unauthorized", `namespace "prod" is not allowed`},
-		{"wrong name", allowApps, c.Token("apps", "admin"), "Unauthorized", `service account name "admin" is not allowed`},
-		{"wrong audience", Rules{Audiences: []string{"gatehouse"}}, c.Token("apps", "web"), ErrNameTokenReview, "token audiences"},
-		{"token for another audience, none configured", Rules{}, c.Token("apps", "web", kubetest.Audiences("vault")), ErrNameTokenReview, "token audiences"},
-		{"expired token", allowApps, c.Token("apps", "web", kubetest.ExpiresIn(-2*time.Minute)), ErrNameTokenReview, "service account token has expired"},
-		{"deleted service account", allowApps, deleted, ErrNameTokenReview, `serviceaccounts "gone" not found`},
-		{"token of another cluster", allowApps, other.Token("apps", "web"), ErrNameTokenReview, "invalid bearer token"},
-		{"forged signature", allowApps, c.Token("apps", "web", kubetest.SignedWith(other.SigningKey()), kubetest.KeyID(c.KeyID())), ErrNameTokenReview, "invalid bearer token"},
+		{"wrong namespace", allowApps, c.Token("prod", "web"), nil, `namespace "prod" is not allowed`},
+		{"wrong name", allowApps, c.Token("apps", "admin"), nil, `service account name "admin" is not allowed`},
+		{"wrong audience", Rules{Audiences: []string{"gatehouse"}}, c.Token("apps", "web"), ErrTokenReview, "token audiences"},
+		{"token for another audience, none configured", Rules{}, c.Token("apps", "web", kubetest.Audiences("vault")), ErrTokenReview, "token audiences"},
+		{"expired token", allowApps, c.Token("apps", "web", kubetest.ExpiresIn(-2*time.Minute)), ErrTokenReview, "service account token has expired"},
+		{"deleted service account", allowApps, deleted, ErrTokenReview, `serviceaccounts "gone" not found`},
+		{"token of another cluster", allowApps, other.Token("apps", "web"), ErrTokenReview, "invalid bearer token"},
+		{"forged signature", allowApps, c.Token("apps", "web", kubetest.SignedWith(other.SigningKey()), kubetest.KeyID(c.KeyID())), ErrTokenReview, "invalid bearer token"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,7 +97,7 @@ func TestLogin(t *testing.T) {
 		cl := clusterOf(c)
 		cl.ReviewMode = ReviewGateway
 		_, err := s.Login(context.Background(), Config{Cluster: cl}, mustJWT(t, c.Token("apps", "web")))
-		checkErr(t, err, errs.NotImplemented, "", "gateway token review is not available yet")
+		checkErr(t, err, errs.NotImplemented, nil, "gateway token review is not available yet")
 	})
 }
 
@@ -119,7 +119,7 @@ func TestLoginBearer(t *testing.T) {
 
 	cl.ReviewerJWT = ""
 	_, err := s.Login(context.Background(), Config{Cluster: cl}, mustJWT(t, jwt))
-	checkErr(t, err, errs.Unauthenticated, ErrNameTokenReview, "HTTP 403 to the login JWT")
+	checkErr(t, err, errs.Unauthenticated, ErrTokenReview, "HTTP 403 to the login JWT")
 	c.GrantAuthDelegator("apps", "web")
 	if _, err := s.Login(context.Background(), Config{Cluster: cl}, mustJWT(t, jwt)); err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestLoginLocalKeys(t *testing.T) {
 			}
 			before := c.TokenReviewCount()
 			_, err := s.Login(context.Background(), Config{Cluster: cl, Rules: tc.rules}, mustJWT(t, tc.jwt))
-			checkErr(t, err, errs.Unauthenticated, "", tc.msg)
+			checkErr(t, err, errs.Unauthenticated, nil, tc.msg)
 			if c.TokenReviewCount() != before {
 				t.Error("a JWT that failed the local check was sent to the API server")
 			}
@@ -188,18 +188,18 @@ func TestJudge(t *testing.T) {
 		st    authv1.TokenReviewStatus
 		sent  []string
 		rules Rules
-		errNm string
+		errNm error
 		msg   string
 	}{
-		{"authenticated with an error", authv1.TokenReviewStatus{Authenticated: true, Error: "boom", User: sa}, nil, Rules{}, ErrNameTokenReview, "did not authenticate the token: boom"},
-		{"not authenticated, no error", authv1.TokenReviewStatus{User: sa}, nil, Rules{}, ErrNameTokenReview, "Kubernetes token not authenticated"},
-		{"audience missing from answer", authv1.TokenReviewStatus{Authenticated: true, User: sa, Audiences: []string{"other"}}, []string{"gatehouse"}, Rules{}, "Unauthorized", `not valid for the audience "gatehouse"`},
-		{"no audiences in answer", authv1.TokenReviewStatus{Authenticated: true, User: sa}, []string{"gatehouse"}, Rules{}, "Unauthorized", "not valid for the audience"},
-		{"not a service account", authv1.TokenReviewStatus{Authenticated: true, User: authv1.UserInfo{Username: "alice"}}, nil, Rules{}, ErrNameUsername, `belongs to "alice"`},
-		{"five-part username", authv1.TokenReviewStatus{Authenticated: true, User: authv1.UserInfo{Username: "system:serviceaccount:a:b:c"}}, nil, Rules{}, ErrNameUsername, "not to a service account"},
-		{"empty namespace", authv1.TokenReviewStatus{Authenticated: true, User: authv1.UserInfo{Username: "system:serviceaccount::web"}}, nil, Rules{}, ErrNameUsername, "not to a service account"},
-		{"namespace", authv1.TokenReviewStatus{Authenticated: true, User: sa}, nil, Rules{Namespaces: Patterns{"prod"}}, "Unauthorized", `namespace "apps"`},
-		{"name", authv1.TokenReviewStatus{Authenticated: true, User: sa}, nil, Rules{Names: Patterns{"db-*"}}, "Unauthorized", `name "web"`},
+		{"authenticated with an error", authv1.TokenReviewStatus{Authenticated: true, Error: "boom", User: sa}, nil, Rules{}, ErrTokenReview, "did not authenticate the token: boom"},
+		{"not authenticated, no error", authv1.TokenReviewStatus{User: sa}, nil, Rules{}, ErrTokenReview, "Kubernetes token not authenticated"},
+		{"audience missing from answer", authv1.TokenReviewStatus{Authenticated: true, User: sa, Audiences: []string{"other"}}, []string{"gatehouse"}, Rules{}, nil, `not valid for the audience "gatehouse"`},
+		{"no audiences in answer", authv1.TokenReviewStatus{Authenticated: true, User: sa}, []string{"gatehouse"}, Rules{}, nil, "not valid for the audience"},
+		{"not a service account", authv1.TokenReviewStatus{Authenticated: true, User: authv1.UserInfo{Username: "alice"}}, nil, Rules{}, ErrUsername, `belongs to "alice"`},
+		{"five-part username", authv1.TokenReviewStatus{Authenticated: true, User: authv1.UserInfo{Username: "system:serviceaccount:a:b:c"}}, nil, Rules{}, ErrUsername, "not to a service account"},
+		{"empty namespace", authv1.TokenReviewStatus{Authenticated: true, User: authv1.UserInfo{Username: "system:serviceaccount::web"}}, nil, Rules{}, ErrUsername, "not to a service account"},
+		{"namespace", authv1.TokenReviewStatus{Authenticated: true, User: sa}, nil, Rules{Namespaces: Patterns{"prod"}}, nil, `namespace "apps"`},
+		{"name", authv1.TokenReviewStatus{Authenticated: true, User: sa}, nil, Rules{Names: Patterns{"db-*"}}, nil, `name "web"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,7 +262,7 @@ func TestLoginIssuer(t *testing.T) {
 				}
 				return
 			}
-			checkErr(t, err, errs.Unauthenticated, "", `invalid issuer (iss) claim: the jwt's iss "`)
+			checkErr(t, err, errs.Unauthenticated, nil, `invalid issuer (iss) claim: the jwt's iss "`)
 			if !errors.Is(err, ErrIssuerMismatch) {
 				t.Errorf("error %v is not ErrIssuerMismatch", err)
 			}

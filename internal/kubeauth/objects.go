@@ -3,6 +3,7 @@ package kubeauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -18,8 +19,9 @@ import (
 // Both need RBAC beyond system:auth-delegator: get on namespaces, get on
 // serviceaccounts. Errors name what to fix, as the TokenReview's do.
 
-// ErrNameObjectRead names a failed read of a namespace or service account.
-const ErrNameObjectRead = "KubernetesObjectReadError"
+// ErrObjectRead: a read of a namespace or service account was refused or
+// found nothing.
+var ErrObjectRead = errors.New("kubernetes: object read refused")
 
 // objectRead is one GET of a core object.
 type objectRead struct {
@@ -45,12 +47,12 @@ func (ac *apiClient) getObject(ctx context.Context, c Cluster, read objectRead, 
 	}
 	switch {
 	case ans.code == http.StatusUnauthorized:
-		return bearerRejected(req, ErrNameObjectRead)
+		return bearerRejected(req, ErrObjectRead)
 	case ans.code == http.StatusForbidden:
-		return errs.Named(errs.Unauthenticated, ErrNameObjectRead,
+		return errs.Because(errs.Unauthenticated, ErrObjectRead,
 			"%s may not read %s: the API server answered HTTP 403 to %s%s; grant it get on %s", bearerSubject(req), read.what, req.what, apiMessage(ans.body), read.resource)
 	case ans.code == http.StatusNotFound:
-		return errs.Named(errs.Unauthenticated, ErrNameObjectRead, "%s does not exist (HTTP 404 to %s)", read.what, req.what)
+		return errs.Because(errs.Unauthenticated, ErrObjectRead, "%s does not exist (HTTP 404 to %s)", read.what, req.what)
 	case ans.code < 200 || ans.code > 299:
 		return statusError(c, req, ans)
 	}
@@ -75,7 +77,7 @@ func bearerSubject(req apiRequest) string {
 // it needs, as Vault does.
 func (ac *apiClient) namespaceLabels(ctx context.Context, c Cluster, namespace string) (map[string]string, error) {
 	if c.ReviewerJWT == "" {
-		return nil, errs.Named(errs.Unauthenticated, ErrNameObjectRead,
+		return nil, errs.Because(errs.Unauthenticated, ErrObjectRead,
 			"namespace lookup failed: TokenReviewer JWT needs to be configured to use namespace selectors")
 	}
 	var ns corev1.Namespace

@@ -83,7 +83,7 @@ func TestLoginNamespaceSelector(t *testing.T) {
 		t.Fatalf("selected namespace: %+v, %v after %d requests (want a review and a namespace read)", sa, err, n)
 	}
 	_, err = login(clusterOf(c), rules, "other", "web")
-	checkErr(t, err, errs.Unauthenticated, "", `namespace "other" is not allowed, and its labels do not match the namespace selector "team=a"`)
+	checkErr(t, err, errs.Unauthenticated, nil, `namespace "other" is not allowed, and its labels do not match the namespace selector "team=a"`)
 	if !errors.Is(err, ErrNamespaceNotAllowed) {
 		t.Errorf("err %v is not ErrNamespaceNotAllowed", err)
 	}
@@ -105,7 +105,7 @@ func TestLoginNamespaceSelector(t *testing.T) {
 	// The reviewer may not read namespaces.
 	c.RevokeRead("kube-system", "gatehouse-reviewer", kubetest.ResourceNamespaces)
 	_, err = login(clusterOf(c), rules, "apps", "web")
-	checkErr(t, err, errs.Unauthenticated, ErrNameObjectRead, `namespace not authorized: "apps" is not an allowed namespace, and its labels could not be read to match the namespace selector: the token reviewer may not read namespace "apps": the API server answered HTTP 403`)
+	checkErr(t, err, errs.Unauthenticated, ErrObjectRead, `namespace not authorized: "apps" is not an allowed namespace, and its labels could not be read to match the namespace selector: the token reviewer may not read namespace "apps": the API server answered HTTP 403`)
 	if !strings.Contains(err.Error(), "grant it get on namespaces") || errors.Is(err, ErrNamespaceNotAllowed) {
 		t.Errorf("err = %v", err)
 	}
@@ -115,7 +115,7 @@ func TestLoginNamespaceSelector(t *testing.T) {
 	noReviewer := clusterOf(c)
 	noReviewer.ReviewerJWT = ""
 	_, err = login(noReviewer, rules, "apps", "web")
-	checkErr(t, err, errs.Unauthenticated, ErrNameObjectRead, "TokenReviewer JWT needs to be configured to use namespace selectors")
+	checkErr(t, err, errs.Unauthenticated, ErrObjectRead, "TokenReviewer JWT needs to be configured to use namespace selectors")
 }
 
 // TestLoginLocalNamespaceSelector: local mode judges the verified claims
@@ -154,7 +154,7 @@ func TestServiceAccountAnnotations(t *testing.T) {
 	cl := clusterOf(c)
 
 	_, err := s.ServiceAccountAnnotations(context.Background(), cl, jwt, "apps", "web")
-	checkErr(t, err, errs.Unauthenticated, ErrNameObjectRead, `the token reviewer may not read service account "apps/web"`)
+	checkErr(t, err, errs.Unauthenticated, ErrObjectRead, `the token reviewer may not read service account "apps/web"`)
 	if !strings.Contains(err.Error(), "grant it get on serviceaccounts") {
 		t.Errorf("err = %v", err)
 	}
@@ -164,12 +164,12 @@ func TestServiceAccountAnnotations(t *testing.T) {
 		t.Fatalf("annotations = %v, %v", got, err)
 	}
 	_, err = s.ServiceAccountAnnotations(context.Background(), cl, jwt, "apps", "gone")
-	checkErr(t, err, errs.Unauthenticated, ErrNameObjectRead, `service account "apps/gone" does not exist`)
+	checkErr(t, err, errs.Unauthenticated, ErrObjectRead, `service account "apps/gone" does not exist`)
 
 	noReviewer := cl
 	noReviewer.ReviewerJWT = ""
 	_, err = s.ServiceAccountAnnotations(context.Background(), noReviewer, jwt, "apps", "web")
-	checkErr(t, err, errs.Unauthenticated, ErrNameObjectRead, "the login JWT's service account (no token reviewer JWT is configured) may not read")
+	checkErr(t, err, errs.Unauthenticated, ErrObjectRead, "the login JWT's service account (no token reviewer JWT is configured) may not read")
 	c.GrantRead("apps", "web", kubetest.ResourceServiceAccounts)
 	if got, err := s.ServiceAccountAnnotations(context.Background(), noReviewer, jwt, "apps", "web"); err != nil || !maps.Equal(got, want) {
 		t.Errorf("with the login JWT: %v, %v", got, err)

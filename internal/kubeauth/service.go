@@ -244,7 +244,7 @@ func (s *Service) Probe(ctx context.Context, c Cluster) error {
 	if e.Code == errs.Internal {
 		return err
 	}
-	return &errs.Error{Code: errs.BadRequest, Name: e.ErrorName(), Err: err,
+	return &errs.Error{Code: errs.BadRequest, Err: err,
 		Message: "the Kubernetes API server check failed, nothing was changed: " + e.Message}
 }
 

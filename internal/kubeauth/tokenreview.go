@@ -26,16 +26,26 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 )
 
-// Error names, as the Infisical API shows them in "error".
-const (
-	ErrNameTokenReview       = "KubernetesTokenReviewError"
-	ErrNameConnectionRefused = "KubernetesConnectionRefused"
-	ErrNameHostNotFound      = "KubernetesHostNotFound"
-	ErrNameConnectionTimeout = "KubernetesConnectionTimeout"
-	ErrNameCertificate       = "KubernetesCertificateError"
-	ErrNameAPI               = "KubernetesApiError"
-	ErrNameUsername          = "KubernetesUsernameParseError"
-	ErrNameMalformedJWT      = "KubernetesJwtMalformed"
+// Which failure a login or check met: the cause (errors.Is) of the domain
+// error returned; each front end words them its own way. "Token
+// rejected" and "API server down" stay distinct even where an API
+// answers both alike.
+var (
+	// ErrTokenReview: the API server did not accept the JWT, or refused
+	// the bearer of the review (401, 403).
+	ErrTokenReview       = errors.New("kubernetes: token review refused")
+	ErrConnectionRefused = errors.New("kubernetes: connection refused")
+	ErrHostNotFound      = errors.New("kubernetes: host not found")
+	ErrConnectionTimeout = errors.New("kubernetes: no answer in time")
+	ErrCertificate       = errors.New("kubernetes: TLS certificate or protocol")
+	// ErrAPI: the API server failed (5xx, 429), answered something else,
+	// or the connection broke.
+	ErrAPI = errors.New("kubernetes: API server failed")
+	// ErrUsername: the reviewed username is not a service account's.
+	ErrUsername = errors.New("kubernetes: not a service account")
+	// ErrMalformedJWT: the login JWT is not a JWT (or not one that can be
+	// verified).
+	ErrMalformedJWT = errors.New("kubernetes: malformed JWT")
 )
 
 // DefaultTimeout bounds one call to an API server (--kube-timeout).
@@ -232,7 +242,7 @@ func (ac *apiClient) call(ctx context.Context, c Cluster, req apiRequest) (apiAn
 		return apiAnswer{}, ac.transportError(c, err)
 	}
 	if len(raw) > maxResponseBytes {
-		return apiAnswer{}, errs.Named(errs.BadGateway, ErrNameAPI,
+		return apiAnswer{}, errs.Because(errs.BadGateway, ErrAPI,
 			"the Kubernetes API server at %s answered more than %d KiB to %s; check that kubernetesHost is the API server", c.Host, maxResponseBytes>>10, req.what)
 	}
 	return apiAnswer{code: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: raw}, nil
@@ -269,9 +279,9 @@ func (ac *apiClient) review(ctx context.Context, c Cluster, req reviewRequest) (
 	}
 	switch {
 	case ans.code == http.StatusUnauthorized:
-		return authv1.TokenReviewStatus{}, bearerRejected(call, ErrNameTokenReview)
+		return authv1.TokenReviewStatus{}, bearerRejected(call, ErrTokenReview)
 	case ans.code == http.StatusForbidden:
-		return authv1.TokenReviewStatus{}, errs.Named(errs.Unauthenticated, ErrNameTokenReview,
+		return authv1.TokenReviewStatus{}, errs.Because(errs.Unauthenticated, ErrTokenReview,
 			"the token reviewer lacks the system:auth-delegator ClusterRole binding: the API server answered HTTP 403 to %s%s; bind that service account to system:auth-delegator",
 			call.bearerName(), apiMessage(ans.body))
 	case ans.code < 200 || ans.code > 299:
@@ -284,13 +294,13 @@ func (ac *apiClient) review(ctx context.Context, c Cluster, req reviewRequest) (
 	return tr.Status, nil
 }
 
-// bearerRejected is the API server's 401 to req's bearer, named name.
-func bearerRejected(req apiRequest, name string) error {
+// bearerRejected is the API server's 401 to req's bearer, of kind kind.
+func bearerRejected(req apiRequest, kind error) error {
 	if req.bearerIsLoginJWT {
-		return errs.Named(errs.Unauthenticated, name,
+		return errs.Because(errs.Unauthenticated, kind,
 			"the Kubernetes API server rejected %s (HTTP 401): it is invalid or expired", req.bearerName())
 	}
-	return errs.Named(errs.Unauthenticated, name,
+	return errs.Because(errs.Unauthenticated, kind,
 		"token reviewer JWT is invalid or expired (the Kubernetes API server answered %s with HTTP 401); set a current tokenReviewerJwt", req.what)
 }
 
@@ -300,19 +310,19 @@ func statusError(c Cluster, req apiRequest, ans apiAnswer) error {
 	detail := apiMessage(ans.body)
 	switch code := ans.code; {
 	case code >= 500:
-		return errs.Named(errs.BadGateway, ErrNameAPI,
+		return errs.Because(errs.BadGateway, ErrAPI,
 			"the Kubernetes API server at %s failed %s with HTTP %d%s; check the API server's health and retry", c.Host, req.what, code, detail)
 	case code == http.StatusTooManyRequests:
-		return errs.Named(errs.BadGateway, ErrNameAPI,
+		return errs.Because(errs.BadGateway, ErrAPI,
 			"the Kubernetes API server at %s is shedding load (HTTP 429)%s; retry later", c.Host, detail)
 	}
-	return errs.Named(errs.BadGateway, ErrNameAPI,
+	return errs.Because(errs.BadGateway, ErrAPI,
 		"the Kubernetes API server at %s answered %s with HTTP %d%s; check that kubernetesHost is the API server's URL", c.Host, req.what, ans.code, detail)
 }
 
 // notTheAnswer is a 2xx answer to req that is not the expected object.
 func notTheAnswer(c Cluster, req apiRequest, ans apiAnswer, want string) error {
-	return errs.Named(errs.BadGateway, ErrNameAPI,
+	return errs.Because(errs.BadGateway, ErrAPI,
 		"the Kubernetes API server at %s answered %s (HTTP %d) with something that is not %s (%s); check that kubernetesHost is the API server and not a proxy or load balancer page",
 		c.Host, req.what, ans.code, want, describeBody(ans.contentType, ans.body))
 }
@@ -342,32 +352,34 @@ func (ac *apiClient) transportError(c Cluster, err error) error {
 	var verifyErr *tls.CertificateVerificationError
 	var recordErr tls.RecordHeaderError
 	var netErr net.Error
-	e := &errs.Error{Code: errs.BadGateway, Err: err}
+	e := &errs.Error{Code: errs.BadGateway}
+	var kind error
 	switch {
 	case errors.Is(err, ErrMetadataAddress):
-		e.Name = ErrNameAPI
+		kind = ErrAPI
 		e.Message = fmt.Sprintf("the Kubernetes API server at %s resolves to a link-local or cloud metadata address: Gatehouse does not connect there without TLS verification, since the JWT it sends could reach a metadata service; set caCert (verifyTlsCertificate=true) or use the API server's own address", c.Host)
 	case errors.As(err, &dnsErr):
-		e.Name = ErrNameHostNotFound
+		kind = ErrHostNotFound
 		e.Message = fmt.Sprintf("the Kubernetes API server host %q was not found (DNS lookup failed); check kubernetesHost", dnsErr.Name)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		e.Name = ErrNameConnectionRefused
+		kind = ErrConnectionRefused
 		e.Message = fmt.Sprintf("the connection to the Kubernetes API server at %s was refused; check kubernetesHost (host and port) and that the API server is running", c.Host)
 	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidCert), errors.As(err, &verifyErr):
-		e.Name = ErrNameCertificate
+		kind = ErrCertificate
 		e.Message = fmt.Sprintf("TLS certificate verification of the Kubernetes API server at %s failed (%s); set caCert to the CA that signed the API server's certificate, or verifyTlsCertificate=false to skip verification", c.Host, certProblem(err))
 	case errors.As(err, &recordErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		// net/http turns a RecordHeaderError that looks like HTTP into
 		// that untyped error.
-		e.Name = ErrNameCertificate
+		kind = ErrCertificate
 		e.Message = fmt.Sprintf("the server at %s does not speak TLS; kubernetesHost must be the API server's HTTPS address", c.Host)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		e.Name = ErrNameConnectionTimeout
+		kind = ErrConnectionTimeout
 		e.Message = fmt.Sprintf("the Kubernetes API server at %s did not answer within %s; check kubernetesHost, the network path and firewalls", c.Host, ac.timeout)
 	default:
-		e.Name = ErrNameAPI
+		kind = ErrAPI
 		e.Message = fmt.Sprintf("the connection to the Kubernetes API server at %s failed before an answer (%s); check kubernetesHost and the API server's health", c.Host, connProblem(err))
 	}
+	e.Err = fmt.Errorf("%w: %w", kind, err)
 	return e
 }
 

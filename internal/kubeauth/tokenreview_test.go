@@ -3,6 +3,7 @@ package kubeauth
 import (
 	"context"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -44,14 +45,14 @@ func refusedHost(t *testing.T) string {
 	return "https://" + addr
 }
 
-func checkErr(t *testing.T, err error, code errs.Code, name, msg string) {
+func checkErr(t *testing.T, err error, code errs.Code, kind error, msg string) {
 	t.Helper()
 	if err == nil {
-		t.Fatalf("no error, want %v %s %q", code, name, msg)
+		t.Fatalf("no error, want %v %v %q", code, kind, msg)
 	}
 	e := errs.As(err)
-	if e.Code != code || (name != "" && e.ErrorName() != name) || !strings.Contains(e.Message, msg) {
-		t.Fatalf("err = code %v name %s message %q\nwant code %v name %s message containing %q", e.Code, e.ErrorName(), e.Message, code, name, msg)
+	if e.Code != code || (kind != nil && !errors.Is(err, kind)) || !strings.Contains(e.Message, msg) {
+		t.Fatalf("err = %v, code %v message %q\nwant code %v kind %v message containing %q", err, e.Code, e.Message, code, kind, msg)
 	}
 }
 
@@ -84,42 +85,42 @@ func TestTokenReviewFailures(t *testing.T) {
 		modify func(*Cluster)
 		fault  func()
 		code   errs.Code
-		errNm  string
+		errNm  error
 		msg    string
 	}{
 		{"connection refused", func(cl *Cluster) { cl.Host = refusedHost(t) }, nil,
-			errs.BadGateway, ErrNameConnectionRefused, "was refused"},
+			errs.BadGateway, ErrConnectionRefused, "was refused"},
 		{"host not found", func(cl *Cluster) { cl.Host = "https://gatehouse-no-such-host.invalid" }, nil,
-			errs.BadGateway, ErrNameHostNotFound, `"gatehouse-no-such-host.invalid" was not found`},
+			errs.BadGateway, ErrHostNotFound, `"gatehouse-no-such-host.invalid" was not found`},
 		{"slow server", nil, func() { c.SetLatency(time.Hour) },
-			errs.BadGateway, ErrNameConnectionTimeout, "did not answer within 300ms"},
+			errs.BadGateway, ErrConnectionTimeout, "did not answer within 300ms"},
 		{"wrong CA", func(cl *Cluster) { cl.CACert = other.CAPEM() }, nil,
-			errs.BadGateway, ErrNameCertificate, "signed by an authority that caCert does not hold"},
+			errs.BadGateway, ErrCertificate, "signed by an authority that caCert does not hold"},
 		{"self-signed server", func(cl *Cluster) { cl.Host = selfSigned.URL }, nil,
-			errs.BadGateway, ErrNameCertificate, "TLS certificate verification"},
+			errs.BadGateway, ErrCertificate, "TLS certificate verification"},
 		{"not TLS", func(cl *Cluster) { cl.Host = "https://" + strings.TrimPrefix(plain.URL, "http://") }, nil,
-			errs.BadGateway, ErrNameCertificate, "does not speak TLS"},
+			errs.BadGateway, ErrCertificate, "does not speak TLS"},
 		{"certificate for another name", func(cl *Cluster) {
 			cl.Host, cl.CACert = "https://localhost:"+strconv.Itoa(huge.Listener.Addr().(*net.TCPAddr).Port), hugeCA
-		}, nil, errs.BadGateway, ErrNameCertificate, "not localhost"},
+		}, nil, errs.BadGateway, ErrCertificate, "not localhost"},
 		{"answer too large", func(cl *Cluster) { cl.Host, cl.CACert = huge.URL, hugeCA }, nil,
-			errs.BadGateway, ErrNameAPI, "answered more than 256 KiB"},
+			errs.BadGateway, ErrAPI, "answered more than 256 KiB"},
 		{"500", nil, func() { c.FailNext(kubetest.FaultInternalError, 1) },
-			errs.BadGateway, ErrNameAPI, "HTTP 500"},
+			errs.BadGateway, ErrAPI, "HTTP 500"},
 		{"429", nil, func() { c.FailNext(kubetest.FaultTooManyRequests, 1) },
-			errs.BadGateway, ErrNameAPI, "HTTP 429"},
+			errs.BadGateway, ErrAPI, "HTTP 429"},
 		{"garbage", nil, func() { c.FailNext(kubetest.FaultGarbage, 1) },
-			errs.BadGateway, ErrNameAPI, "not a TokenReview"},
+			errs.BadGateway, ErrAPI, "not a TokenReview"},
 		{"dropped connection", nil, func() { c.FailNext(kubetest.FaultDrop, 1) },
-			errs.BadGateway, ErrNameAPI, "failed before an answer"},
+			errs.BadGateway, ErrAPI, "failed before an answer"},
 		{"reviewer JWT invalid", func(cl *Cluster) { cl.ReviewerJWT = "not-a-token" }, nil,
-			errs.Unauthenticated, ErrNameTokenReview, "token reviewer JWT is invalid or expired"},
+			errs.Unauthenticated, ErrTokenReview, "token reviewer JWT is invalid or expired"},
 		{"reviewer JWT of another cluster", func(cl *Cluster) { cl.ReviewerJWT = secret.Secret(other.ReviewerToken("kube-system", "r")) }, nil,
-			errs.Unauthenticated, ErrNameTokenReview, "token reviewer JWT is invalid or expired"},
+			errs.Unauthenticated, ErrTokenReview, "token reviewer JWT is invalid or expired"},
 		{"reviewer without auth-delegator", func(cl *Cluster) { cl.ReviewerJWT = secret.Secret(c.Token("kube-system", "no-rbac")) }, nil,
-			errs.Unauthenticated, ErrNameTokenReview, "lacks the system:auth-delegator ClusterRole binding: the API server answered HTTP 403 to the token reviewer JWT"},
+			errs.Unauthenticated, ErrTokenReview, "lacks the system:auth-delegator ClusterRole binding: the API server answered HTTP 403 to the token reviewer JWT"},
 		{"login JWT as bearer without auth-delegator", func(cl *Cluster) { cl.ReviewerJWT = "" }, nil,
-			errs.Unauthenticated, ErrNameTokenReview, "403 to the login JWT (no token reviewer JWT is configured"},
+			errs.Unauthenticated, ErrTokenReview, "403 to the login JWT (no token reviewer JWT is configured"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,16 +230,16 @@ func TestProbe(t *testing.T) {
 	cases := []struct {
 		name   string
 		modify func(*Cluster)
-		errNm  string
+		errNm  error
 		msg    string
 	}{
-		{"host unreachable", func(cl *Cluster) { cl.Host = refusedHost(t) }, ErrNameConnectionRefused, "was refused"},
-		{"name not found", func(cl *Cluster) { cl.Host = "https://gatehouse-probe.invalid" }, ErrNameHostNotFound, "was not found"},
-		{"TLS verification", func(cl *Cluster) { cl.CACert = kubetest.New(t).CAPEM() }, ErrNameCertificate, "TLS certificate verification"},
+		{"host unreachable", func(cl *Cluster) { cl.Host = refusedHost(t) }, ErrConnectionRefused, "was refused"},
+		{"name not found", func(cl *Cluster) { cl.Host = "https://gatehouse-probe.invalid" }, ErrHostNotFound, "was not found"},
+		{"TLS verification", func(cl *Cluster) { cl.CACert = kubetest.New(t).CAPEM() }, ErrCertificate, "TLS certificate verification"},
 		{"reviewer invalid", func(cl *Cluster) {
 			cl.ReviewerJWT = secret.Secret(c.Token("kube-system", "r", kubetest.ExpiresIn(-time.Hour)))
-		}, ErrNameTokenReview, "token reviewer JWT is invalid or expired"},
-		{"reviewer not delegated", func(cl *Cluster) { cl.ReviewerJWT = secret.Secret(c.Token("kube-system", "plain")) }, ErrNameTokenReview, "lacks the system:auth-delegator"},
+		}, ErrTokenReview, "token reviewer JWT is invalid or expired"},
+		{"reviewer not delegated", func(cl *Cluster) { cl.ReviewerJWT = secret.Secret(c.Token("kube-system", "plain")) }, ErrTokenReview, "lacks the system:auth-delegator"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,8 +11,10 @@
 //     atomically in the store; renewal spends none.
 //   - Each use must come from an address inside the issuing auth method's
 //     current trusted-IP list.
-//   - Every failure to authenticate is a 401 with a machine-readable name
-//     that tells the client to log in again.
+//   - Every failure to authenticate is an errs.Unauthenticated error (an
+//     address outside the trusted IPs: errs.Forbidden) whose cause is one
+//     of the sentinels below and whose message tells the client to log in
+//     again; each front end picks its status and wording.
 package token
 
 import (
@@ -37,15 +39,16 @@ import (
 // DefaultMaxAge is the default hard cap on a non-periodic token's life.
 const DefaultMaxAge = 90 * 24 * time.Hour
 
-// Error names, as the Infisical front end shows them in "error".
-const (
-	ErrNameMalformed     = "TokenMalformed"
-	ErrNameInvalid       = "TokenInvalid"
-	ErrNameExpired       = "TokenExpired"
-	ErrNameRevoked       = "TokenRevoked"
-	ErrNameMaxTTLReached = "TokenMaxTTLReached"
-	ErrNameUsesExhausted = "TokenUsesExhausted"
-	ErrNameIPDenied      = "TokenIPDenied"
+// Why a presented token is refused: the cause (errors.Is) of the domain
+// error a check returns. Each front end words them its own way.
+var (
+	ErrMalformed     = errors.New("token: malformed")
+	ErrInvalid       = errors.New("token: unknown")
+	ErrExpired       = errors.New("token: expired")
+	ErrRevoked       = errors.New("token: revoked")
+	ErrMaxTTLReached = errors.New("token: max TTL reached")
+	ErrUsesExhausted = errors.New("token: uses exhausted")
+	ErrIPDenied      = errors.New("token: client address not trusted")
 )
 
 const reLogin = "; log in again to get a new token"
@@ -387,11 +390,11 @@ func (s *Service) live(ctx context.Context, raw string, client netip.Addr) (stor
 		copy(h[:], s.devRootHash)
 	default:
 		// Rejected before any store access.
-		return store.TokenCheck{}, errs.Named(errs.Unauthenticated, ErrNameMalformed, "the access token is malformed (not a Gatehouse access token or a damaged copy)"+reLogin)
+		return store.TokenCheck{}, errs.Because(errs.Unauthenticated, ErrMalformed, "the access token is malformed (not a Gatehouse access token or a damaged copy)"+reLogin)
 	}
 	c, err := s.store.GetTokenCheck(ctx, h[:])
 	if errors.Is(err, store.ErrNotFound) {
-		return store.TokenCheck{}, errs.Named(errs.Unauthenticated, ErrNameInvalid, "the access token is not valid"+reLogin)
+		return store.TokenCheck{}, errs.Because(errs.Unauthenticated, ErrInvalid, "the access token is not valid"+reLogin)
 	}
 	if err != nil {
 		return store.TokenCheck{}, unavailable(err)
@@ -418,7 +421,7 @@ func checkState(rec store.AccessToken, now time.Time) error {
 		if rec.MaxTTL > 0 && !now.Before(maxTTLEnd(rec)) {
 			return maxTTLReached()
 		}
-		return errs.Named(errs.Unauthenticated, ErrNameExpired, "the access token has expired"+reLogin)
+		return errs.Because(errs.Unauthenticated, ErrExpired, "the access token has expired"+reLogin)
 	case rec.NumUsesLimit > 0 && rec.NumUses >= rec.NumUsesLimit:
 		return usesExhausted()
 	}
@@ -469,19 +472,19 @@ func checkTrustedIPs(c store.TokenCheck, client netip.Addr) error {
 	if ok {
 		return nil
 	}
-	return errs.Named(errs.Forbidden, ErrNameIPDenied, "this access token may not be used from IP address %s", client)
+	return errs.Because(errs.Forbidden, ErrIPDenied, "this access token may not be used from IP address %s", client)
 }
 
 func revoked() error {
-	return errs.Named(errs.Unauthenticated, ErrNameRevoked, "the access token has been revoked"+reLogin)
+	return errs.Because(errs.Unauthenticated, ErrRevoked, "the access token has been revoked"+reLogin)
 }
 
 func maxTTLReached() error {
-	return errs.Named(errs.Unauthenticated, ErrNameMaxTTLReached, "the access token has reached its max TTL and cannot be renewed"+reLogin)
+	return errs.Because(errs.Unauthenticated, ErrMaxTTLReached, "the access token has reached its max TTL and cannot be renewed"+reLogin)
 }
 
 func usesExhausted() error {
-	return errs.Named(errs.Unauthenticated, ErrNameUsesExhausted, "the access token has used up its allowed number of uses"+reLogin)
+	return errs.Because(errs.Unauthenticated, ErrUsesExhausted, "the access token has used up its allowed number of uses"+reLogin)
 }
 
 func unavailable(err error) error {

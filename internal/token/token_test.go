@@ -86,21 +86,22 @@ func (f *fixture) issue(t testing.TB, p store.TokenPolicy) string {
 	return issued.Token.Reveal()
 }
 
-// wantErr checks err's code and name ("" name = don't care; nil = success).
-func wantErr(t *testing.T, err error, code errs.Code, name string) {
+// wantErr checks err's code and kind (nil kind = don't care; code 0 and
+// nil kind = success).
+func wantErr(t *testing.T, err error, code errs.Code, kind error) {
 	t.Helper()
-	if name == "" && code == 0 {
+	if kind == nil && code == 0 {
 		if err != nil {
 			t.Fatalf("unexpected error: %v", err)
 		}
 		return
 	}
 	if err == nil {
-		t.Fatalf("want %s error, got success", name)
+		t.Fatalf("want %v error, got success", kind)
 	}
 	e := errs.As(err)
-	if e.Code != code || (name != "" && e.ErrorName() != name) {
-		t.Fatalf("got %v (%s, code %v), want %s (code %v)", err, e.ErrorName(), e.Code, name, code)
+	if e.Code != code || (kind != nil && !errors.Is(err, kind)) {
+		t.Fatalf("got %v (code %v), want %v (code %v)", err, e.Code, kind, code)
 	}
 }
 
@@ -127,7 +128,7 @@ func TestLifetimes(t *testing.T) {
 			start := f.clock.Now()
 			raw := f.issue(t, tc.policy)
 			rec, err := f.tokens.Lookup(ctx, raw, client)
-			wantErr(t, err, 0, "")
+			wantErr(t, err, 0, nil)
 			if got := rec.ExpiresAt.Sub(start); got != tc.wantExpiry {
 				t.Fatalf("expires after %v, want %v", got, tc.wantExpiry)
 			}
@@ -136,13 +137,13 @@ func TestLifetimes(t *testing.T) {
 			}
 			f.clock.Advance(tc.wantExpiry - time.Second)
 			_, err = f.tokens.Authenticate(ctx, raw, client)
-			wantErr(t, err, 0, "")
+			wantErr(t, err, 0, nil)
 			f.clock.Advance(time.Second)
 			_, err = f.tokens.Authenticate(ctx, raw, client)
 			if err == nil {
 				t.Fatal("token still valid at its expiry")
 			}
-			wantErr(t, err, errs.Unauthenticated, "")
+			wantErr(t, err, errs.Unauthenticated, nil)
 		})
 	}
 }
@@ -155,7 +156,7 @@ func TestRenewalShortenedAtAndRefusedAfterMaxTTL(t *testing.T) {
 
 	f.clock.Advance(90 * time.Second)
 	rec, err := f.tokens.Renew(ctx, raw, client, 0)
-	wantErr(t, err, 0, "")
+	wantErr(t, err, 0, nil)
 	if got := rec.ExpiresAt.Sub(start); got != 190*time.Second {
 		t.Fatalf("after first renewal expires at +%v, want +190s", got)
 	}
@@ -165,16 +166,16 @@ func TestRenewalShortenedAtAndRefusedAfterMaxTTL(t *testing.T) {
 
 	f.clock.Advance(90 * time.Second) // +180
 	rec, err = f.tokens.Renew(ctx, raw, client, 0)
-	wantErr(t, err, 0, "")
+	wantErr(t, err, 0, nil)
 	if got := token.ExpiresIn(rec, f.clock.Now()); got != 70 {
 		t.Errorf("renewal near max TTL: expiresIn = %d, want 70 (shortened at the max TTL)", got)
 	}
 
 	f.clock.Advance(70 * time.Second) // +250: max TTL reached
 	_, err = f.tokens.Renew(ctx, raw, client, 0)
-	wantErr(t, err, errs.Unauthenticated, token.ErrNameMaxTTLReached)
+	wantErr(t, err, errs.Unauthenticated, token.ErrMaxTTLReached)
 	_, err = f.tokens.Authenticate(ctx, raw, client)
-	wantErr(t, err, errs.Unauthenticated, token.ErrNameMaxTTLReached)
+	wantErr(t, err, errs.Unauthenticated, token.ErrMaxTTLReached)
 }
 
 func TestRenewAfterExpiryFails(t *testing.T) {
@@ -183,7 +184,7 @@ func TestRenewAfterExpiryFails(t *testing.T) {
 	raw := f.issue(t, store.TokenPolicy{TTL: 60, MaxTTL: 600})
 	f.clock.Advance(61 * time.Second)
 	_, err := f.tokens.Renew(ctx, raw, client, 0)
-	wantErr(t, err, errs.Unauthenticated, token.ErrNameExpired)
+	wantErr(t, err, errs.Unauthenticated, token.ErrExpired)
 }
 
 func TestRenewIncrementCappedByMaxTTL(t *testing.T) {
@@ -191,7 +192,7 @@ func TestRenewIncrementCappedByMaxTTL(t *testing.T) {
 	f := newFixture(t, 0)
 	raw := f.issue(t, store.TokenPolicy{TTL: 60, MaxTTL: 600})
 	rec, err := f.tokens.Renew(ctx, raw, client, 3600)
-	wantErr(t, err, 0, "")
+	wantErr(t, err, 0, nil)
 	if got := token.ExpiresIn(rec, f.clock.Now()); got != 600 {
 		t.Errorf("increment 3600 with max TTL 600: expiresIn = %d, want 600", got)
 	}
@@ -204,14 +205,14 @@ func TestPeriodicTokensLiveWhileRenewed(t *testing.T) {
 	for i := 0; i < 6; i++ { // six days, beyond the 2-day hard cap
 		f.clock.Advance(23 * time.Hour)
 		rec, err := f.tokens.Renew(ctx, raw, client, 0)
-		wantErr(t, err, 0, "")
+		wantErr(t, err, 0, nil)
 		if got := token.ExpiresIn(rec, f.clock.Now()); got != 86400 {
 			t.Fatalf("renewal %d: expiresIn = %d, want one period", i, got)
 		}
 	}
 	f.clock.Advance(24 * time.Hour) // missed a period
 	_, err := f.tokens.Authenticate(ctx, raw, client)
-	wantErr(t, err, errs.Unauthenticated, token.ErrNameExpired)
+	wantErr(t, err, errs.Unauthenticated, token.ErrExpired)
 }
 
 func TestUseLimit(t *testing.T) {
@@ -220,19 +221,19 @@ func TestUseLimit(t *testing.T) {
 	raw := f.issue(t, store.TokenPolicy{NumUsesLimit: 3})
 	for i := 0; i < 3; i++ {
 		_, err := f.tokens.Authenticate(ctx, raw, client)
-		wantErr(t, err, 0, "")
+		wantErr(t, err, 0, nil)
 		if i == 0 {
 			// Renewal and lookup spend no use.
 			_, err = f.tokens.Renew(ctx, raw, client, 0)
-			wantErr(t, err, 0, "")
+			wantErr(t, err, 0, nil)
 			_, err = f.tokens.Lookup(ctx, raw, client)
-			wantErr(t, err, 0, "")
+			wantErr(t, err, 0, nil)
 		}
 	}
 	_, err := f.tokens.Authenticate(ctx, raw, client)
-	wantErr(t, err, errs.Unauthenticated, token.ErrNameUsesExhausted)
+	wantErr(t, err, errs.Unauthenticated, token.ErrUsesExhausted)
 	_, err = f.tokens.Renew(ctx, raw, client, 0)
-	wantErr(t, err, errs.Unauthenticated, token.ErrNameUsesExhausted)
+	wantErr(t, err, errs.Unauthenticated, token.ErrUsesExhausted)
 }
 
 func TestUseLimitUnderConcurrency(t *testing.T) {
@@ -249,7 +250,7 @@ func TestUseLimitUnderConcurrency(t *testing.T) {
 			switch {
 			case err == nil:
 				ok.Add(1)
-			case errs.As(err).ErrorName() == token.ErrNameUsesExhausted:
+			case errors.Is(err, token.ErrUsesExhausted):
 				exhausted.Add(1)
 			default:
 				t.Errorf("unexpected error: %v", err)
@@ -292,10 +293,10 @@ func TestTrustedIPsFollowTheCurrentConfig(t *testing.T) {
 	for _, tc := range cases {
 		_, err := f.tokens.Authenticate(ctx, raw, netip.MustParseAddr(tc.addr))
 		if tc.ok {
-			wantErr(t, err, 0, "")
+			wantErr(t, err, 0, nil)
 			continue
 		}
-		wantErr(t, err, errs.Forbidden, token.ErrNameIPDenied)
+		wantErr(t, err, errs.Forbidden, token.ErrIPDenied)
 		if want := netip.MustParseAddr(tc.addr).Unmap().String(); !strings.Contains(err.Error(), want) {
 			t.Errorf("denial for %s does not name the address: %v", tc.addr, err)
 		}
@@ -306,7 +307,7 @@ func TestTrustedIPsFollowTheCurrentConfig(t *testing.T) {
 	// Tightening the list applies to tokens already issued.
 	setIPs("10.1.0.0/16")
 	_, err := f.tokens.Authenticate(ctx, raw, netip.MustParseAddr("10.2.0.1"))
-	wantErr(t, err, errs.Forbidden, token.ErrNameIPDenied)
+	wantErr(t, err, errs.Forbidden, token.ErrIPDenied)
 }
 
 func TestRejectedTokens(t *testing.T) {
@@ -326,22 +327,22 @@ func TestRejectedTokens(t *testing.T) {
 	}
 	cases := []struct {
 		name, raw    string
-		errName      string
+		kind         error
 		touchesStore bool
 	}{
-		{"empty", "", token.ErrNameMalformed, false},
-		{"garbage", "hello", token.ErrNameMalformed, false},
-		{"jwt", "eyJhbGciOiJIUzI1NiJ9.e30.sig", token.ErrNameMalformed, false},
-		{"bad checksum", string(flipped), token.ErrNameMalformed, false},
-		{"client secret kind", mustSecret(t, secret.KindClientSecret), token.ErrNameMalformed, false},
-		{"unknown", unknown.Reveal(), token.ErrNameInvalid, true},
-		{"revoked", revokedTok, token.ErrNameRevoked, true},
+		{"empty", "", token.ErrMalformed, false},
+		{"garbage", "hello", token.ErrMalformed, false},
+		{"jwt", "eyJhbGciOiJIUzI1NiJ9.e30.sig", token.ErrMalformed, false},
+		{"bad checksum", string(flipped), token.ErrMalformed, false},
+		{"client secret kind", mustSecret(t, secret.KindClientSecret), token.ErrMalformed, false},
+		{"unknown", unknown.Reveal(), token.ErrInvalid, true},
+		{"revoked", revokedTok, token.ErrRevoked, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := f.store.lookups.Load()
 			_, err := f.tokens.Authenticate(ctx, tc.raw, client)
-			wantErr(t, err, errs.Unauthenticated, tc.errName)
+			wantErr(t, err, errs.Unauthenticated, tc.kind)
 			if touched := f.store.lookups.Load() != before; touched != tc.touchesStore {
 				t.Errorf("store touched = %v, want %v", touched, tc.touchesStore)
 			}
@@ -368,7 +369,7 @@ func TestRevokeScopes(t *testing.T) {
 	}
 	for _, raw := range []string{a, b} {
 		_, err := f.tokens.Authenticate(ctx, raw, client)
-		wantErr(t, err, errs.Unauthenticated, token.ErrNameRevoked)
+		wantErr(t, err, errs.Unauthenticated, token.ErrRevoked)
 	}
 }
 

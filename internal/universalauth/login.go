@@ -17,8 +17,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
-// ErrNameLockedOut is the machine-readable name of a lockout refusal.
-const ErrNameLockedOut = "LockedOut"
+// ErrLockedOut is the cause of a login refused by a lockout in force.
+var ErrLockedOut = errors.New("universal auth: locked out")
 
 // LoginInput is one login attempt.
 type LoginInput struct {
@@ -31,17 +31,20 @@ type LoginInput struct {
 // checks run in this order, each on its own atomically:
 //
 //  1. the client ID names a Universal Auth method;
-//  2. the caller's address is in the method's clientSecretTrustedIps (403);
-//  3. no lockout is active for (client ID, caller's address) (429);
+//  2. the caller's address is in the method's clientSecretTrustedIps
+//     (errs.Forbidden);
+//  3. no lockout is active for (client ID, caller's address)
+//     (errs.TooManyRequests, ErrLockedOut);
 //  4. the secret is an unrevoked, unexpired secret of that client ID;
 //  5. one use of the secret is consumed, if it is below its limit (one
 //     store statement, so concurrent logins never exceed the limit), in
 //     the same transaction that stores the token and the login's audit
 //     event (store.IssueAccessToken): a login writes all or nothing.
 //
-// Every other failure is one generic 401 "invalid credentials", so that a
-// caller learns nothing about which part was wrong. Every attempt is
-// audited with its true reason; the secret never is.
+// Every other failure is one generic errs.Unauthenticated "invalid
+// credentials", so that a caller learns nothing about which part was
+// wrong. Every attempt is audited with its true reason; the secret never
+// is.
 //
 // Lockout counts the failures that guessing produces (see failure); a
 // successful login resets the counter of its (client ID, address). The
@@ -279,7 +282,7 @@ func invalidCredentials() error {
 
 func lockedOut(l store.Lockout, now time.Time) error {
 	wait := int64((l.LockedUntil.Sub(now) + time.Second - 1) / time.Second)
-	return errs.Named(errs.TooManyRequests, ErrNameLockedOut,
+	return errs.Because(errs.TooManyRequests, ErrLockedOut,
 		"This client ID is temporarily locked out from your address after %d failed logins; try again in %d seconds", l.FailedAttempts, wait)
 }
 

@@ -3,6 +3,7 @@ package universalauth_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -347,8 +348,8 @@ func TestLockout(t *testing.T) {
 			if err == nil || errs.CodeOf(err) != st.code || !strings.Contains(errs.As(err).Message, st.msg) {
 				t.Fatalf("%s: got %v, want %v %q", st.name, err, st.code, st.msg)
 			}
-			if st.code == errs.TooManyRequests && errs.As(err).Name != universalauth.ErrNameLockedOut {
-				t.Errorf("%s: error name %q", st.name, errs.As(err).Name)
+			if st.code == errs.TooManyRequests && !errors.Is(err, universalauth.ErrLockedOut) {
+				t.Errorf("%s: %v is not ErrLockedOut", st.name, err)
 			}
 		}
 	}

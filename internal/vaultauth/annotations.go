@@ -37,7 +37,7 @@ func (s *Service) aliasMetadata(ctx context.Context, c kubeauth.Cluster, jwt kub
 	annotations, err := s.kube.ServiceAccountAnnotations(ctx, c, jwt, sa.Namespace, sa.Name)
 	if err != nil {
 		e := errs.As(err)
-		return nil, &errs.Error{Code: e.Code, Name: e.Name, Err: err,
+		return nil, &errs.Error{Code: e.Code, Err: err,
 			Message: "use_annotations_as_alias_metadata: reading the service account's annotations failed: " + e.Message}
 	}
 	out := map[string]string{}

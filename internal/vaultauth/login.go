@@ -190,7 +190,7 @@ func reword(err error, r Role) error {
 	default:
 		return err
 	}
-	return &errs.Error{Code: e.Code, Name: e.Name, Message: msg, Err: err}
+	return &errs.Error{Code: e.Code, Message: msg, Err: err}
 }
 
 func quote(s string) string { return `"` + clip(s, 200) + `"` }

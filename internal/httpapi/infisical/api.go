@@ -69,7 +69,7 @@ func Register(mux *http.ServeMux, d Deps) {
 // handlers never write error JSON themselves.
 func (a *API) serve(fn func(*http.Request) (int, any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status, body, err := fn(r)
+		status, body, err := httpapi.Call(fn, r)
 		if err != nil {
 			writeError(w, r, a.Logger, err)
 			return
@@ -95,7 +95,7 @@ func (a *API) principalAndBody(r *http.Request, v any) (identity.Principal, erro
 }
 
 func (a *API) notFound(r *http.Request) (int, any, error) {
-	return 0, nil, errs.Named(errs.NotFound, "NotFound", "Route %s:%s not found", r.Method, r.URL.Path)
+	return 0, nil, errs.New(errs.NotFound, "Route %s:%s not found", r.Method, r.URL.Path)
 }
 
 func (a *API) status(r *http.Request) (int, any, error) {

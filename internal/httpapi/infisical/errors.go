@@ -9,7 +9,11 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+	"github.com/gatehouse-dev/gatehouse/internal/universalauth"
 )
 
 // errInvalidText answers a value the store cannot keep (store.ErrInvalid):
@@ -32,6 +36,66 @@ var statusOf = map[errs.Code]int{
 	errs.NotImplemented:  http.StatusNotImplemented,
 }
 
+// codeNames are the "error" of each code, unless the failure has a name
+// of its own (names).
+var codeNames = map[errs.Code]string{
+	errs.Internal:        "InternalServerError",
+	errs.Invalid:         "ValidationFailure",
+	errs.BadRequest:      "BadRequest",
+	errs.Unauthenticated: "Unauthorized",
+	errs.Forbidden:       "PermissionDenied",
+	errs.NotFound:        "NotFound",
+	errs.Conflict:        "Conflict",
+	errs.TooLarge:        "PayloadTooLarge",
+	errs.TooManyRequests: "TooManyRequests",
+	errs.BadGateway:      "BadGateway",
+	errs.Unavailable:     "ServiceUnavailable",
+	errs.NotImplemented:  "NotImplemented",
+}
+
+// names are the failures with an "error" of their own, by the domain
+// sentinel in their chain; the first that matches wins.
+var names = []struct {
+	kind error
+	name string
+}{
+	{token.ErrMalformed, "TokenMalformed"},
+	{token.ErrInvalid, "TokenInvalid"},
+	{token.ErrExpired, "TokenExpired"},
+	{token.ErrRevoked, "TokenRevoked"},
+	{token.ErrMaxTTLReached, "TokenMaxTTLReached"},
+	{token.ErrUsesExhausted, "TokenUsesExhausted"},
+	{token.ErrIPDenied, "TokenIPDenied"},
+	{universalauth.ErrLockedOut, "LockedOut"},
+	{kubeauth.ErrTokenReview, "KubernetesTokenReviewError"},
+	{kubeauth.ErrConnectionRefused, "KubernetesConnectionRefused"},
+	{kubeauth.ErrHostNotFound, "KubernetesHostNotFound"},
+	{kubeauth.ErrConnectionTimeout, "KubernetesConnectionTimeout"},
+	{kubeauth.ErrCertificate, "KubernetesCertificateError"},
+	{kubeauth.ErrAPI, "KubernetesApiError"},
+	{kubeauth.ErrUsername, "KubernetesUsernameParseError"},
+	{kubeauth.ErrMalformedJWT, "KubernetesJwtMalformed"},
+	{kubeauth.ErrIssuerDiscovery, "KubernetesIssuerDiscoveryError"},
+	{kubeauth.ErrObjectRead, "KubernetesObjectReadError"},
+}
+
+// errorName is Infisical's "error" for err, whose domain error is e.
+func errorName(err error, e *errs.Error) string {
+	var limited *ratelimit.Error
+	if errors.As(err, &limited) {
+		return "RateLimitExceeded"
+	}
+	for _, n := range names {
+		if errors.Is(err, n.kind) {
+			return n.name
+		}
+	}
+	if name, ok := codeNames[e.Code]; ok {
+		return name
+	}
+	return codeNames[errs.Internal]
+}
+
 // errorBody is Infisical's error body. Message is a string, or for
 // ValidationFailure an array of {path, message}.
 type errorBody struct {
@@ -49,13 +113,13 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	e := errs.As(err)
 	if httpapi.StoreUnavailable(err) {
-		e = httpapi.AsUnavailable(w, err)
+		e = httpapi.AsUnavailable(err)
 	}
 	status, ok := statusOf[e.Code]
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	body := errorBody{ReqID: httpapi.RequestID(r), StatusCode: status, Message: e.Message, Error: e.ErrorName()}
+	body := errorBody{ReqID: httpapi.RequestID(r), StatusCode: status, Message: e.Message, Error: errorName(err, e)}
 	switch {
 	case e.Code == errs.Invalid:
 		fields := e.Fields

@@ -34,7 +34,7 @@ func decodePatch(r *http.Request, v any, nullable ...string) error {
 		if b, err = io.ReadAll(r.Body); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				return errs.Named(errs.TooLarge, "PayloadTooLarge", "request body is larger than %d bytes", tooBig.Limit)
+				return errs.New(errs.TooLarge, "request body is larger than %d bytes", tooBig.Limit)
 			}
 			return errs.New(errs.BadRequest, "could not read the request body")
 		}

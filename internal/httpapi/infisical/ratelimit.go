@@ -21,7 +21,7 @@ func (a *API) limitLogin(fn func(*http.Request) (int, any, error)) func(*http.Re
 			if errors.As(err, &rl) {
 				secs = rl.RetryAfterSeconds()
 			}
-			e := errs.Named(errs.TooManyRequests, "RateLimitExceeded", "Rate limit exceeded. Please try again in %d seconds", secs)
+			e := errs.New(errs.TooManyRequests, "Rate limit exceeded. Please try again in %d seconds", secs)
 			e.Err = err
 			return 0, nil, e
 		}

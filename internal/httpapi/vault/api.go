@@ -77,7 +77,7 @@ func (a *API) route(mux *http.ServeMux, path string, methods map[string]handlerF
 
 func (a *API) serve(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status, body, err := fn(r)
+		status, body, err := httpapi.Call(fn, r)
 		switch {
 		case err != nil:
 			writeError(w, r, a.Logger, err)

@@ -49,7 +49,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	e := errs.As(err)
 	if httpapi.StoreUnavailable(err) {
-		e = httpapi.AsUnavailable(w, err)
+		e = httpapi.AsUnavailable(err)
 	}
 	status, ok := statusOf[e.Code]
 	if !ok {

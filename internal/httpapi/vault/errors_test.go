@@ -41,7 +41,7 @@ func TestWriteError(t *testing.T) {
 		{"conflict", errs.New(errs.Conflict, "path is already in use"), 400, []string{"path is already in use"}, false},
 		{"too large", errs.New(errs.TooLarge, "body too large"), 413, []string{"body too large"}, false},
 		{"too many", errs.New(errs.TooManyRequests, "slow down"), 429, []string{"slow down"}, false},
-		{"unavailable", errs.New(errs.Unavailable, "store unreachable"), 503, []string{"store unreachable"}, true},
+		{"unavailable", errs.New(errs.Unavailable, "store unreachable"), 503, []string{"store unreachable"}, false}, // logged once per outage, by internal/store/bounded
 		{"not implemented", errs.New(errs.NotImplemented, "gateway mode"), 501, []string{"gateway mode"}, false},
 		{"unknown code", &errs.Error{Code: errs.Code(99), Message: "odd"}, 500, []string{"odd"}, false},
 	}
@@ -72,6 +72,22 @@ func TestWriteError(t *testing.T) {
 				t.Errorf("logged = %v, want %v: %s", got, tc.logged, logs)
 			}
 		})
+	}
+}
+
+// TestPanicIsThisAPIsError: a handler's panic is answered in Vault's error
+// body (500 {"errors":["internal error"]}), and logged with its value.
+func TestPanicIsThisAPIsError(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	a := &API{Deps: Deps{Logger: slog.New(slog.NewTextHandler(logs, nil))}}
+	w := httptest.NewRecorder()
+	a.serve(func(*http.Request) (int, any, error) { panic("handler bug") }).ServeHTTP(w, httptest.NewRequest("GET", "/v1/sys/health", nil))
+	if w.Code != 500 || strings.TrimSpace(w.Body.String()) != `{"errors":["internal error"]}` {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if !strings.Contains(logs.String(), "handler bug") {
+		t.Errorf("panic not logged: %s", logs)
 	}
 }
 

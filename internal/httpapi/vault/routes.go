@@ -33,7 +33,7 @@ func (a *API) serveAuth(r *http.Request) (int, any, error) {
 	case "config":
 		methods = map[string]handlerFunc{"GET": a.readConfig(rt), "POST": a.writeConfig(rt), "PUT": a.writeConfig(rt)}
 	case "login":
-		methods = map[string]handlerFunc{"POST": a.login(rt), "PUT": a.login(rt)}
+		methods = map[string]handlerFunc{"POST": a.limitLogin(a.login(rt)), "PUT": a.limitLogin(a.login(rt))}
 	case "role":
 		methods = map[string]handlerFunc{"LIST": a.listRoles(rt)}
 	case "role/":
