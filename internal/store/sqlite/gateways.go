@@ -12,8 +12,8 @@ const gatewayCols = `id, name, identity_id, pool_id, version, remote_addr, conne
 
 func scanGateway(r rowScanner) (store.Gateway, error) {
 	var (
-		g                                     store.Gateway
-		pool                                  sql.NullString
+		g                                      store.Gateway
+		pool                                   sql.NullString
 		connected, heartbeat, created, updated sql.NullInt64
 	)
 	if err := r.Scan(&g.ID, &g.Name, &g.IdentityID, &pool, &g.Version, &g.RemoteAddr,

@@ -23,7 +23,9 @@ func (c *Store) ListGateways(ctx context.Context) ([]store.Gateway, error) {
 func (c *Store) UpdateGateway(ctx context.Context, id string, update func(*store.Gateway) error) (store.Gateway, error) {
 	return c.s.UpdateGateway(ctx, id, update)
 }
-func (c *Store) DeleteGateway(ctx context.Context, id string) error { return c.s.DeleteGateway(ctx, id) }
+func (c *Store) DeleteGateway(ctx context.Context, id string) error {
+	return c.s.DeleteGateway(ctx, id)
+}
 func (c *Store) CreateGatewayPool(ctx context.Context, p store.GatewayPool) error {
 	return c.s.CreateGatewayPool(ctx, p)
 }
