@@ -30,7 +30,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newOperatorCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(), newOperatorCommand(), newVersionCommand(), newGatewayCommand())
 	// --version prints what `gatehouse version` prints.
 	root.Version = buildinfo.Get().String()
 	root.SetVersionTemplate("{{.Version}}\n")

@@ -43,6 +43,9 @@ const (
 	Unavailable
 	// NotImplemented means the feature exists in the API but not yet here (501).
 	NotImplemented
+	// Timeout means an upstream of ours (a gateway) did not answer in
+	// time (504).
+	Timeout
 )
 
 var codeNames = map[Code]string{
@@ -58,6 +61,7 @@ var codeNames = map[Code]string{
 	BadGateway:      "BadGateway",
 	Unavailable:     "ServiceUnavailable",
 	NotImplemented:  "NotImplemented",
+	Timeout:         "GatewayTimeout",
 }
 
 // String returns the default machine-readable name of the code.

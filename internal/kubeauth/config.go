@@ -250,9 +250,9 @@ func (c Cluster) check() error {
 		return errs.New(errs.BadRequest, "kubernetesHost is required when tokenReviewMode is \"api\"")
 	case c.ReviewMode == ReviewLocal && c.Host == "":
 		return errs.New(errs.BadRequest, "kubernetesHost is required when tokenReviewMode is \"local\": the cluster's signing keys and issuer are read from its API server")
-	case c.ReviewMode != ReviewGateway && (c.GatewayID != "" || c.GatewayPoolID != ""):
-		return errs.New(errs.BadRequest, "gatewayId and gatewayPoolId are only used with tokenReviewMode \"gateway\"; reaching the API server through a gateway is not available yet")
-	case c.ReviewMode == ReviewGateway && (c.GatewayID == "") == (c.GatewayPoolID == ""):
+	case c.GatewayID != "" && c.GatewayPoolID != "":
+		return errs.New(errs.BadRequest, "set exactly one of gatewayId and gatewayPoolId, not both")
+	case c.ReviewMode == ReviewGateway && c.GatewayID == "" && c.GatewayPoolID == "":
 		return errs.New(errs.BadRequest, "tokenReviewMode \"gateway\" needs exactly one of gatewayId and gatewayPoolId")
 	}
 	return nil

@@ -54,6 +54,8 @@ type Service struct {
 	api     *apiClient
 	cache   *reviewCache
 	keySets *keySets
+	// gateways carries calls through gateways (gateway.go); nil = none.
+	gateways Gateways
 }
 
 // NewService returns a Service. key seals reviewer JWTs at rest; timeout

@@ -30,6 +30,7 @@ var statusOf = map[errs.Code]int{
 	errs.BadGateway:      http.StatusBadGateway,
 	errs.Unavailable:     http.StatusServiceUnavailable,
 	errs.NotImplemented:  http.StatusNotImplemented,
+	errs.Timeout:         http.StatusGatewayTimeout,
 }
 
 // errorBody is Infisical's error body. Message is a string, or for
