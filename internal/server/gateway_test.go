@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	vaultapi "github.com/hashicorp/vault/api"
+	vaultk8s "github.com/hashicorp/vault/api/auth/kubernetes"
 	infisical "github.com/infisical/go-sdk"
 	sdkerrors "github.com/infisical/go-sdk/packages/errors"
 
@@ -508,5 +510,84 @@ func TestGatewayConcurrentLogins(t *testing.T) {
 	close(errc)
 	for msg := range errc {
 		t.Error(msg)
+	}
+}
+
+// TestGatewayVaultClient: Vault's Go client logs in through mounts whose
+// config names a gateway (Gatehouse's gateway_id/gateway_pool_id
+// extensions): gateway review, api-mode relay and local mode.
+func TestGatewayVaultClient(t *testing.T) {
+	e := startGatewayEnv(t, server.Config{PodServiceAccountDir: "-"})
+	g := e.startGateway("vault", gwOptions{pool: ""})
+	status, body := e.ls.call("POST", "/api/v1/gateway-pools", e.ls.root, map[string]any{"name": "vault-pool"})
+	if status != 200 {
+		t.Fatalf("pool: %d %v", status, body)
+	}
+	poolID := body["gatewayPool"].(map[string]any)["id"].(string)
+	if status, body := e.ls.call("POST", "/api/v1/gateway-pools/"+poolID+"/memberships", e.ls.root, map[string]any{"gatewayId": g.id()}); status != 200 {
+		t.Fatalf("add member: %d %v", status, body)
+	}
+	reviewer := e.c.ReviewerToken("kube-system", "gatehouse")
+	ctx := context.Background()
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address, cfg.MaxRetries = e.ls.base, 0
+	admin, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.SetToken(e.ls.root)
+	mounts := map[string]map[string]any{
+		"gw-review": {"token_review_mode": "gateway", "gateway_id": g.id()},
+		"gw-relay":  {"kubernetes_host": e.c.URL(), "kubernetes_ca_cert": e.c.CAPEM(), "token_reviewer_jwt": reviewer, "gateway_pool_id": poolID},
+		"gw-local": {"token_review_mode": "local", "kubernetes_host": e.c.URL(), "kubernetes_ca_cert": e.c.CAPEM(),
+			"token_reviewer_jwt": reviewer, "gateway_id": g.id()},
+	}
+	for m, conf := range mounts {
+		if err := admin.Sys().EnableAuthWithOptionsWithContext(ctx, m, &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
+			t.Fatalf("enable %s: %v", m, err)
+		}
+		if _, err := admin.Logical().WriteWithContext(ctx, "auth/"+m+"/config", conf); err != nil {
+			t.Fatalf("config %s: %v", m, err)
+		}
+		if _, err := admin.Logical().WriteWithContext(ctx, "auth/"+m+"/role/web", map[string]any{
+			"bound_service_account_names": "web", "bound_service_account_namespaces": "apps"}); err != nil {
+			t.Fatalf("role %s: %v", m, err)
+		}
+	}
+	read, err := admin.Logical().ReadWithContext(ctx, "auth/gw-review/config")
+	if err != nil || read.Data["token_review_mode"] != "gateway" || read.Data["gateway_id"] != g.id() {
+		t.Fatalf("read config: %v %v", read, err)
+	}
+	jwtFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(jwtFile, []byte(e.c.Token("apps", "web")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for m := range mounts {
+		wcfg := vaultapi.DefaultConfig()
+		wcfg.Address = e.ls.base
+		workload, err := vaultapi.NewClient(wcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		workload.ClearToken()
+		k8sAuth, err := vaultk8s.NewKubernetesAuth("web", vaultk8s.WithMountPath(m), vaultk8s.WithServiceAccountTokenPath(jwtFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec, err := workload.Auth().Login(ctx, k8sAuth)
+		if err != nil || sec.Auth == nil || sec.Auth.Metadata["service_account_name"] != "web" {
+			t.Errorf("%s: login through the gateway: %v %+v", m, err, sec)
+		}
+	}
+	// The gateway is in use by mounts: refused.
+	status, body = e.ls.call("DELETE", "/api/v2/gateways/"+g.id(), e.ls.root, nil)
+	wantError(t, status, body, 409, gateway.ErrNameInUse, "Vault mount auth/gw-review")
+	// Vault answers the gateway's errors in its own shape.
+	g.stop(t)
+	e.waitFor("gone", func() bool { return !e.srv.Gateways().Connected(g.id()) })
+	_, err = admin.Logical().WriteWithContext(ctx, "auth/gw-review/login", map[string]any{"role": "web", "jwt": e.c.Token("apps", "web")})
+	var re *vaultapi.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 503 || len(re.Errors) != 1 || !strings.Contains(re.Errors[0], "not connected") {
+		t.Errorf("login with the gateway gone: %v", err)
 	}
 }
