@@ -591,3 +591,135 @@ func TestGatewayVaultClient(t *testing.T) {
 		t.Errorf("login with the gateway gone: %v", err)
 	}
 }
+
+// TestGatewayKilledMidReview: a lone gateway killed while its API server
+// holds a review: the login fails fast with 503 GatewayConnectionLost
+// (no token), and the server keeps serving.
+func TestGatewayKilledMidReview(t *testing.T) {
+	e := startGatewayEnv(t, server.Config{})
+	g := e.startGateway("lone", gwOptions{})
+	id := e.kubeIdentity(map[string]any{"tokenReviewMode": "gateway", "gatewayId": g.id()})
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.c.OnTokenReview(func(kubetest.TokenReviewCall) {
+		once.Do(func() { close(held) })
+		<-release
+	})
+	defer close(release)
+	type answer struct {
+		status int
+		body   map[string]any
+	}
+	res := make(chan answer, 1)
+	go func() {
+		status, body := e.login(id, e.c.Token("apps", "web"))
+		res <- answer{status, body}
+	}()
+	<-held
+	g.stop(t)
+	a := <-res
+	wantError(t, a.status, a.body, 503, gateway.ErrNameConnectionLost, "was lost during the call")
+	if status, _ := e.ls.call("GET", "/api/status", "", nil); status != 200 {
+		t.Errorf("status after the drop: %d", status)
+	}
+}
+
+// TestGatewayAdminAPI: pools and members (admin writes, member reads),
+// deleting an unused gateway drops its session, deleting a pool leaves its
+// members in no pool.
+func TestGatewayAdminAPI(t *testing.T) {
+	e := startGatewayEnv(t, server.Config{})
+	g := e.startGateway("admin", gwOptions{})
+	_, memberTok := e.identityToken("reader", "member")
+
+	call := e.ls.call
+	status, body := call("POST", "/api/v1/gateway-pools", memberTok, map[string]any{"name": "p1"})
+	wantError(t, status, body, 403, "PermissionDenied", "admin role")
+	status, body = call("POST", "/api/v1/gateway-pools", e.ls.root, map[string]any{"name": "bad name!"})
+	if status != 422 {
+		t.Errorf("bad pool name: %d %v", status, body)
+	}
+	status, body = call("POST", "/api/v1/gateway-pools", e.ls.root, map[string]any{"name": "p1"})
+	if status != 200 {
+		t.Fatalf("create: %d %v", status, body)
+	}
+	poolID := body["gatewayPool"].(map[string]any)["id"].(string)
+	if status, body := call("POST", "/api/v1/gateway-pools", e.ls.root, map[string]any{"name": "p1"}); status != 409 {
+		t.Errorf("duplicate pool: %d %v", status, body)
+	}
+	if status, body := call("PATCH", "/api/v1/gateway-pools/"+poolID, e.ls.root, map[string]any{"name": "p2"}); status != 200 || body["gatewayPool"].(map[string]any)["name"] != "p2" {
+		t.Errorf("rename: %d %v", status, body)
+	}
+	status, body = call("POST", "/api/v1/gateway-pools/"+poolID+"/memberships", memberTok, map[string]any{"gatewayId": g.id()})
+	wantError(t, status, body, 403, "PermissionDenied", "admin role")
+	status, body = call("POST", "/api/v1/gateway-pools/"+poolID+"/memberships", e.ls.root, map[string]any{"gatewayId": g.id()})
+	if status != 200 || body["gatewayPool"].(map[string]any)["connectedCount"] != float64(1) {
+		t.Fatalf("add member: %d %v", status, body)
+	}
+	// Members read; the member is live in the pool at once.
+	status, body = call("GET", "/api/v1/gateway-pools", memberTok, nil)
+	if pools := body["gatewayPools"].([]any); status != 200 || len(pools) != 1 {
+		t.Fatalf("list pools: %d %v", status, body)
+	}
+	id := e.kubeIdentity(map[string]any{"tokenReviewMode": "gateway", "gatewayPoolId": poolID})
+	if status, body := e.login(id, e.c.Token("apps", "web")); status != 200 {
+		t.Fatalf("login through the pool: %d %v", status, body)
+	}
+	status, body = call("DELETE", "/api/v1/gateway-pools/"+poolID+"/memberships/"+g.id(), e.ls.root, nil)
+	if status != 200 || len(body["gatewayPool"].(map[string]any)["gateways"].([]any)) != 0 {
+		t.Fatalf("remove member: %d %v", status, body)
+	}
+	status, body = e.login(id, e.c.Token("apps", "web"))
+	wantError(t, status, body, 503, gateway.ErrNameNotConnected, "no gateway of pool")
+	if status, _ := call("DELETE", "/api/v1/gateway-pools/"+poolID+"/memberships/"+g.id(), e.ls.root, nil); status != 404 {
+		t.Errorf("remove a non-member: %d", status)
+	}
+	// Pool deletion: refused while used, then allowed; members stay.
+	call("POST", "/api/v1/gateway-pools/"+poolID+"/memberships", e.ls.root, map[string]any{"gatewayId": g.id()})
+	status, body = call("DELETE", "/api/v1/gateway-pools/"+poolID, e.ls.root, nil)
+	wantError(t, status, body, 409, gateway.ErrNameInUse, "identity "+id)
+	if status, body := call("DELETE", kubePath(id), e.ls.root, nil); status != 200 {
+		t.Fatalf("revoke Kubernetes Auth: %d %v", status, body)
+	}
+	if status, body := call("DELETE", "/api/v1/gateway-pools/"+poolID, e.ls.root, nil); status != 200 {
+		t.Fatalf("delete pool: %d %v", status, body)
+	}
+	status, body = call("GET", "/api/v2/gateways/"+g.id(), memberTok, nil)
+	if status != 200 || body["gateway"].(map[string]any)["gatewayPoolId"] != nil || body["gateway"].(map[string]any)["connected"] != true {
+		t.Errorf("gateway after its pool went: %d %v", status, body)
+	}
+	// Gateway deletion: members may not; admins may, and the session drops.
+	status, body = call("DELETE", "/api/v2/gateways/"+g.id(), memberTok, nil)
+	wantError(t, status, body, 403, "PermissionDenied", "admin role")
+	if status, body := call("DELETE", "/api/v2/gateways/"+g.id(), e.ls.root, nil); status != 200 {
+		t.Fatalf("delete gateway: %d %v", status, body)
+	}
+	if e.srv.Gateways().Connected(g.id()) {
+		t.Error("a deleted gateway is still connected")
+	}
+	if status, _ := call("GET", "/api/v2/gateways/"+g.id(), e.ls.root, nil); status != 404 {
+		t.Errorf("deleted gateway: %d", status)
+	}
+	// The connect route refuses what is not a gateway's upgrade.
+	status, body = call("GET", gateway.ConnectPath, e.ls.root, nil)
+	wantError(t, status, body, 400, "BadRequest", "Upgrade")
+}
+
+// identityToken creates an identity of role with Universal Auth and logs
+// it in.
+func (e *gwEnv) identityToken(name, role string) (id, tok string) {
+	e.t.Helper()
+	status, body := e.ls.call("POST", "/api/v1/identities", e.ls.root, map[string]any{"name": name, "role": role})
+	if status != 200 {
+		e.t.Fatalf("identity: %d %v", status, body)
+	}
+	id = body["identity"].(map[string]any)["id"].(string)
+	_, body = e.ls.call("POST", uaBase+"/identities/"+id, e.ls.root, map[string]any{})
+	clientID := body["identityUniversalAuth"].(map[string]any)["clientId"].(string)
+	_, body = e.ls.call("POST", uaBase+"/identities/"+id+"/client-secrets", e.ls.root, map[string]any{})
+	status, body = e.ls.call("POST", uaBase+"/login", "", map[string]any{"clientId": clientID, "clientSecret": body["clientSecret"]})
+	if status != 200 {
+		e.t.Fatalf("login: %d %v", status, body)
+	}
+	return id, body["accessToken"].(string)
+}
