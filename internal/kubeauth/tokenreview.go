@@ -213,6 +213,15 @@ func (ac *apiClient) call(ctx context.Context, c Cluster, req apiRequest) (apiAn
 	httpReq.Header.Set("Accept", req.accept)
 	httpReq.Header.Set("Authorization", "Bearer "+req.bearer.Reveal())
 	resp, err := hc.Do(httpReq)
+	if err != nil && c.GatewayPoolID != "" && ctx.Err() == nil && !errors.As(err, new(*errs.Error)) {
+		// A relay through a pool member whose session dropped mid-request:
+		// once more, through another member (gateway.go).
+		retry := httpReq.Clone(ctx)
+		if httpReq.GetBody != nil {
+			retry.Body, _ = httpReq.GetBody()
+		}
+		resp, err = hc.Do(retry)
+	}
 	if err != nil {
 		if ctxErr := context.Cause(ctx); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
 			return apiAnswer{}, ctxErr // the caller went away

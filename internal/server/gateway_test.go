@@ -6,10 +6,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,6 +94,7 @@ func (e *gwEnv) gatewayCredentials(name string) (id, clientID string, clientSecr
 
 type gwOptions struct {
 	pool       string
+	relays     *atomic.Int64 // counts the CONNECTs the gateway serves
 	noDelegate bool     // the gateway's service account lacks system:auth-delegator
 	allow      []string // extra relay targets
 	login      gateway.LoginFunc
@@ -151,10 +154,20 @@ func (e *gwEnv) launchGateway(name string, o gwOptions) *runningGateway {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
+	var h http.Handler = &gateway.Handler{Upstream: &gateway.Upstream{URL: e.c.URL(), CAFile: e.c.CAFile(), TokenFile: tokFile},
+		Allow: o.allow, Logger: logger}
+	if o.relays != nil {
+		inner := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodConnect {
+				o.relays.Add(1)
+			}
+			inner.ServeHTTP(w, r)
+		})
+	}
 	agent, err := gateway.NewAgent(gateway.AgentConfig{
 		ServerURL: e.ls.base, Login: login, Name: name, Pool: o.pool, Version: "test",
-		Handler: &gateway.Handler{Upstream: &gateway.Upstream{URL: e.c.URL(), CAFile: e.c.CAFile(), TokenFile: tokFile},
-			Allow: o.allow, Logger: logger},
+		Handler: h,
 		Logger: logger, BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, DrainTimeout: time.Millisecond,
 	})
 	if err != nil {
@@ -722,4 +735,48 @@ func (e *gwEnv) identityToken(name, role string) (id, tok string) {
 		e.t.Fatalf("login: %d %v", status, body)
 	}
 	return id, body["accessToken"].(string)
+}
+
+// TestGatewayPoolRelayFailover: api mode through a pool: the member
+// carrying a relay is killed while the API server holds the review, and
+// the request is sent again through the other member.
+func TestGatewayPoolRelayFailover(t *testing.T) {
+	e := startGatewayEnv(t, server.Config{})
+	status, body := e.ls.call("POST", "/api/v1/gateway-pools", e.ls.root, map[string]any{"name": "relays"})
+	if status != 200 {
+		t.Fatalf("create pool: %d %v", status, body)
+	}
+	poolID := body["gatewayPool"].(map[string]any)["id"].(string)
+	var relaysA, relaysB atomic.Int64
+	a := e.startGateway("ra", gwOptions{pool: "relays", relays: &relaysA})
+	b := e.startGateway("rb", gwOptions{pool: "relays", relays: &relaysB})
+	id := e.kubeIdentity(map[string]any{"tokenReviewMode": "api", "gatewayPoolId": poolID,
+		"kubernetesHost": e.c.Host(), "caCert": e.c.CAPEM(), "tokenReviewerJwt": e.c.ReviewerToken("kube-system", "reviewer")})
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.c.OnTokenReview(func(kubetest.TokenReviewCall) {
+		first := false
+		once.Do(func() { first = true; close(held) })
+		if first {
+			<-release
+		}
+	})
+	defer close(release)
+	res := make(chan int, 1)
+	go func() {
+		status, _ := e.login(id, e.c.Token("apps", "web"))
+		res <- status
+	}()
+	<-held
+	carrier, other := a, &relaysB
+	if relaysB.Load() == 1 {
+		carrier, other = b, &relaysA
+	}
+	carrier.stop(t)
+	if status := <-res; status != 200 {
+		t.Fatalf("login during the relay failover: %d", status)
+	}
+	if other.Load() != 1 {
+		t.Errorf("the other member relayed %d times, want 1", other.Load())
+	}
 }
