@@ -95,8 +95,8 @@ func (e *gwEnv) gatewayCredentials(name string) (id, clientID string, clientSecr
 type gwOptions struct {
 	pool       string
 	relays     *atomic.Int64 // counts the CONNECTs the gateway serves
-	noDelegate bool     // the gateway's service account lacks system:auth-delegator
-	allow      []string // extra relay targets
+	noDelegate bool          // the gateway's service account lacks system:auth-delegator
+	allow      []string      // extra relay targets
 	login      gateway.LoginFunc
 }
 
@@ -168,7 +168,7 @@ func (e *gwEnv) launchGateway(name string, o gwOptions) *runningGateway {
 	agent, err := gateway.NewAgent(gateway.AgentConfig{
 		ServerURL: e.ls.base, Login: login, Name: name, Pool: o.pool, Version: "test",
 		Handler: h,
-		Logger: logger, BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, DrainTimeout: time.Millisecond,
+		Logger:  logger, BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, DrainTimeout: time.Millisecond,
 	})
 	if err != nil {
 		e.t.Fatal(err)
