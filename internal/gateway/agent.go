@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -202,10 +203,14 @@ func (a *Agent) session(ctx context.Context) (served bool, err error) {
 		a.cfg.Metrics.setConnected(false)
 	}()
 	serveDone := make(chan struct{})
-	go func() { _ = srv.Serve(sess); close(serveDone) }()
+	ln := newSessionListener(sess)
+	go func() { _ = srv.Serve(ln); close(serveDone) }()
 	select {
 	case <-ctx.Done():
-		// Graceful drain: no new streams, calls in flight finish.
+		// Graceful drain: the server opens no new streams (GoAway), the
+		// calls in flight finish, then the session closes.
+		_ = sess.GoAway()
+		a.cfg.Logger.Info("gateway draining: no new calls, finishing those in flight", "within", a.cfg.DrainTimeout)
 		dctx, cancel := context.WithTimeout(context.Background(), a.cfg.DrainTimeout)
 		_ = srv.Shutdown(dctx)
 		cancel()
@@ -276,3 +281,55 @@ func postLogin(ctx context.Context, hc *http.Client, url string, body map[string
 	}
 	return secret.Secret(out.AccessToken), nil
 }
+
+// sessionListener serves a session's streams; closing it (as
+// http.Server.Shutdown does) only stops accepting, so that the streams in
+// flight can finish before the session itself is closed.
+type sessionListener struct {
+	sess  *yamux.Session
+	conns chan net.Conn
+	errc  chan error
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newSessionListener(sess *yamux.Session) *sessionListener {
+	l := &sessionListener{sess: sess, conns: make(chan net.Conn), errc: make(chan error, 1), done: make(chan struct{})}
+	go l.pump()
+	return l
+}
+
+// pump accepts streams until the session ends.
+func (l *sessionListener) pump() {
+	for {
+		c, err := l.sess.Accept()
+		if err != nil {
+			l.errc <- err
+			return
+		}
+		select {
+		case l.conns <- c:
+		case <-l.done:
+			c.Close()
+		}
+	}
+}
+
+func (l *sessionListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case err := <-l.errc:
+		l.errc <- err
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *sessionListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *sessionListener) Addr() net.Addr { return l.sess.Addr() }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -94,6 +95,7 @@ func (e *gwEnv) gatewayCredentials(name string) (id, clientID string, clientSecr
 
 type gwOptions struct {
 	pool       string
+	drain      time.Duration // DrainTimeout (1 ms when 0: a kill)
 	relays     *atomic.Int64 // counts the CONNECTs the gateway serves
 	noDelegate bool          // the gateway's service account lacks system:auth-delegator
 	allow      []string      // extra relay targets
@@ -168,7 +170,7 @@ func (e *gwEnv) launchGateway(name string, o gwOptions) *runningGateway {
 	agent, err := gateway.NewAgent(gateway.AgentConfig{
 		ServerURL: e.ls.base, Login: login, Name: name, Pool: o.pool, Version: "test",
 		Handler: h,
-		Logger:  logger, BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, DrainTimeout: time.Millisecond,
+		Logger:  logger, BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, DrainTimeout: cmp.Or(o.drain, time.Millisecond),
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -779,4 +781,31 @@ func TestGatewayPoolRelayFailover(t *testing.T) {
 	if other.Load() != 1 {
 		t.Errorf("the other member relayed %d times, want 1", other.Load())
 	}
+}
+
+// TestGatewayGracefulDrain: a gateway shut down while it holds a review
+// lets the review finish (the login succeeds) before closing its session.
+func TestGatewayGracefulDrain(t *testing.T) {
+	e := startGatewayEnv(t, server.Config{})
+	g := e.startGateway("drain", gwOptions{drain: 10 * time.Second})
+	id := e.kubeIdentity(map[string]any{"tokenReviewMode": "gateway", "gatewayId": g.id()})
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.c.OnTokenReview(func(kubetest.TokenReviewCall) {
+		once.Do(func() { close(held); <-release })
+	})
+	res := make(chan int, 1)
+	go func() {
+		status, _ := e.login(id, e.c.Token("apps", "web"))
+		res <- status
+	}()
+	<-held
+	stopped := make(chan struct{})
+	go func() { g.cancel(); <-g.done; close(stopped) }()
+	e.waitFor("the drain", func() bool { return strings.Contains(g.logs.String(), "gateway draining") })
+	close(release)
+	if status := <-res; status != 200 {
+		t.Fatalf("the login held during the drain: %d", status)
+	}
+	<-stopped
 }
