@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -25,7 +26,22 @@ type conn struct {
 	poolID string // guarded by Service.mu
 	sess   *yamux.Session
 	client *http.Client
+	// draining: the gateway said GoAway (it is shutting down); no new
+	// call is sent to it.
+	draining atomic.Bool
 }
+
+// open opens a stream, noting a gateway that is draining.
+func (c *conn) open() (*yamux.Stream, error) {
+	st, err := c.sess.OpenStream()
+	if errors.Is(err, yamux.ErrRemoteGoAway) {
+		c.draining.Store(true)
+	}
+	return st, err
+}
+
+// usable reports whether new calls may go to c.
+func (c *conn) usable() bool { return !c.sess.IsClosed() && !c.draining.Load() }
 
 // yamuxConfig is the session configuration of both ends: yamux's own
 // keepalive pings find a dead peer between heartbeats.
@@ -53,7 +69,7 @@ func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser) error {
 	}
 	c := &conn{gw: g, poolID: g.PoolID, sess: sess}
 	c.client = &http.Client{Transport: &http.Transport{
-		DialContext:         func(context.Context, string, string) (net.Conn, error) { return sess.OpenStream() },
+		DialContext:         func(context.Context, string, string) (net.Conn, error) { return c.open() },
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
@@ -208,13 +224,13 @@ func (s *Service) pick(ctx context.Context, gatewayID, poolID string, exclude *c
 	s.mu.Lock()
 	var chosen *conn
 	if poolID == "" {
-		if c := s.conns[gatewayID]; c != nil && !c.sess.IsClosed() && c != exclude {
+		if c := s.conns[gatewayID]; c != nil && c.usable() && c != exclude {
 			chosen = c
 		}
 	} else {
 		var members []*conn
 		for _, id := range sortedIDs(s.conns) {
-			if c := s.conns[id]; c.poolID == poolID && !c.sess.IsClosed() && c != exclude {
+			if c := s.conns[id]; c.poolID == poolID && c.usable() && c != exclude {
 				members = append(members, c)
 			}
 		}
@@ -388,7 +404,7 @@ func (s *Service) Dial(ctx context.Context, gatewayID, poolID, addr string) (net
 }
 
 func (c *conn) connect(ctx context.Context, addr string) (net.Conn, error) {
-	stream, err := c.sess.OpenStream()
+	stream, err := c.open()
 	if err != nil {
 		return nil, err
 	}

@@ -809,3 +809,19 @@ func TestGatewayGracefulDrain(t *testing.T) {
 	}
 	<-stopped
 }
+
+// TestGatewayHeartbeatDropsDeletedIdentity: without anyone sweeping, the
+// heartbeat drops the session of a gateway whose identity is deleted.
+func TestGatewayHeartbeatDropsDeletedIdentity(t *testing.T) {
+	e := startGatewayEnv(t, server.Config{GatewayHeartbeat: 10 * time.Millisecond})
+	identityID, clientID, sec := e.gatewayCredentials("gw-beat")
+	g := e.startGateway("beat", gwOptions{login: gateway.UniversalAuthLogin(clientID, sec)})
+	e.waitFor("a heartbeat written", func() bool {
+		rec, err := e.srv.Store().GetGateway(context.Background(), g.id())
+		return err == nil && rec.HeartbeatAt.After(rec.ConnectedAt)
+	})
+	if status, body := e.ls.call("DELETE", "/api/v1/identities/"+identityID, e.ls.root, nil); status != 200 {
+		t.Fatalf("delete identity: %d %v", status, body)
+	}
+	e.waitFor("the session dropped", func() bool { return !e.srv.Gateways().Connected(g.id()) })
+}
