@@ -117,6 +117,9 @@ func (s *Service) Admit(ctx context.Context, p identity.Principal, h Hello) (sto
 			return store.Gateway{}, err
 		}
 		poolID = pool.ID
+		if err := s.mayJoin(ctx, p.IdentityID, h.Name, pool); err != nil {
+			return store.Gateway{}, err
+		}
 	}
 	now := s.now()
 	connect := func(g *store.Gateway) error {
@@ -190,6 +193,24 @@ func (s *Service) findPool(ctx context.Context, ref string) (store.GatewayPool, 
 		}
 	}
 	return store.GatewayPool{}, errs.New(errs.BadRequest, "gateway pool %q does not exist: create it first (POST /api/v1/gateway-pools)", ref)
+}
+
+// mayJoin lets a gateway join a pool by itself (--pool) only when no
+// member of the pool authenticates as another identity: one identity
+// cannot slip a gateway of its own into a pool others serve. An
+// administrator can still add any gateway (AddMember).
+func (s *Service) mayJoin(ctx context.Context, identityID, name string, pool store.GatewayPool) error {
+	gws, err := s.store.ListGateways(ctx)
+	if err != nil {
+		return errs.Wrap(err, "listing gateways")
+	}
+	for _, g := range gws {
+		if g.PoolID == pool.ID && g.IdentityID != identityID && g.Name != name {
+			return errs.Named(errs.Forbidden, ErrNameForbidden,
+				"gateway pool %q has members that authenticate as another identity: an administrator must add this gateway to it (POST /api/v1/gateway-pools/%s/memberships)", pool.Name, pool.ID)
+		}
+	}
+	return nil
 }
 
 func checkName(what, name string) error {

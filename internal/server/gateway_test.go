@@ -410,8 +410,12 @@ func TestGatewayPoolFailover(t *testing.T) {
 		t.Fatalf("create pool: %d %v", status, body)
 	}
 	poolID := body["gatewayPool"].(map[string]any)["id"].(string)
-	a := e.startGateway("a", gwOptions{pool: "prod"})
-	b := e.startGateway("b", gwOptions{pool: poolID})
+	_, clientID, sec := e.gatewayCredentials("pool-prod")
+	a := e.startGateway("a", gwOptions{pool: "prod", login: gateway.UniversalAuthLogin(clientID, sec)})
+	b := e.startGateway("b", gwOptions{pool: poolID, login: gateway.UniversalAuthLogin(clientID, sec)})
+	// A gateway of another identity may not join the pool by itself.
+	intruder := e.launchGateway("intruder", gwOptions{pool: "prod"})
+	e.waitFor("the intruder refused", func() bool { return strings.Contains(intruder.logs.String(), "authenticate as another identity") })
 	status, body = e.ls.call("GET", "/api/v1/gateway-pools/"+poolID, e.ls.root, nil)
 	if status != 200 || body["gatewayPool"].(map[string]any)["connectedCount"] != float64(2) {
 		t.Fatalf("pool: %d %v", status, body)
@@ -750,8 +754,9 @@ func TestGatewayPoolRelayFailover(t *testing.T) {
 	}
 	poolID := body["gatewayPool"].(map[string]any)["id"].(string)
 	var relaysA, relaysB atomic.Int64
-	a := e.startGateway("ra", gwOptions{pool: "relays", relays: &relaysA})
-	b := e.startGateway("rb", gwOptions{pool: "relays", relays: &relaysB})
+	_, clientID, sec := e.gatewayCredentials("pool-relays")
+	a := e.startGateway("ra", gwOptions{pool: "relays", relays: &relaysA, login: gateway.UniversalAuthLogin(clientID, sec)})
+	b := e.startGateway("rb", gwOptions{pool: "relays", relays: &relaysB, login: gateway.UniversalAuthLogin(clientID, sec)})
 	id := e.kubeIdentity(map[string]any{"tokenReviewMode": "api", "gatewayPoolId": poolID,
 		"kubernetesHost": e.c.Host(), "caCert": e.c.CAPEM(), "tokenReviewerJwt": e.c.ReviewerToken("kube-system", "reviewer")})
 	held, release := make(chan struct{}), make(chan struct{})
