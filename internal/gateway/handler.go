@@ -155,7 +155,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, kind, method, path string, body []byte) {
 	resp, err := h.Upstream.call(r.Context(), method, path, body)
 	if err != nil {
-		h.Logger.Warn("API server call failed", "kind", kind, "err", err)
+		h.log().Warn("API server call failed", "kind", kind, "err", err)
 		h.Metrics.call(kind, "error")
 		writeMessage(w, http.StatusBadGateway, "upstream", upstreamProblem(err))
 		return
@@ -169,7 +169,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, kind, method, 
 	}
 	h.Metrics.call(kind, fmt.Sprint(resp.StatusCode))
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		h.Logger.Warn("the API server refused the gateway's own token", "kind", kind, "status", resp.StatusCode,
+		h.log().Warn("the API server refused the gateway's own token", "kind", kind, "status", resp.StatusCode,
 			"hint", "bind the gateway's service account to system:auth-delegator")
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
@@ -213,7 +213,7 @@ func (h *Handler) allowed(addr string) bool {
 func (h *Handler) relay(w http.ResponseWriter, r *http.Request) {
 	addr := r.Host
 	if !h.allowed(addr) {
-		h.Logger.Warn("relay refused", "target", addr)
+		h.log().Warn("relay refused", "target", addr)
 		h.Metrics.call("relay", "refused")
 		writeMessage(w, http.StatusForbidden, "", "the gateway relays only to its API server and its --allow-relay hosts, not to "+addr)
 		return
@@ -264,4 +264,11 @@ func writeMessage(w http.ResponseWriter, code int, upstream, msg string) {
 	}
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
 }

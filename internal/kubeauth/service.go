@@ -257,7 +257,8 @@ func (s *Service) probeIfReviewing(ctx context.Context, c Cluster) error {
 
 func connectionChanged(a, b Cluster) bool {
 	return a.Host != b.Host || a.CACert != b.CACert || a.VerifyTLS != b.VerifyTLS ||
-		a.ReviewMode != b.ReviewMode || a.ReviewerJWT != b.ReviewerJWT
+		a.ReviewMode != b.ReviewMode || a.ReviewerJWT != b.ReviewerJWT ||
+		a.GatewayID != b.GatewayID || a.GatewayPoolID != b.GatewayPoolID
 }
 
 // LoginInput is an Infisical Kubernetes Auth login.
