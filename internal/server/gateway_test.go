@@ -719,6 +719,15 @@ func TestGatewayAdminAPI(t *testing.T) {
 	if status, _ := call("GET", "/api/v2/gateways/"+g.id(), e.ls.root, nil); status != 404 {
 		t.Errorf("deleted gateway: %d", status)
 	}
+	// A name is bound to the identity that registered it.
+	g2 := e.startGateway("taken", gwOptions{})
+	thief := e.launchGateway("taken", gwOptions{})
+	e.waitFor("the name thief refused", func() bool {
+		return strings.Contains(thief.logs.String(), "belongs to a gateway of another identity")
+	})
+	if !e.srv.Gateways().Connected(g2.id()) {
+		t.Error("the name's owner lost its session")
+	}
 	// The connect route refuses what is not a gateway's upgrade.
 	status, body = call("GET", gateway.ConnectPath, e.ls.root, nil)
 	wantError(t, status, body, 400, "BadRequest", "Upgrade")
