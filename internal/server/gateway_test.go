@@ -94,6 +94,7 @@ func (e *gwEnv) gatewayCredentials(name string) (id, clientID string, clientSecr
 }
 
 type gwOptions struct {
+	kubeURL    string // the gateway's API server (the test cluster when "")
 	pool       string
 	drain      time.Duration // DrainTimeout (1 ms when 0: a kill)
 	relays     *atomic.Int64 // counts the CONNECTs the gateway serves
@@ -156,7 +157,7 @@ func (e *gwEnv) launchGateway(name string, o gwOptions) *runningGateway {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
-	var h http.Handler = &gateway.Handler{Upstream: &gateway.Upstream{URL: e.c.URL(), CAFile: e.c.CAFile(), TokenFile: tokFile},
+	var h http.Handler = &gateway.Handler{Upstream: &gateway.Upstream{URL: cmp.Or(o.kubeURL, e.c.URL()), CAFile: e.c.CAFile(), TokenFile: tokFile},
 		Allow: o.allow, Logger: logger}
 	if o.relays != nil {
 		inner := h
@@ -325,6 +326,12 @@ func TestGatewayErrors(t *testing.T) {
 	if status, body := e.login(sid, jwt); status != 200 {
 		t.Errorf("login after the slow answer: %d %v", status, body)
 	}
+
+	// A gateway that cannot reach its own API server: 502.
+	lost := e.startGateway("no-api-server", gwOptions{kubeURL: "https://" + refusedAddr(t)})
+	lid := e.kubeIdentity(map[string]any{"tokenReviewMode": "gateway", "gatewayId": lost.id()})
+	status, body = e.login(lid, jwt)
+	wantError(t, status, body, 502, gateway.ErrNameUpstream, "could not get an answer from its Kubernetes API server")
 
 	// Relay mode to a host that is not the gateway's API server: refused
 	// by the gateway's allow list.
