@@ -129,6 +129,13 @@ func registry() []scenario {
 			},
 		},
 		{
+			name: "login-kube-infisical-gateway",
+			about: "POST /api/v1/auth/kubernetes-auth/login with tokenReviewMode \"gateway\": a `gatehouse gateway` process makes the TokenReview with its own token " +
+				"(--kube-latency added), carried over its one connection to gatehouse; compare with login-kube-infisical (direct)",
+			ceiling: "baseline-tokenreview", target: kubeLogin, alsoVs: "login-kube-infisical",
+			setup: setupGatewayLogin,
+		},
+		{
 			name: "login-kube-infisical-local",
 			about: "POST /api/v1/auth/kubernetes-auth/login with tokenReviewMode \"local\": gatehouse verifies the workload's JWT with the test cluster's signing keys " +
 				"(read once from its /openid/v1/jwks and kept), no TokenReview, then writes a token",

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/buildinfo"
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
@@ -31,7 +32,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newOperatorCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(), newOperatorCommand(), newVersionCommand(), newGatewayCommand())
 	// --version prints what `gatehouse version` prints.
 	root.Version = buildinfo.Get().String()
 	root.SetVersionTemplate("{{.Version}}\n")
@@ -85,6 +86,7 @@ type serverFlags struct {
 	auditFile                                        string
 	rootTokenFile                                    string
 	storeTimeout, storeConnectTimeout                time.Duration
+	gatewayTimeout, gatewayHeartbeat                 time.Duration
 }
 
 func newServerCommand() *cobra.Command {
@@ -141,6 +143,8 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.IntVar(&f.loginRateBurst, "login-rate-burst", ratelimit.DefaultBurst, "logins allowed from one client address at once, before --login-rate-limit applies")
 	fl.DurationVar(&f.auditRetention, "audit-retention", 90*24*time.Hour, "delete audit events older than this from the store, with each token sweep (0 = keep forever)")
 	fl.StringVar(&f.auditFile, "audit-file", "", "also append every audit event as a JSON line to this file (created 0600), or to standard output with -")
+	fl.DurationVar(&f.gatewayTimeout, "gateway-timeout", gateway.DefaultTimeout, "timeout of each call through a gateway (a login answers 504 GatewayTimeout past it)")
+	fl.DurationVar(&f.gatewayHeartbeat, "gateway-heartbeat", gateway.DefaultHeartbeat, "how often each gateway session is pinged and its identity checked again")
 	fl.StringVar(&f.rootTokenFile, "root-token-file", "", "write the root token created at the first start to this file (mode 0600, never overwritten) instead of printing it")
 	fl.DurationVar(&f.storeTimeout, "store-timeout", bounded.DefaultTimeout, "bound on each store call a request makes: a stalled store is answered 503 with Retry-After after this (under 50s)")
 	fl.DurationVar(&f.storeConnectTimeout, "store-connect-timeout", 2*time.Minute, "at start, keep retrying an unreachable store this long (capped backoff) before giving up; 0 = give up at once")
@@ -156,6 +160,10 @@ func (f serverFlags) config() (server.Config, error) {
 		LoginRateLimit: f.loginRateLimit, LoginRateBurst: f.loginRateBurst,
 		AuditRetention: f.auditRetention, AuditFile: f.auditFile,
 		RootTokenFile: f.rootTokenFile, LogJSON: f.logFormat == "json",
+		GatewayTimeout: f.gatewayTimeout, GatewayHeartbeat: f.gatewayHeartbeat,
+	}
+	if f.gatewayTimeout <= 0 || f.gatewayHeartbeat <= 0 {
+		return cfg, fmt.Errorf("--gateway-timeout and --gateway-heartbeat must be positive")
 	}
 	if f.auditRetention < 0 {
 		return cfg, fmt.Errorf("--audit-retention must be 0 (keep forever) or positive")

@@ -45,6 +45,9 @@ const (
 	Unavailable
 	// NotImplemented means the feature exists in the API but not yet here (501).
 	NotImplemented
+	// Timeout means an upstream of ours (a gateway) did not answer in
+	// time (504).
+	Timeout
 )
 
 var codeNames = map[Code]string{
@@ -60,6 +63,7 @@ var codeNames = map[Code]string{
 	BadGateway:      "bad gateway",
 	Unavailable:     "unavailable",
 	NotImplemented:  "not implemented",
+	Timeout:         "timeout",
 }
 
 // String returns the code's name, for logs.

@@ -266,12 +266,10 @@ func (c Cluster) check() error {
 		return errs.New(errs.BadRequest, "kubernetesHost is required when tokenReviewMode is \"api\"")
 	case c.ReviewMode == ReviewLocal && c.Host == "":
 		return errs.New(errs.BadRequest, "kubernetesHost is required when tokenReviewMode is \"local\": the cluster's signing keys and issuer are read from its API server")
-	case c.ReviewMode == ReviewGateway && (c.GatewayID == "") == (c.GatewayPoolID == ""):
-		return errs.New(errs.BadRequest, "tokenReviewMode \"gateway\" needs exactly one of gatewayId and gatewayPoolId")
 	case c.GatewayID != "" && c.GatewayPoolID != "":
-		// In api and local mode a gateway is optional: it carries the
-		// requests to the API server (Login refuses until gateways exist).
-		return errs.New(errs.BadRequest, "set at most one of gatewayId and gatewayPoolId")
+		return errs.New(errs.BadRequest, "set exactly one of gatewayId and gatewayPoolId, not both")
+	case c.ReviewMode == ReviewGateway && c.GatewayID == "" && c.GatewayPoolID == "":
+		return errs.New(errs.BadRequest, "tokenReviewMode \"gateway\" needs exactly one of gatewayId and gatewayPoolId")
 	}
 	return nil
 }

@@ -82,8 +82,9 @@ func (sa ServiceAccount) Metadata() map[string]string {
 // keys instead and no TokenReview is made (loginLocally). Otherwise, in
 // order:
 //
-//  1. gateway mode, and a gateway set in api or local mode, are refused
-//     (NotImplemented) until gateways exist;
+//  1. in gateway mode the gateway makes the TokenReview (step 3) with its
+//     own service-account token; with gatewayId or gatewayPoolId in api
+//     mode it only relays TCP (gateway.go);
 //  2. with PEMKeys, the JWT's signature, times (60 s leeway), issuer and
 //     audience are checked locally — an extra check, not a replacement;
 //  3. TokenReview: spec.token = jwt, spec.audiences = the rules' audiences
@@ -102,13 +103,7 @@ func (sa ServiceAccount) Metadata() map[string]string {
 // Unauthenticated for a token or reviewer that is not accepted,
 // BadGateway when the API server cannot be reached or answers nonsense.
 func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccount, error) {
-	switch {
-	case cfg.ReviewMode == ReviewGateway:
-		return ServiceAccount{}, errs.New(errs.NotImplemented, "gateway token review is not available yet: set tokenReviewMode to \"api\" with the API server's kubernetesHost")
-	case cfg.Gateway():
-		// Never bypass a configured gateway by calling the host directly.
-		return ServiceAccount{}, errs.New(errs.NotImplemented, "Kubernetes API requests through a gateway are not available yet: this method has gatewayId or gatewayPoolId set, so Gatehouse will not call kubernetesHost directly; remove the gateway to reach the API server directly")
-	case cfg.ReviewMode == ReviewLocal:
+	if cfg.ReviewMode == ReviewLocal {
 		return s.loginLocally(ctx, cfg, jwt)
 	}
 	var claimed *claimedAccount
@@ -124,7 +119,7 @@ func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccoun
 		claimed = &c
 	}
 	req := reviewRequest{token: jwt.Raw, audiences: audiences, bearer: cfg.ReviewerJWT}
-	if req.bearer == "" {
+	if req.bearer == "" && cfg.ReviewMode != ReviewGateway {
 		req.bearer, req.reviewerIsLoginJWT = jwt.Raw, true
 	}
 	status, err := s.reviewed(ctx, cfg.Cluster, req, jwt.Expiry)
@@ -154,14 +149,18 @@ func (s *Service) Login(ctx context.Context, cfg Config, jwt JWT) (ServiceAccoun
 // reviewed asks the API server for a review, or answers from the review
 // cache when it is on and holds one.
 func (s *Service) reviewed(ctx context.Context, c Cluster, req reviewRequest, jwtExpiry time.Time) (authv1.TokenReviewStatus, error) {
+	review := s.api.review
+	if c.ReviewMode == ReviewGateway {
+		review = s.gatewayReview // the gateway's own token is the bearer
+	}
 	if !s.cache.on() {
-		return s.api.review(ctx, c, req)
+		return review(ctx, c, req)
 	}
 	key := reviewKey(c, req)
 	if st, ok := s.cache.get(key, s.now()); ok {
 		return st, nil
 	}
-	st, err := s.api.review(ctx, c, req)
+	st, err := review(ctx, c, req)
 	if err == nil {
 		s.cache.put(key, st, jwtExpiry, s.now())
 	}

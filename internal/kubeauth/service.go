@@ -56,6 +56,8 @@ type Service struct {
 	api     *apiClient
 	cache   *reviewCache
 	keySets *keySets
+	// gateways carries calls through gateways (gateway.go); nil = none.
+	gateways Gateways
 }
 
 // NewService returns a Service. key seals reviewer JWTs at rest; timeout
@@ -252,15 +254,13 @@ func (s *Service) probeIfReviewing(ctx context.Context, c Cluster) error {
 	if c.ReviewMode == ReviewGateway || c.ReviewerJWT == "" || (c.ReviewMode == ReviewLocal && len(c.PEMKeys) > 0) {
 		return nil // nothing to check with until a login brings a JWT
 	}
-	if c.Gateway() {
-		return nil // the API server is reached through the gateway, not served yet
-	}
 	return s.Probe(ctx, c)
 }
 
 func connectionChanged(a, b Cluster) bool {
 	return a.Host != b.Host || a.CACert != b.CACert || a.VerifyTLS != b.VerifyTLS ||
-		a.ReviewMode != b.ReviewMode || a.ReviewerJWT != b.ReviewerJWT
+		a.ReviewMode != b.ReviewMode || a.ReviewerJWT != b.ReviewerJWT ||
+		a.GatewayID != b.GatewayID || a.GatewayPoolID != b.GatewayPoolID
 }
 
 // LoginInput is an Infisical Kubernetes Auth login.

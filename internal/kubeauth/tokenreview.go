@@ -79,10 +79,11 @@ const tokenReviewPath = "/apis/authentication.k8s.io/v1/tokenreviews"
 // configuration has another key and gets a fresh client, and the least
 // recently used clients beyond maxClients are dropped.
 type apiClient struct {
-	timeout time.Duration
-	mu      sync.Mutex
-	clients map[[32]byte]*list.Element // of *clientEntry
-	lru     *list.List                 // front = most recently used
+	timeout  time.Duration
+	gateways Gateways // relays (gateway.go); nil = none
+	mu       sync.Mutex
+	clients  map[[32]byte]*list.Element // of *clientEntry
+	lru      *list.List                 // front = most recently used
 }
 
 type clientEntry struct {
@@ -99,7 +100,7 @@ func newAPIClient(timeout time.Duration) *apiClient {
 
 func clientKey(c Cluster) [32]byte {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s|%d:%s|%t|%t", len(c.Host), c.Host, len(c.CACert), c.CACert, c.VerifyTLS, c.SystemRoots)
+	fmt.Fprintf(h, "%d:%s|%d:%s|%t|%t|%s|%s", len(c.Host), c.Host, len(c.CACert), c.CACert, c.VerifyTLS, c.SystemRoots, c.GatewayID, c.GatewayPoolID)
 	var k [32]byte
 	h.Sum(k[:0])
 	return k
@@ -159,10 +160,16 @@ func (ac *apiClient) newHTTPClient(c Cluster) (*http.Client, error) {
 	default:
 		return nil, errs.New(errs.Internal, "TLS verification is on but no CA certificate is stored")
 	}
+	dial := dialer.DialContext
+	if c.throughGateway() {
+		// A TCP relay through the gateway, TLS end to end (gateway.go);
+		// the gateway checks the target against its allow list.
+		dial, proxy = ac.relayDial(c), nil
+	}
 	return &http.Client{
 		Transport: &http.Transport{
 			Proxy:                 proxy,
-			DialContext:           dialer.DialContext,
+			DialContext:           dial,
 			TLSClientConfig:       tlsConfig,
 			TLSHandshakeTimeout:   ac.timeout,
 			ResponseHeaderTimeout: ac.timeout,
@@ -230,6 +237,15 @@ func (ac *apiClient) call(ctx context.Context, c Cluster, req apiRequest) (apiAn
 	httpReq.Header.Set("Accept", req.accept)
 	httpReq.Header.Set("Authorization", "Bearer "+req.bearer.Reveal())
 	resp, err := hc.Do(httpReq)
+	if err != nil && c.GatewayPoolID != "" && ctx.Err() == nil && !errors.As(err, new(*errs.Error)) {
+		// A relay through a pool member whose session dropped mid-request:
+		// once more, through another member (gateway.go).
+		retry := httpReq.Clone(ctx)
+		if httpReq.GetBody != nil {
+			retry.Body, _ = httpReq.GetBody()
+		}
+		resp, err = hc.Do(retry)
+	}
 	if err != nil {
 		if ctxErr := context.Cause(ctx); ctxErr != nil && !errors.Is(ctxErr, context.DeadlineExceeded) {
 			return apiAnswer{}, ctxErr // the caller went away
@@ -352,9 +368,12 @@ func (ac *apiClient) transportError(c Cluster, err error) error {
 	var verifyErr *tls.CertificateVerificationError
 	var recordErr tls.RecordHeaderError
 	var netErr net.Error
+	var domainErr *errs.Error
 	e := &errs.Error{Code: errs.BadGateway}
 	var kind error
 	switch {
+	case errors.As(err, &domainErr):
+		return domainErr // a gateway's refusal, named already
 	case errors.Is(err, ErrMetadataAddress):
 		kind = ErrAPI
 		e.Message = fmt.Sprintf("the Kubernetes API server at %s resolves to a link-local or cloud metadata address: Gatehouse does not connect there without TLS verification, since the JWT it sends could reach a metadata service; set caCert (verifyTlsCertificate=true) or use the API server's own address", c.Host)

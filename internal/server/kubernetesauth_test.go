@@ -324,7 +324,9 @@ func TestKubernetesAuthBadInputChangesNothing(t *testing.T) {
 		{"CA with verification off", "POST", bare, "", cfg(map[string]any{"verifyTlsCertificate": false}), 400, "BadRequest", "cannot be disabled while a CA certificate is set"},
 		{"verification without CA", "POST", bare, "", cfg(map[string]any{"caCert": nil, "verifyTlsCertificate": true}), 400, "BadRequest", "A CA certificate is required"},
 		{"verification with empty CA", "POST", bare, "", cfg(map[string]any{"caCert": "", "verifyTlsCertificate": true}), 400, "BadRequest", "A CA certificate is required"},
-		{"gateway and pool in api mode", "POST", bare, "", cfg(map[string]any{"gatewayId": gw, "gatewayPoolId": gw}), 400, "BadRequest", "at most one of gatewayId and gatewayPoolId"},
+		{"gateway and pool in api mode", "POST", bare, "", cfg(map[string]any{"gatewayId": gw, "gatewayPoolId": gw}), 400, "BadRequest", "exactly one of gatewayId and gatewayPoolId, not both"},
+		{"relay through an unknown gateway", "POST", bare, "", cfg(map[string]any{"gatewayId": gw}), 400, "GatewayNotFound", "does not exist"},
+		{"local mode through an unknown pool", "POST", bare, "", cfg(map[string]any{"tokenReviewMode": "local", "gatewayPoolId": gw}), 400, "GatewayNotFound", "does not exist"},
 		{"local mode without CA or explicit skip", "POST", bare, "", cfg(map[string]any{"tokenReviewMode": "local", "caCert": nil}), 400, "BadRequest", "TLS verification is on by default"},
 		{"gateway mode without gateway", "POST", bare, "", cfg(map[string]any{"tokenReviewMode": "gateway"}), 400, "BadRequest", "exactly one of gatewayId and gatewayPoolId"},
 		{"gateway mode with both", "POST", bare, "", cfg(map[string]any{"tokenReviewMode": "gateway", "gatewayId": gw, "gatewayPoolId": gw}), 400, "BadRequest", "exactly one"},
@@ -861,8 +863,8 @@ func TestKubernetesAuthGatewayMode(t *testing.T) {
 		t.Errorf("attach = %v", got)
 	}
 	r := ts.kubeLogin(id, c.Token("apps", "web"))
-	errorBodyOK(t, r, 501, "NotImplemented")
-	if !strings.Contains(r.raw, "gateway token review is not available yet") {
+	errorBodyOK(t, r, 400, "GatewayNotFound")
+	if !strings.Contains(r.raw, "does not exist") {
 		t.Errorf("body = %s", r.raw)
 	}
 	if ev := ts.lastAudit(); ev["success"] != false || !strings.Contains(ev["reason"].(string), "gateway") {

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/buildinfo"
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/infisical"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/vault"
@@ -93,6 +94,10 @@ type Config struct {
 	// StoreConnectTimeout is how long a start keeps retrying to reach an
 	// unavailable store before giving up (0 = give up at once).
 	StoreConnectTimeout time.Duration
+	// GatewayTimeout bounds one call through a gateway and GatewayHeartbeat
+	// is how often each gateway session is pinged and its identity checked
+	// again (gateway.DefaultTimeout and DefaultHeartbeat when 0).
+	GatewayTimeout, GatewayHeartbeat time.Duration
 
 	Logger *slog.Logger
 	// Out receives the one-time root token notice (stderr in production).
@@ -116,6 +121,7 @@ type Server struct {
 	listener net.Listener
 	tlsConf  *tls.Config
 	tokens   *token.Service
+	gateways *gateway.Service
 	devDir   string // --dev: the throwaway store's directory, removed on Close
 	auditOut *audit.Sink
 	stopOnce sync.Once
@@ -250,7 +256,9 @@ func (s *Server) init(ctx context.Context) error {
 	universalAuth := universalauth.NewService(s.store, s.tokens, auditLog, now)
 	kubeAuth := kubeauth.NewService(s.store, s.key, s.tokens, auditLog, now, cfg.KubeTimeout, cfg.Logger)
 	kubeAuth.CacheReviews(cfg.KubeReviewCacheTTL)
-	infisical.Register(mux, infisical.Deps{Auth: auth, Identities: identities, Tokens: s.tokens, UniversalAuth: universalAuth, KubernetesAuth: kubeAuth, Store: s.store, Now: now, Logger: cfg.Logger, LoginLimiter: loginLimiter})
+	s.gateways = gateway.New(gateway.Config{Store: s.store, Now: now, Logger: cfg.Logger, Audit: auditLog, Timeout: cfg.GatewayTimeout, Heartbeat: cfg.GatewayHeartbeat})
+	kubeAuth.UseGateways(s.gateways)
+	infisical.Register(mux, infisical.Deps{Auth: auth, Identities: identities, Tokens: s.tokens, UniversalAuth: universalAuth, KubernetesAuth: kubeAuth, Store: s.store, Now: now, Logger: cfg.Logger, LoginLimiter: loginLimiter, Gateways: s.gateways})
 	podDir := cfg.PodServiceAccountDir
 	switch podDir {
 	case "":
@@ -307,6 +315,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Store is the server's store.
 func (s *Server) Store() store.Store { return s.store }
+
+// Gateways is the server's gateway service.
+func (s *Server) Gateways() *gateway.Service { return s.gateways }
 
 // Tokens is the server's token service.
 func (s *Server) Tokens() *token.Service { return s.tokens }
@@ -383,6 +394,9 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Close() error {
 	var err error
 	s.stopOnce.Do(func() {
+		if s.gateways != nil {
+			s.gateways.Close() // hijacked connections: Shutdown does not see them
+		}
 		close(s.stop)
 		<-s.done
 		err = s.store.Close()

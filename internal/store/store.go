@@ -239,6 +239,8 @@ type AuditEvent struct {
 
 // Store is everything Gatehouse persists.
 type Store interface {
+	GatewayStore // gateways.go
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

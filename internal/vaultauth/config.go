@@ -35,6 +35,13 @@ type Config struct {
 	// kubeauth.ReviewLocal: no TokenReview, the JWT verified with pem_keys
 	// or else the cluster's published key set, iss always checked.
 	TokenReviewMode kubeauth.ReviewMode `json:"tokenReviewMode,omitempty"`
+	// GatewayID or GatewayPoolID (Gatehouse extensions, gateway_id and
+	// gateway_pool_id): the cluster is reached through a gateway. In
+	// "gateway" mode the gateway reviews with its own service account and
+	// kubernetes_host may be empty; in "api" and "local" modes it relays
+	// TCP to kubernetes_host.
+	GatewayID     string `json:"gatewayId,omitempty"`
+	GatewayPoolID string `json:"gatewayPoolId,omitempty"`
 }
 
 // ReviewMode is the mount's review mode, ReviewAPI unless set.
@@ -58,6 +65,8 @@ type ConfigInput struct {
 	TokenReviewMode      string // "" = "api"
 	// UseAnnotationsAsAliasMetadata: see Config.
 	UseAnnotationsAsAliasMetadata bool
+	GatewayID            string
+	GatewayPoolID        string
 }
 
 // ConfigView is a mount's config as the API shows it.
@@ -147,15 +156,22 @@ func (in ConfigInput) check() (Config, error) {
 		PEMKeys:              []string{},
 	}
 	cfg.UseAnnotationsAsAliasMetadata = in.UseAnnotationsAsAliasMetadata
-	if strings.TrimSpace(in.Host) == "" {
+	gatewayMode := kubeauth.ReviewMode(in.TokenReviewMode) == kubeauth.ReviewGateway
+	if err := checkGateways(in, gatewayMode); err != nil {
+		return Config{}, err
+	}
+	cfg.GatewayID, cfg.GatewayPoolID = in.GatewayID, in.GatewayPoolID
+	switch {
+	case strings.TrimSpace(in.Host) == "" && !gatewayMode:
 		return Config{}, errs.New(errs.BadRequest, "no host provided: kubernetes_host is required (the API server's URL, host or host:port)")
+	case strings.TrimSpace(in.Host) != "":
+		// Vault's rules: http:// too (kubectl proxy), unlike the Infisical API.
+		host, _, err := kubeauth.NormalizeHostAllowingHTTP(in.Host)
+		if err != nil {
+			return Config{}, errs.New(errs.BadRequest, "kubernetes_host %s", err)
+		}
+		cfg.Host = host
 	}
-	// Vault's rules: http:// too (kubectl proxy), unlike the Infisical API.
-	host, _, err := kubeauth.NormalizeHostAllowingHTTP(in.Host)
-	if err != nil {
-		return Config{}, errs.New(errs.BadRequest, "kubernetes_host %s", err)
-	}
-	cfg.Host = host
 	if strings.TrimSpace(cfg.CACert) == "" {
 		cfg.CACert = ""
 	} else if err := kubeauth.CheckCABundle(cfg.CACert); err != nil {
@@ -178,13 +194,15 @@ func (in ConfigInput) check() (Config, error) {
 	switch mode := kubeauth.ReviewMode(in.TokenReviewMode); mode {
 	case "", kubeauth.ReviewAPI:
 		cfg.TokenReviewMode = kubeauth.ReviewAPI
+	case kubeauth.ReviewGateway:
+		cfg.TokenReviewMode = mode
 	case kubeauth.ReviewLocal:
 		cfg.TokenReviewMode = mode
 		if len(cfg.PEMKeys) > 0 && cfg.Issuer == "" {
 			return Config{}, errs.New(errs.BadRequest, "issuer is required with pem_keys when token_review_mode is \"local\": every local login checks the JWT's iss against it (disable_iss_validation does not apply in local mode)")
 		}
 	default:
-		return Config{}, errs.New(errs.BadRequest, "token_review_mode must be \"api\" (TokenReview, the default) or \"local\" (verify the JWT with the cluster's signing keys), not %q", clip(in.TokenReviewMode, 50))
+		return Config{}, errs.New(errs.BadRequest, "token_review_mode must be \"api\" (TokenReview, the default), \"local\" (verify the JWT with the cluster's signing keys) or \"gateway\" (a gateway reviews), not %q", clip(in.TokenReviewMode, 50))
 	}
 	if in.ReviewerJWT != "" {
 		if _, err := kubeauth.ParseJWT(in.ReviewerJWT.Reveal()); err != nil {
@@ -218,7 +236,8 @@ func reviewerAAD(m store.Mount) []byte {
 // own when they are empty. TLS is always verified: with the CA when one
 // is set, else with the system roots, as Vault does.
 func (s *Service) cluster(m store.Mount, cfg Config) (kubeauth.Cluster, error) {
-	c := kubeauth.Cluster{Host: cfg.Host, CACert: cfg.CACert, VerifyTLS: true, SystemRoots: true, ReviewMode: cfg.ReviewMode(), PEMKeys: cfg.PEMKeys}
+	c := kubeauth.Cluster{Host: cfg.Host, CACert: cfg.CACert, VerifyTLS: true, SystemRoots: true, ReviewMode: cfg.ReviewMode(), PEMKeys: cfg.PEMKeys,
+		GatewayID: cfg.GatewayID, GatewayPoolID: cfg.GatewayPoolID}
 	// In api mode iss is checked only when validation is on and an issuer
 	// is set: with no issuer Vault checks nothing (it records its old
 	// default, "kubernetes/serviceaccount", but never compares it), and
@@ -244,4 +263,23 @@ func (s *Service) cluster(m store.Mount, cfg Config) (kubeauth.Cluster, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkGateways validates gateway_id and gateway_pool_id: UUIDs, at most
+// one, and one of them in gateway mode.
+func checkGateways(in ConfigInput, gatewayMode bool) error {
+	for _, g := range []struct{ field, v string }{{"gateway_id", in.GatewayID}, {"gateway_pool_id", in.GatewayPoolID}} {
+		if g.v != "" {
+			if err := identity.CheckID(g.field, g.v); err != nil {
+				return errs.New(errs.BadRequest, "%s must be a UUID", g.field)
+			}
+		}
+	}
+	switch {
+	case in.GatewayID != "" && in.GatewayPoolID != "":
+		return errs.New(errs.BadRequest, "set exactly one of gateway_id and gateway_pool_id, not both")
+	case gatewayMode && in.GatewayID == "" && in.GatewayPoolID == "":
+		return errs.New(errs.BadRequest, "token_review_mode \"gateway\" needs gateway_id or gateway_pool_id")
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
@@ -34,6 +35,9 @@ type Deps struct {
 
 	// LoginLimiter limits logins per source address (nil = no limit).
 	LoginLimiter *ratelimit.Limiter
+
+	// Gateways serves the gateway routes (gateways.go; nil = none).
+	Gateways *gateway.Service
 }
 
 // API is the Infisical front end.
@@ -61,6 +65,7 @@ func Register(mux *http.ServeMux, d Deps) {
 
 	a.registerUniversalAuth(handle)
 	a.registerKubernetesAuth(handle)
+	a.registerGateways(mux, handle)
 
 	handle("/api/", a.notFound)
 }

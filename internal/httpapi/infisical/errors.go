@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
@@ -34,6 +35,7 @@ var statusOf = map[errs.Code]int{
 	errs.BadGateway:      http.StatusBadGateway,
 	errs.Unavailable:     http.StatusServiceUnavailable,
 	errs.NotImplemented:  http.StatusNotImplemented,
+	errs.Timeout:         http.StatusGatewayTimeout,
 }
 
 // codeNames are the "error" of each code, unless the failure has a name
@@ -51,6 +53,7 @@ var codeNames = map[errs.Code]string{
 	errs.BadGateway:      "BadGateway",
 	errs.Unavailable:     "ServiceUnavailable",
 	errs.NotImplemented:  "NotImplemented",
+	errs.Timeout:         "GatewayTimeout",
 }
 
 // names are the failures with an "error" of their own, by the domain
@@ -67,6 +70,16 @@ var names = []struct {
 	{token.ErrUsesExhausted, "TokenUsesExhausted"},
 	{token.ErrIPDenied, "TokenIPDenied"},
 	{universalauth.ErrLockedOut, "LockedOut"},
+	// A gateway's failure before the Kubernetes failure it may wrap.
+	{gateway.ErrNotFound, "GatewayNotFound"},
+	{gateway.ErrNotConnected, "GatewayNotConnected"},
+	{gateway.ErrConnectionLost, "GatewayConnectionLost"},
+	{gateway.ErrTimeout, "GatewayTimeout"},
+	{gateway.ErrRelayRefused, "GatewayRelayRefused"},
+	{gateway.ErrUpstream, "GatewayKubernetesApiError"},
+	{gateway.ErrForbidden, "GatewayPermissionDenied"},
+	{gateway.ErrInUse, "GatewayInUse"},
+	{gateway.ErrReviewerRejected, "GatewayTokenReviewerRejected"},
 	{kubeauth.ErrTokenReview, "KubernetesTokenReviewError"},
 	{kubeauth.ErrConnectionRefused, "KubernetesConnectionRefused"},
 	{kubeauth.ErrHostNotFound, "KubernetesHostNotFound"},

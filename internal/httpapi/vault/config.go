@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/vaultauth"
 )
@@ -20,6 +21,8 @@ type configBody struct {
 	DisableISSValidation json.RawMessage `json:"disable_iss_validation"`
 	DisableLocalCAJWT    json.RawMessage `json:"disable_local_ca_jwt"`
 	TokenReviewMode      string          `json:"token_review_mode"` // a Gatehouse extension
+	GatewayID            string          `json:"gateway_id"`        // a Gatehouse extension
+	GatewayPoolID        string          `json:"gateway_pool_id"`   // a Gatehouse extension
 	UseAnnotations       json.RawMessage `json:"use_annotations_as_alias_metadata"`
 }
 
@@ -31,7 +34,7 @@ func (a *API) writeConfig(rt authRoute) handlerFunc {
 			return 0, nil, err
 		}
 		in := vaultauth.ConfigInput{Host: b.KubernetesHost, CACert: b.KubernetesCACert, ReviewerJWT: secret.Secret(strings.TrimSpace(b.TokenReviewerJWT)),
-			Issuer: b.Issuer, TokenReviewMode: b.TokenReviewMode}
+			Issuer: b.Issuer, TokenReviewMode: b.TokenReviewMode, GatewayID: b.GatewayID, GatewayPoolID: b.GatewayPoolID}
 		if in.PEMKeys, err = parseStringList("pem_keys", b.PEMKeys); err != nil {
 			return 0, nil, err
 		}
@@ -66,11 +69,11 @@ func (a *API) readConfig(rt authRoute) handlerFunc {
 		if err != nil {
 			return 0, nil, err
 		}
-		if c.Host == "" {
+		if c.Host == "" && c.TokenReviewMode != kubeauth.ReviewGateway {
 			return 0, nil, errs.New(errs.NotFound, "not configured")
 		}
 		resp := envelope(r)
-		resp.Data = map[string]any{
+		data := map[string]any{
 			"kubernetes_host":                   c.Host,
 			"kubernetes_ca_cert":                c.CACert,
 			"pem_keys":                          c.PEMKeys,
@@ -81,6 +84,14 @@ func (a *API) readConfig(rt authRoute) handlerFunc {
 			"token_review_mode":                 c.ReviewMode(),
 			"use_annotations_as_alias_metadata": c.UseAnnotationsAsAliasMetadata,
 		}
+		// Gatehouse extensions, shown when set.
+		if c.GatewayID != "" {
+			data["gateway_id"] = c.GatewayID
+		}
+		if c.GatewayPoolID != "" {
+			data["gateway_pool_id"] = c.GatewayPoolID
+		}
+		resp.Data = data
 		return http.StatusOK, resp, nil
 	}
 }

@@ -34,6 +34,7 @@ var statusOf = map[errs.Code]int{
 	errs.BadGateway:      http.StatusForbidden,
 	errs.Unavailable:     http.StatusServiceUnavailable,
 	errs.NotImplemented:  http.StatusNotImplemented,
+	errs.Timeout:         http.StatusGatewayTimeout,
 }
 
 // errorBody is Vault's error body.

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Concurrency", concurrencyTests},
 		{"Lockout", lockoutTests},
 		{"Mount", mountTests},
+		{"Gateway", gatewayTests},
 		{"Text", textTests},
 		{"MountNesting", mountNestingTests},
 		{"Unavailable", unavailableTests},

@@ -1,0 +1,461 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// conn is one live gateway session.
+type conn struct {
+	gw     store.Gateway
+	poolID string // guarded by Service.mu
+	sess   *yamux.Session
+	client *http.Client
+	// draining: the gateway said GoAway (it is shutting down); no new
+	// call is sent to it.
+	draining atomic.Bool
+}
+
+// open opens a stream, noting a gateway that is draining.
+func (c *conn) open() (*yamux.Stream, error) {
+	st, err := c.sess.OpenStream()
+	if errors.Is(err, yamux.ErrRemoteGoAway) {
+		c.draining.Store(true)
+	}
+	return st, err
+}
+
+// usable reports whether new calls may go to c.
+func (c *conn) usable() bool { return !c.sess.IsClosed() && !c.draining.Load() }
+
+// yamuxConfig is the session configuration of both ends: yamux's own
+// keepalive pings find a dead peer between heartbeats.
+func yamuxConfig(keepalive time.Duration) *yamux.Config {
+	cfg := yamux.DefaultConfig()
+	cfg.EnableKeepAlive = true
+	cfg.KeepAliveInterval = keepalive
+	cfg.ConnectionWriteTimeout = 10 * time.Second
+	cfg.StreamOpenTimeout = 10 * time.Second
+	cfg.AcceptBacklog = 1024
+	cfg.LogOutput = io.Discard
+	return cfg
+}
+
+// Attach takes over a connection upgraded for gateway g (after Admit) and
+// serves it: the server opens streams on it, heartbeats it, and drops it
+// when it closes, when the gateway's identity is deleted or demoted, or
+// when the gateway is deleted. A session of the same gateway already live
+// is replaced.
+func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser) error {
+	sess, err := yamux.Client(rwc, yamuxConfig(s.heartbeat))
+	if err != nil {
+		rwc.Close()
+		return errs.Wrap(err, "starting the gateway session")
+	}
+	c := &conn{gw: g, poolID: g.PoolID, sess: sess}
+	c.client = &http.Client{Transport: &http.Transport{
+		DialContext:         func(context.Context, string, string) (net.Conn, error) { return c.open() },
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		sess.Close()
+		return errs.New(errs.Unavailable, "the server is shutting down")
+	}
+	old := s.conns[g.ID]
+	s.conns[g.ID] = c
+	s.mu.Unlock()
+	if old != nil {
+		old.sess.Close()
+	}
+	s.log.Info("gateway connected", "gateway_id", g.ID, "name", g.Name, "pool_id", g.PoolID, "version", g.Version, "remote_addr", g.RemoteAddr)
+	s.record(context.Background(), TypeConnect, g.IdentityID, g, map[string]string{"remoteAddr": g.RemoteAddr, "version": g.Version})
+	go s.watch(c)
+	return nil
+}
+
+// watch heartbeats c until its session closes, then forgets it.
+func (s *Service) watch(c *conn) {
+	t := time.NewTicker(s.heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.sess.CloseChan():
+			s.forget(c)
+			return
+		case <-t.C:
+			if _, err := c.sess.Ping(); err != nil {
+				c.sess.Close()
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+			if reason := s.refusal(ctx, c); reason != "" {
+				s.dropConn(c, reason)
+			} else {
+				now := s.now()
+				_, _ = s.store.UpdateGateway(ctx, c.gw.ID, func(g *store.Gateway) error {
+					g.HeartbeatAt = now
+					return nil
+				})
+			}
+			cancel()
+		}
+	}
+}
+
+func (s *Service) forget(c *conn) {
+	s.mu.Lock()
+	if s.conns[c.gw.ID] == c {
+		delete(s.conns, c.gw.ID)
+	}
+	s.mu.Unlock()
+	c.client.CloseIdleConnections()
+	s.log.Info("gateway disconnected", "gateway_id", c.gw.ID, "name", c.gw.Name)
+}
+
+// refusal says why c may no longer serve ("" when it may): its identity
+// was deleted or may no longer act as a gateway, or the gateway was
+// deleted. A store that cannot answer refuses nothing.
+func (s *Service) refusal(ctx context.Context, c *conn) string {
+	if err := s.allowed(ctx, c.gw.IdentityID); err != nil {
+		if errs.CodeOf(err) == errs.Forbidden {
+			return errs.As(err).Message
+		}
+		return ""
+	}
+	if _, err := s.store.GetGateway(ctx, c.gw.ID); errors.Is(err, store.ErrNotFound) {
+		return "the gateway was deleted"
+	}
+	return ""
+}
+
+// Sweep checks every live session's identity and gateway record now (the
+// heartbeat does it on each beat) and drops those refused; it returns how
+// many it dropped.
+func (s *Service) Sweep(ctx context.Context) int {
+	n := 0
+	for _, c := range s.live() {
+		if reason := s.refusal(ctx, c); reason != "" {
+			s.dropConn(c, reason)
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Service) live() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for _, id := range sortedIDs(s.conns) {
+		out = append(out, s.conns[id])
+	}
+	return out
+}
+
+func (s *Service) drop(gatewayID, reason string) {
+	s.mu.Lock()
+	c := s.conns[gatewayID]
+	s.mu.Unlock()
+	if c != nil {
+		s.dropConn(c, reason)
+	}
+}
+
+func (s *Service) dropConn(c *conn, reason string) {
+	s.log.Warn("gateway session dropped", "gateway_id", c.gw.ID, "name", c.gw.Name, "reason", reason)
+	s.record(context.Background(), TypeDisconnect, "gatehouse", c.gw, map[string]string{"reason": reason})
+	c.sess.Close()
+	s.forget(c)
+}
+
+func (s *Service) setPool(match func(*conn) bool, poolID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		if match(c) {
+			c.poolID = poolID
+		}
+	}
+}
+
+// Connected reports whether gateway id has a live session here.
+func (s *Service) Connected(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.conns[id]
+	return c != nil && !c.sess.IsClosed()
+}
+
+// Close drops every session and refuses new ones (server shutdown).
+func (s *Service) Close() {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = map[string]*conn{}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.sess.Close()
+	}
+}
+
+// pick chooses the session for a call: the gateway's own, or a connected
+// member of the pool other than exclude, in turn.
+func (s *Service) pick(ctx context.Context, gatewayID, poolID string, exclude *conn) (*conn, error) {
+	s.mu.Lock()
+	var chosen *conn
+	if poolID == "" {
+		if c := s.conns[gatewayID]; c != nil && c.usable() && c != exclude {
+			chosen = c
+		}
+	} else {
+		var members []*conn
+		for _, id := range sortedIDs(s.conns) {
+			if c := s.conns[id]; c.poolID == poolID && c.usable() && c != exclude {
+				members = append(members, c)
+			}
+		}
+		if len(members) > 0 {
+			chosen = members[s.rr.Add(1)%uint64(len(members))]
+		}
+	}
+	s.mu.Unlock()
+	if chosen != nil {
+		return chosen, nil
+	}
+	return nil, s.notConnected(ctx, gatewayID, poolID)
+}
+
+// notConnected tells an unknown gateway or pool (400) from one with
+// nothing connected (503).
+func (s *Service) notConnected(ctx context.Context, gatewayID, poolID string) error {
+	if poolID != "" {
+		if _, err := s.store.GetGatewayPool(ctx, poolID); errors.Is(err, store.ErrNotFound) {
+			return errs.Because(errs.BadRequest, ErrNotFound, "gateway pool %s does not exist: set gatewayPoolId to an existing pool", poolID)
+		}
+		return errs.Because(errs.Unavailable, ErrNotConnected, "no gateway of pool %s is connected: start a gateway of that pool in the cluster (gatehouse gateway --pool) and check its logs", poolID)
+	}
+	if _, err := s.store.GetGateway(ctx, gatewayID); errors.Is(err, store.ErrNotFound) {
+		return errs.Because(errs.BadRequest, ErrNotFound, "gateway %s does not exist: set gatewayId to a registered gateway (GET /api/v2/gateways)", gatewayID)
+	}
+	return errs.Because(errs.Unavailable, ErrNotConnected, "gateway %s is not connected: check that it runs in the cluster and can reach this server", gatewayID)
+}
+
+// Answer is a gateway's answer to a call: its API server's status,
+// Content-Type and body, as they were.
+type Answer struct {
+	Code        int
+	ContentType string
+	Body        []byte
+}
+
+// Review has a gateway (or a member of a pool) post a TokenReview body to
+// its API server with its own service-account token. When the session
+// drops during the call, it is retried once on another connected member
+// of the pool. Errors: unknown gateway or pool (400), none connected or
+// the connection lost (503), no answer within the timeout (504), the
+// gateway could not reach its API server (502).
+func (s *Service) Review(ctx context.Context, gatewayID, poolID string, body []byte) (Answer, error) {
+	return s.call(ctx, gatewayID, poolID, http.MethodPost, ReviewPath, body)
+}
+
+// Document has a gateway read one of its API server's issuer discovery
+// documents (DiscoveryPath or JWKSPath) with its own token.
+func (s *Service) Document(ctx context.Context, gatewayID, poolID, path string) (Answer, error) {
+	return s.call(ctx, gatewayID, poolID, http.MethodGet, path, nil)
+}
+
+func (s *Service) call(ctx context.Context, gatewayID, poolID, method, path string, body []byte) (Answer, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var tried *conn
+	for attempt := 0; ; attempt++ {
+		c, err := s.pick(ctx, gatewayID, poolID, tried)
+		if err != nil {
+			if tried != nil {
+				return Answer{}, s.lost(tried, poolID)
+			}
+			return Answer{}, err
+		}
+		ans, err := c.do(ctx, method, path, body)
+		if err == nil {
+			return ans, nil
+		}
+		if cerr := s.ctxError(ctx, c); cerr != nil {
+			return Answer{}, cerr
+		}
+		var de *errs.Error
+		if errors.As(err, &de) {
+			return Answer{}, err
+		}
+		// The session failed under the call.
+		if poolID == "" || attempt > 0 {
+			return Answer{}, s.lost(c, poolID)
+		}
+		tried = c
+	}
+}
+
+func (s *Service) lost(c *conn, poolID string) error {
+	if poolID != "" {
+		return errs.Because(errs.Unavailable, ErrConnectionLost, "the connection to gateway %s (%s) of pool %s was lost during the call, and no other member could answer; retry", c.gw.Name, c.gw.ID, poolID)
+	}
+	return errs.Because(errs.Unavailable, ErrConnectionLost, "the connection to gateway %s (%s) was lost during the call; retry when it has reconnected", c.gw.Name, c.gw.ID)
+}
+
+// ctxError is the error for a call cut by its context: the timeout (504)
+// or the caller gone.
+func (s *Service) ctxError(ctx context.Context, c *conn) error {
+	switch err := ctx.Err(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return errs.Because(errs.Timeout, ErrTimeout, "gateway %s (%s) did not answer within %s: check the gateway's logs and its API server's health", c.gw.Name, c.gw.ID, s.timeout)
+	default:
+		return err
+	}
+}
+
+// do makes one call on c's session.
+func (c *conn) do(ctx context.Context, method, path string, body []byte) (Answer, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://gateway"+path, rd)
+	if err != nil {
+		return Answer{}, errs.Wrap(err, "building the gateway request")
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return Answer{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	if err != nil {
+		return Answer{}, err
+	}
+	if len(raw) > maxAnswerBytes {
+		return Answer{}, errs.Because(errs.BadGateway, ErrUpstream, "gateway %s answered more than %d KiB", c.gw.Name, maxAnswerBytes>>10)
+	}
+	if resp.Header.Get(HeaderUpstreamError) != "" {
+		return Answer{}, errs.Because(errs.BadGateway, ErrUpstream, "gateway %s could not get an answer from its Kubernetes API server: %s",
+			c.gw.Name, gatewayMessage(raw))
+	}
+	return Answer{Code: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: raw}, nil
+}
+
+// Dial opens a TCP relay through a gateway (or a member of a pool) to
+// addr ("host:port"): the gateway connects and from then on copies bytes
+// both ways. The caller does TLS over it, end to end. A gateway that
+// refuses addr (not its API server, not on its allow list) is a 502
+// GatewayRelayRefused; a failure to open the relay on a pool is tried once
+// on another member.
+func (s *Service) Dial(ctx context.Context, gatewayID, poolID, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var tried *conn
+	for attempt := 0; ; attempt++ {
+		c, err := s.pick(ctx, gatewayID, poolID, tried)
+		if err != nil {
+			if tried != nil {
+				return nil, s.lost(tried, poolID)
+			}
+			return nil, err
+		}
+		nc, err := c.connect(ctx, addr)
+		if err == nil {
+			return nc, nil
+		}
+		if cerr := s.ctxError(ctx, c); cerr != nil {
+			return nil, cerr
+		}
+		var de *errs.Error
+		if errors.As(err, &de) {
+			return nil, err
+		}
+		if poolID == "" || attempt > 0 {
+			return nil, s.lost(c, poolID)
+		}
+		tried = c
+	}
+}
+
+func (c *conn) connect(ctx context.Context, addr string) (net.Conn, error) {
+	stream, err := c.open()
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = stream.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = stream.SetDeadline(time.Now()) })
+	defer stop()
+	if _, err := fmt.Fprintf(stream, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", addr, addr); err != nil {
+		stream.Close()
+		return nil, err
+	}
+	br := bufio.NewReader(stream)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		stream.Close()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		stream.Close()
+		if resp.StatusCode == http.StatusForbidden {
+			return nil, errs.Because(errs.BadGateway, ErrRelayRefused,
+				"gateway %s refused to relay to %s: %s; set kubernetesHost to the API server the gateway serves, or add the host to the gateway's --allow-relay list",
+				c.gw.Name, addr, gatewayMessage(raw))
+		}
+		return nil, errs.Because(errs.BadGateway, ErrUpstream, "gateway %s could not relay to %s (HTTP %d): %s", c.gw.Name, addr, resp.StatusCode, gatewayMessage(raw))
+	}
+	if !stop() {
+		stream.Close()
+		return nil, ctx.Err()
+	}
+	_ = stream.SetDeadline(time.Time{})
+	return &bufferedConn{Conn: stream, r: br}, nil
+}
+
+// bufferedConn reads first what the CONNECT answer's reader holds.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// gatewayMessage is the "message" of a gateway's JSON error body, clipped.
+func gatewayMessage(raw []byte) string {
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &m) == nil && m.Message != "" {
+		return clip(m.Message, 300)
+	}
+	return clip(strings.TrimSpace(string(raw)), 200)
+}

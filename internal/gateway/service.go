@@ -1,0 +1,545 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Audit event types.
+const (
+	TypeConnect    = "gateway-connect"
+	TypeDisconnect = "gateway-disconnect"
+	TypeDelete     = "gateway-delete"
+	TypePoolChange = "gateway-pool-change"
+)
+
+// Config configures a Service.
+type Config struct {
+	Store  store.Store
+	Now    func() time.Time
+	Logger *slog.Logger
+	Audit  *audit.Log // nil: no audit events
+	// Heartbeat is how often each live session is pinged, its identity
+	// checked again and its record's heartbeat written (DefaultHeartbeat
+	// when 0).
+	Heartbeat time.Duration
+	// Timeout bounds one call through a gateway (DefaultTimeout when 0).
+	Timeout time.Duration
+}
+
+// Service is the server side of gateways: their records and pools, who
+// may act as one, and the live sessions (registry.go).
+type Service struct {
+	store     store.Store
+	now       func() time.Time
+	log       *slog.Logger
+	audit     *audit.Log
+	heartbeat time.Duration
+	timeout   time.Duration
+
+	mu     sync.Mutex
+	conns  map[string]*conn // live sessions by gateway ID
+	closed bool
+	rr     atomic.Uint64
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	return &Service{store: cfg.Store, now: cfg.Now, log: cfg.Logger, audit: cfg.Audit,
+		heartbeat: cfg.Heartbeat, timeout: cfg.Timeout, conns: map[string]*conn{}}
+}
+
+// MayActAsGateway reports whether an identity may act as a gateway: it
+// holds the admin role, or carries the metadata entry MetadataKey = "true".
+func MayActAsGateway(id store.Identity) bool {
+	if id.Role == store.RoleAdmin {
+		return true
+	}
+	for _, m := range id.Metadata {
+		if m.Key == MetadataKey && m.Value == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+// Hello is what a connecting gateway says about itself.
+type Hello struct {
+	Name       string
+	Pool       string // a pool ID or name; "" = keep the stored pool
+	Version    string
+	RemoteAddr string
+}
+
+// Admit checks that the caller may act as a gateway and writes the
+// gateway's record (created on its first connection, found by name on the
+// next ones), and returns it. A name held by another identity's gateway is
+// refused.
+func (s *Service) Admit(ctx context.Context, p identity.Principal, h Hello) (store.Gateway, error) {
+	if p.Root {
+		return store.Gateway{}, errs.Because(errs.Forbidden, ErrForbidden, "a gateway must authenticate as a machine identity, not with the root token")
+	}
+	if err := s.allowed(ctx, p.IdentityID); err != nil {
+		return store.Gateway{}, err
+	}
+	if err := checkName("gateway name", h.Name); err != nil {
+		return store.Gateway{}, err
+	}
+	poolID := ""
+	if h.Pool != "" {
+		pool, err := s.findPool(ctx, h.Pool)
+		if err != nil {
+			return store.Gateway{}, err
+		}
+		poolID = pool.ID
+		if err := s.mayJoin(ctx, p.IdentityID, h.Name, pool); err != nil {
+			return store.Gateway{}, err
+		}
+	}
+	now := s.now()
+	connect := func(g *store.Gateway) error {
+		if g.IdentityID != p.IdentityID {
+			return errs.Because(errs.Conflict, ErrForbidden, "the gateway name %q belongs to a gateway of another identity; choose another --name", h.Name)
+		}
+		if poolID != "" {
+			g.PoolID = poolID
+		}
+		g.Version, g.RemoteAddr = clip(h.Version, 64), h.RemoteAddr
+		g.ConnectedAt, g.HeartbeatAt, g.UpdatedAt = now, now, now
+		return nil
+	}
+	for range 2 {
+		cur, err := s.store.GetGatewayByName(ctx, h.Name)
+		if err == nil {
+			return s.store.UpdateGateway(ctx, cur.ID, connect)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.Gateway{}, errs.Wrap(err, "reading gateway %q", h.Name)
+		}
+		g := store.Gateway{ID: uuid.NewString(), Name: h.Name, IdentityID: p.IdentityID, CreatedAt: now}
+		if err := connect(&g); err != nil {
+			return store.Gateway{}, err
+		}
+		err = s.store.CreateGateway(ctx, g)
+		if err == nil {
+			return g, nil
+		}
+		if !errors.Is(err, store.ErrAlreadyExists) {
+			return store.Gateway{}, errs.Wrap(err, "storing gateway %q", h.Name)
+		}
+		// Created meanwhile by another connection: read it again.
+	}
+	return store.Gateway{}, errs.New(errs.Conflict, "gateway %q is being registered by another connection; retry", h.Name)
+}
+
+// allowed fails unless the identity exists and may act as a gateway.
+func (s *Service) allowed(ctx context.Context, identityID string) error {
+	id, err := s.store.GetIdentity(ctx, identityID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errs.Because(errs.Forbidden, ErrForbidden, "the identity %s no longer exists", identityID)
+	}
+	if err != nil {
+		return errs.Wrap(err, "reading identity")
+	}
+	if !MayActAsGateway(id) {
+		return errs.Because(errs.Forbidden, ErrForbidden,
+			"identity %s may not act as a gateway: give it the admin role or the metadata entry %s=true", identityID, MetadataKey)
+	}
+	return nil
+}
+
+func (s *Service) findPool(ctx context.Context, ref string) (store.GatewayPool, error) {
+	if _, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
+		p, err := s.store.GetGatewayPool(ctx, ref)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.GatewayPool{}, errs.Wrap(err, "reading gateway pool")
+		}
+	}
+	pools, err := s.store.ListGatewayPools(ctx)
+	if err != nil {
+		return store.GatewayPool{}, errs.Wrap(err, "listing gateway pools")
+	}
+	for _, p := range pools {
+		if p.Name == ref {
+			return p, nil
+		}
+	}
+	return store.GatewayPool{}, errs.New(errs.BadRequest, "gateway pool %q does not exist: create it first (POST /api/v1/gateway-pools)", ref)
+}
+
+// mayJoin lets a gateway join a pool by itself (--pool) only when no
+// member of the pool authenticates as another identity: one identity
+// cannot slip a gateway of its own into a pool others serve. An
+// administrator can still add any gateway (AddMember).
+func (s *Service) mayJoin(ctx context.Context, identityID, name string, pool store.GatewayPool) error {
+	gws, err := s.store.ListGateways(ctx)
+	if err != nil {
+		return errs.Wrap(err, "listing gateways")
+	}
+	for _, g := range gws {
+		if g.PoolID == pool.ID && g.IdentityID != identityID && g.Name != name {
+			return errs.Because(errs.Forbidden, ErrForbidden,
+				"gateway pool %q has members that authenticate as another identity: an administrator must add this gateway to it (POST /api/v1/gateway-pools/%s/memberships)", pool.Name, pool.ID)
+		}
+	}
+	return nil
+}
+
+func checkName(what, name string) error {
+	if name == "" || len(name) > MaxNameLen || strings.ContainsFunc(name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+	}) {
+		return errs.Validation(errs.FieldError{Path: "name", Message: what + " must be 1 to 64 letters, digits, '-', '_' or '.'"})
+	}
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// View is a gateway as the API shows it.
+type View struct {
+	store.Gateway
+	Connected bool
+}
+
+func (s *Service) view(g store.Gateway) View {
+	s.mu.Lock()
+	c := s.conns[g.ID]
+	s.mu.Unlock()
+	return View{Gateway: g, Connected: c != nil && !c.sess.IsClosed()}
+}
+
+// List returns every gateway.
+func (s *Service) List(ctx context.Context, p identity.Principal) ([]View, error) {
+	if err := p.RequireMember("listing gateways"); err != nil {
+		return nil, err
+	}
+	gws, err := s.store.ListGateways(ctx)
+	if err != nil {
+		return nil, errs.Wrap(err, "listing gateways")
+	}
+	out := make([]View, 0, len(gws))
+	for _, g := range gws {
+		out = append(out, s.view(g))
+	}
+	return out, nil
+}
+
+// Get returns one gateway.
+func (s *Service) Get(ctx context.Context, p identity.Principal, id string) (View, error) {
+	if err := p.RequireMember("reading a gateway"); err != nil {
+		return View{}, err
+	}
+	g, err := s.gateway(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(g), nil
+}
+
+func (s *Service) gateway(ctx context.Context, id string) (store.Gateway, error) {
+	if err := identity.CheckID("gatewayId", id); err != nil {
+		return store.Gateway{}, err
+	}
+	g, err := s.store.GetGateway(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Gateway{}, errs.Because(errs.NotFound, ErrNotFound, "Gateway with ID %s not found", id)
+	}
+	if err != nil {
+		return store.Gateway{}, errs.Wrap(err, "reading gateway")
+	}
+	return g, nil
+}
+
+// inUse refuses to delete a gateway or pool that a Kubernetes Auth
+// configuration names.
+func (s *Service) inUse(ctx context.Context, what, id string) error {
+	users, err := s.store.GatewayUsers(ctx, id)
+	if err != nil {
+		return errs.Wrap(err, "finding the users of %s", what)
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	var names []string
+	for _, u := range users {
+		if u.MountPath != "" {
+			names = append(names, "Vault mount auth/"+u.MountPath)
+		} else {
+			names = append(names, "identity "+u.IdentityID)
+		}
+	}
+	return errs.Because(errs.Conflict, ErrInUse, "%s %s is used by the Kubernetes Auth of %s: point those configurations elsewhere first",
+		what, id, strings.Join(names, ", "))
+}
+
+// Delete deletes a gateway and drops its live session. A gateway that a
+// Kubernetes Auth configuration names is refused (409).
+func (s *Service) Delete(ctx context.Context, p identity.Principal, id string) (View, error) {
+	if err := p.RequireAdmin("deleting a gateway"); err != nil {
+		return View{}, err
+	}
+	g, err := s.gateway(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	if err := s.inUse(ctx, "gateway", id); err != nil {
+		return View{}, err
+	}
+	if err := s.store.DeleteGateway(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return View{}, errs.Because(errs.NotFound, ErrNotFound, "Gateway with ID %s not found", id)
+	} else if err != nil {
+		return View{}, errs.Wrap(err, "deleting gateway")
+	}
+	v := s.view(g)
+	s.drop(id, "deleted by an administrator")
+	s.record(ctx, TypeDelete, p.ActorID(), g, nil)
+	return v, nil
+}
+
+// PoolView is a pool with its members.
+type PoolView struct {
+	store.GatewayPool
+	Members []View
+}
+
+func (s *Service) poolView(ctx context.Context, p store.GatewayPool) (PoolView, error) {
+	gws, err := s.store.ListGateways(ctx)
+	if err != nil {
+		return PoolView{}, errs.Wrap(err, "listing gateways")
+	}
+	v := PoolView{GatewayPool: p, Members: []View{}}
+	for _, g := range gws {
+		if g.PoolID == p.ID {
+			v.Members = append(v.Members, s.view(g))
+		}
+	}
+	return v, nil
+}
+
+func (s *Service) pool(ctx context.Context, id string) (store.GatewayPool, error) {
+	if err := identity.CheckID("poolId", id); err != nil {
+		return store.GatewayPool{}, err
+	}
+	p, err := s.store.GetGatewayPool(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.GatewayPool{}, errs.Because(errs.NotFound, ErrNotFound, "Gateway pool with ID %s not found", id)
+	}
+	if err != nil {
+		return store.GatewayPool{}, errs.Wrap(err, "reading gateway pool")
+	}
+	return p, nil
+}
+
+// CreatePool creates a pool.
+func (s *Service) CreatePool(ctx context.Context, p identity.Principal, name string) (PoolView, error) {
+	if err := p.RequireAdmin("creating a gateway pool"); err != nil {
+		return PoolView{}, err
+	}
+	if err := checkName("pool name", name); err != nil {
+		return PoolView{}, err
+	}
+	now := s.now()
+	pool := store.GatewayPool{ID: uuid.NewString(), Name: name, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateGatewayPool(ctx, pool); errors.Is(err, store.ErrAlreadyExists) {
+		return PoolView{}, errs.New(errs.Conflict, "a gateway pool named %q already exists", name)
+	} else if err != nil {
+		return PoolView{}, errs.Wrap(err, "storing gateway pool")
+	}
+	s.auditRecord(ctx, store.AuditEvent{Type: TypePoolChange, Success: true, ActorID: p.ActorID(),
+		Details: map[string]string{"poolId": pool.ID, "name": name, "change": "create"}})
+	return PoolView{GatewayPool: pool, Members: []View{}}, nil
+}
+
+// ListPools returns every pool with its members.
+func (s *Service) ListPools(ctx context.Context, p identity.Principal) ([]PoolView, error) {
+	if err := p.RequireMember("listing gateway pools"); err != nil {
+		return nil, err
+	}
+	pools, err := s.store.ListGatewayPools(ctx)
+	if err != nil {
+		return nil, errs.Wrap(err, "listing gateway pools")
+	}
+	out := make([]PoolView, 0, len(pools))
+	for _, pool := range pools {
+		v, err := s.poolView(ctx, pool)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// GetPool returns one pool with its members.
+func (s *Service) GetPool(ctx context.Context, p identity.Principal, id string) (PoolView, error) {
+	if err := p.RequireMember("reading a gateway pool"); err != nil {
+		return PoolView{}, err
+	}
+	pool, err := s.pool(ctx, id)
+	if err != nil {
+		return PoolView{}, err
+	}
+	return s.poolView(ctx, pool)
+}
+
+// RenamePool renames a pool.
+func (s *Service) RenamePool(ctx context.Context, p identity.Principal, id, name string) (PoolView, error) {
+	if err := p.RequireAdmin("updating a gateway pool"); err != nil {
+		return PoolView{}, err
+	}
+	if _, err := s.pool(ctx, id); err != nil {
+		return PoolView{}, err
+	}
+	if err := checkName("pool name", name); err != nil {
+		return PoolView{}, err
+	}
+	pool, err := s.store.UpdateGatewayPool(ctx, id, func(pl *store.GatewayPool) error {
+		pl.Name, pl.UpdatedAt = name, s.now()
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
+		return PoolView{}, errs.New(errs.Conflict, "a gateway pool named %q already exists", name)
+	case errors.Is(err, store.ErrNotFound):
+		return PoolView{}, errs.Because(errs.NotFound, ErrNotFound, "Gateway pool with ID %s not found", id)
+	case err != nil:
+		return PoolView{}, errs.Wrap(err, "updating gateway pool")
+	}
+	s.auditRecord(ctx, store.AuditEvent{Type: TypePoolChange, Success: true, ActorID: p.ActorID(),
+		Details: map[string]string{"poolId": id, "name": name, "change": "rename"}})
+	return s.poolView(ctx, pool)
+}
+
+// DeletePool deletes a pool; its members stay, in no pool. A pool that a
+// Kubernetes Auth configuration names is refused (409).
+func (s *Service) DeletePool(ctx context.Context, p identity.Principal, id string) (PoolView, error) {
+	if err := p.RequireAdmin("deleting a gateway pool"); err != nil {
+		return PoolView{}, err
+	}
+	pool, err := s.pool(ctx, id)
+	if err != nil {
+		return PoolView{}, err
+	}
+	if err := s.inUse(ctx, "gateway pool", id); err != nil {
+		return PoolView{}, err
+	}
+	v, err := s.poolView(ctx, pool)
+	if err != nil {
+		return PoolView{}, err
+	}
+	if err := s.store.DeleteGatewayPool(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return PoolView{}, errs.Wrap(err, "deleting gateway pool")
+	}
+	s.setPool(func(c *conn) bool { return c.poolID == id }, "")
+	s.auditRecord(ctx, store.AuditEvent{Type: TypePoolChange, Success: true, ActorID: p.ActorID(),
+		Details: map[string]string{"poolId": id, "name": pool.Name, "change": "delete"}})
+	return v, nil
+}
+
+// AddMember puts a gateway in a pool (moving it out of any other).
+func (s *Service) AddMember(ctx context.Context, p identity.Principal, poolID, gatewayID string) (PoolView, error) {
+	return s.membership(ctx, p, poolID, gatewayID, true)
+}
+
+// RemoveMember takes a gateway out of a pool.
+func (s *Service) RemoveMember(ctx context.Context, p identity.Principal, poolID, gatewayID string) (PoolView, error) {
+	return s.membership(ctx, p, poolID, gatewayID, false)
+}
+
+func (s *Service) membership(ctx context.Context, p identity.Principal, poolID, gatewayID string, add bool) (PoolView, error) {
+	if err := p.RequireAdmin("changing gateway pool members"); err != nil {
+		return PoolView{}, err
+	}
+	pool, err := s.pool(ctx, poolID)
+	if err != nil {
+		return PoolView{}, err
+	}
+	if _, err := s.gateway(ctx, gatewayID); err != nil {
+		return PoolView{}, err
+	}
+	_, err = s.store.UpdateGateway(ctx, gatewayID, func(g *store.Gateway) error {
+		switch {
+		case add:
+			g.PoolID = poolID
+		case g.PoolID != poolID:
+			return errs.Because(errs.NotFound, ErrNotFound, "gateway %s is not a member of pool %s", gatewayID, poolID)
+		default:
+			g.PoolID = ""
+		}
+		g.UpdatedAt = s.now()
+		return nil
+	})
+	if err != nil {
+		return PoolView{}, errs.As(err)
+	}
+	newPool := ""
+	if add {
+		newPool = poolID
+	}
+	s.setPool(func(c *conn) bool { return c.gw.ID == gatewayID }, newPool)
+	change := "remove-member"
+	if add {
+		change = "add-member"
+	}
+	s.auditRecord(ctx, store.AuditEvent{Type: TypePoolChange, Success: true, ActorID: p.ActorID(),
+		Details: map[string]string{"poolId": poolID, "gatewayId": gatewayID, "change": change}})
+	return s.poolView(ctx, pool)
+}
+
+func (s *Service) record(ctx context.Context, typ, actor string, g store.Gateway, extra map[string]string) {
+	d := map[string]string{"gatewayId": g.ID, "name": g.Name}
+	for k, v := range extra {
+		d[k] = v
+	}
+	s.auditRecord(ctx, store.AuditEvent{Type: typ, Success: true, ActorID: actor, IdentityID: g.IdentityID, Details: d})
+}
+
+// sortedIDs is for deterministic selection order.
+func sortedIDs(m map[string]*conn) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (s *Service) auditRecord(ctx context.Context, e store.AuditEvent) {
+	if s.audit != nil {
+		s.audit.Record(ctx, e)
+	}
+}
