@@ -110,4 +110,3 @@ func TestInfisicalPatchBodies(t *testing.T) {
 		t.Errorf("gatewayId null: %d %s", r.status, r.raw)
 	}
 }
-

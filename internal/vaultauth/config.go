@@ -65,8 +65,8 @@ type ConfigInput struct {
 	TokenReviewMode      string // "" = "api"
 	// UseAnnotationsAsAliasMetadata: see Config.
 	UseAnnotationsAsAliasMetadata bool
-	GatewayID            string
-	GatewayPoolID        string
+	GatewayID                     string
+	GatewayPoolID                 string
 }
 
 // ConfigView is a mount's config as the API shows it.

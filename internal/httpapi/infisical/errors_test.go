@@ -123,6 +123,15 @@ func TestErrorNames(t *testing.T) {
 		kubeauth.ErrMalformedJWT:      "KubernetesJwtMalformed",
 		kubeauth.ErrIssuerDiscovery:   "KubernetesIssuerDiscoveryError",
 		kubeauth.ErrObjectRead:        "KubernetesObjectReadError",
+		gateway.ErrNotFound:           "GatewayNotFound",
+		gateway.ErrNotConnected:       "GatewayNotConnected",
+		gateway.ErrConnectionLost:     "GatewayConnectionLost",
+		gateway.ErrTimeout:            "GatewayTimeout",
+		gateway.ErrRelayRefused:       "GatewayRelayRefused",
+		gateway.ErrUpstream:           "GatewayKubernetesApiError",
+		gateway.ErrForbidden:          "GatewayPermissionDenied",
+		gateway.ErrInUse:              "GatewayInUse",
+		gateway.ErrReviewerRejected:   "GatewayTokenReviewerRejected",
 	}
 	if len(want) != len(names) {
 		t.Errorf("%d names, want %d", len(names), len(want))
