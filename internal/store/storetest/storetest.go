@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Mount", mountTests},
 		{"Text", textTests},
 		{"MountNesting", mountNestingTests},
+		{"OIDC", oidcTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

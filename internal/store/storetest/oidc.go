@@ -1,0 +1,182 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+var oidcTests = []test{
+	{"SigningKeyRoundTrip", testSigningKeyRoundTrip},
+	{"SigningKeyDue", testSigningKeyDue},
+	{"SigningKeyRotationRace", testSigningKeyRotationRace},
+	{"SigningKeyDelete", testSigningKeyDelete},
+	{"ExchangeAudiences", testExchangeAudiences},
+	{"ExchangeAudiencesCascade", testExchangeAudiencesCascade},
+	{"ExchangeAudiencesInvalidUTF8", testExchangeAudiencesInvalidUTF8},
+}
+
+func newSigningKey(alg string, created time.Time) store.SigningKey {
+	return store.SigningKey{
+		ID:            newID(),
+		Algorithm:     alg,
+		SealedPrivate: []byte{1, 0, 's', 'e', 'a', 'l', 0xff},
+		CreatedAt:     created,
+		ActiveAt:      created.Add(time.Hour),
+	}
+}
+
+func testSigningKeyRoundTrip(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	keys, err := s.ListSigningKeys(ctx)
+	must(t, err)
+	checkEqual(t, "no keys", keys, []store.SigningKey{})
+	b := newSigningKey("RS256", at(10))
+	b.ActiveAt = at(10) // active at once: listed first
+	a := newSigningKey("ES256", at(0))
+	for _, k := range []store.SigningKey{a, b} {
+		added, err := s.AddSigningKeyIfDue(ctx, k, time.Time{})
+		must(t, err)
+		if !added {
+			t.Fatalf("first %s key not added", k.Algorithm)
+		}
+	}
+	keys, err = s.ListSigningKeys(ctx)
+	must(t, err)
+	checkEqual(t, "keys", keys, []store.SigningKey{b, a})
+	dup := newSigningKey("RS256", at(20))
+	dup.ID = a.ID
+	_, err = s.AddSigningKeyIfDue(ctx, dup, at(15))
+	wantErr(t, "duplicate id", err, store.ErrAlreadyExists)
+	empty := newSigningKey("ES256", at(30))
+	empty.SealedPrivate = nil
+	_, err = s.AddSigningKeyIfDue(ctx, empty, at(29))
+	wantErr(t, "no key material", err, store.ErrInvalid)
+}
+
+// testSigningKeyDue: a key is added only when no key of its algorithm was
+// created after notAfter.
+func testSigningKeyDue(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	first := newSigningKey("ES256", at(0))
+	if added, err := s.AddSigningKeyIfDue(ctx, first, time.Time{}); err != nil || !added {
+		t.Fatalf("first key: added %v, err %v", added, err)
+	}
+	for _, c := range []struct {
+		notAfter time.Time
+		alg      string
+		want     bool
+	}{
+		{time.Time{}, "ES256", false}, // one exists
+		{at(-1), "ES256", false},      // created after -1
+		{at(0), "RS256", true},        // another algorithm
+		{at(0), "ES256", true},        // not created after 0: due
+	} {
+		k := newSigningKey(c.alg, at(100))
+		added, err := s.AddSigningKeyIfDue(ctx, k, c.notAfter)
+		must(t, err)
+		if added != c.want {
+			t.Errorf("%s notAfter %v: added %v, want %v", c.alg, c.notAfter, added, c.want)
+		}
+	}
+	keys, err := s.ListSigningKeys(ctx)
+	must(t, err)
+	if len(keys) != 3 {
+		t.Errorf("got %d keys, want 3", len(keys))
+	}
+}
+
+// testSigningKeyRotationRace: of many callers rotating at once, exactly one
+// adds a key.
+func testSigningKeyRotationRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	old := newSigningKey("ES256", at(0))
+	_, err := s.AddSigningKeyIfDue(ctx, old, time.Time{})
+	must(t, err)
+	const n = 8
+	added := make([]bool, n)
+	errs := concurrently(n, func(i int) error {
+		var err error
+		added[i], err = s.AddSigningKeyIfDue(ctx, newSigningKey("ES256", at(1000+i)), at(500))
+		return err
+	})
+	count := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("caller %d: %v", i, errs[i])
+		}
+		if added[i] {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Errorf("%d callers added a key, want exactly 1", count)
+	}
+	keys, err := s.ListSigningKeys(ctx)
+	must(t, err)
+	if len(keys) != 2 {
+		t.Errorf("got %d keys, want 2", len(keys))
+	}
+}
+
+func testSigningKeyDelete(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	k := newSigningKey("ES256", at(0))
+	_, err := s.AddSigningKeyIfDue(ctx, k, time.Time{})
+	must(t, err)
+	must(t, s.DeleteSigningKey(ctx, k.ID))
+	must(t, s.DeleteSigningKey(ctx, k.ID)) // absent: no error
+	keys, err := s.ListSigningKeys(ctx)
+	must(t, err)
+	checkEqual(t, "after delete", keys, []store.SigningKey{})
+}
+
+func testExchangeAudiences(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	id := createIdentity(t, s, newIdentity(at(0)))
+	got, err := s.ExchangeAudiences(ctx, id.ID)
+	must(t, err)
+	checkEqual(t, "none set", got, []string{})
+	want := []string{"sts.amazonaws.com", "https://*.example.com", "ünïcode"}
+	must(t, s.SetExchangeAudiences(ctx, id.ID, want, at(1)))
+	got, err = s.ExchangeAudiences(ctx, id.ID)
+	must(t, err)
+	checkEqual(t, "set", got, want)
+	must(t, s.SetExchangeAudiences(ctx, id.ID, nil, at(2)))
+	got, err = s.ExchangeAudiences(ctx, id.ID)
+	must(t, err)
+	checkEqual(t, "cleared", got, []string{})
+
+	missing := newID()
+	_, err = s.ExchangeAudiences(ctx, missing)
+	wantErr(t, "get for a missing identity", err, store.ErrNotFound)
+	err = s.SetExchangeAudiences(ctx, missing, []string{"x"}, at(3))
+	wantErr(t, "set for a missing identity", err, store.ErrNotFound)
+	err = s.SetExchangeAudiences(ctx, id.ID, []string{"a\x00b"}, at(3))
+	wantErr(t, "NUL in an audience", err, store.ErrInvalid)
+}
+
+func testExchangeAudiencesCascade(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	id := createIdentity(t, s, newIdentity(at(0)))
+	must(t, s.SetExchangeAudiences(ctx, id.ID, []string{"a"}, at(1)))
+	must(t, s.DeleteIdentity(ctx, id.ID, at(2)))
+	_, err := s.ExchangeAudiences(ctx, id.ID)
+	wantErr(t, "after delete", err, store.ErrNotFound)
+	// The identity's id can be used again without a stale list.
+	again := newIdentity(at(3))
+	again.ID = id.ID
+	createIdentity(t, s, again)
+	got, err := s.ExchangeAudiences(ctx, id.ID)
+	must(t, err)
+	checkEqual(t, fmt.Sprintf("recreated %s", id.ID), got, []string{})
+}
+
+func testExchangeAudiencesInvalidUTF8(t *testing.T, s store.Store) {
+	id := createIdentity(t, s, newIdentity(at(0)))
+	err := s.SetExchangeAudiences(context.Background(), id.ID, []string{"a\xffb"}, at(1))
+	wantErr(t, "invalid UTF-8 in an audience", err, store.ErrInvalid)
+}
