@@ -90,35 +90,37 @@ func testSigningKeyDue(t *testing.T, s store.Store) {
 }
 
 // testSigningKeyRotationRace: of many callers rotating at once, exactly one
-// adds a key.
+// adds a key, round after round.
 func testSigningKeyRotationRace(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	old := newSigningKey("ES256", at(0))
-	_, err := s.AddSigningKeyIfDue(ctx, old, time.Time{})
+	_, err := s.AddSigningKeyIfDue(ctx, newSigningKey("ES256", at(0)), time.Time{})
 	must(t, err)
-	const n = 8
-	added := make([]bool, n)
-	errs := concurrently(n, func(i int) error {
-		var err error
-		added[i], err = s.AddSigningKeyIfDue(ctx, newSigningKey("ES256", at(1000+i)), at(500))
-		return err
-	})
-	count := 0
-	for i := range n {
-		if errs[i] != nil {
-			t.Errorf("caller %d: %v", i, errs[i])
+	const n, rounds = 8, 25
+	for r := 1; r <= rounds; r++ {
+		added := make([]bool, n)
+		errs := concurrently(n, func(i int) error {
+			var err error
+			// Every key of the previous round is older than at(1000*r-1).
+			added[i], err = s.AddSigningKeyIfDue(ctx, newSigningKey("ES256", at(1000*r+i)), at(1000*r-1))
+			return err
+		})
+		count := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("round %d, caller %d: %v", r, i, errs[i])
+			}
+			if added[i] {
+				count++
+			}
 		}
-		if added[i] {
-			count++
+		if count != 1 {
+			t.Fatalf("round %d: %d callers added a key, want exactly 1", r, count)
 		}
-	}
-	if count != 1 {
-		t.Errorf("%d callers added a key, want exactly 1", count)
 	}
 	keys, err := s.ListSigningKeys(ctx)
 	must(t, err)
-	if len(keys) != 2 {
-		t.Errorf("got %d keys, want 2", len(keys))
+	if len(keys) != rounds+1 {
+		t.Errorf("got %d keys, want %d", len(keys), rounds+1)
 	}
 }
 
