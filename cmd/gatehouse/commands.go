@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/buildinfo"
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/oidc"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
@@ -72,6 +73,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 type serverFlags struct {
+	oidc                                             oidc.Config // oidcflags.go
 	listen, storage, tlsCert, tlsKey, trustedProxies string
 	logFormat, logLevel                              string
 	dev                                              bool
@@ -140,6 +142,7 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.DurationVar(&f.auditRetention, "audit-retention", 90*24*time.Hour, "delete audit events older than this from the store, with each token sweep (0 = keep forever)")
 	fl.StringVar(&f.auditFile, "audit-file", "", "also append every audit event as a JSON line to this file (created 0600), or to standard output with -")
 	fl.StringVar(&f.rootTokenFile, "root-token-file", "", "write the root token created at the first start to this file (mode 0600, never overwritten) instead of printing it")
+	addOIDCFlags(fl, &f.oidc)
 	return cmd
 }
 
@@ -152,6 +155,10 @@ func (f serverFlags) config() (server.Config, error) {
 		LoginRateLimit: f.loginRateLimit, LoginRateBurst: f.loginRateBurst,
 		AuditRetention: f.auditRetention, AuditFile: f.auditFile,
 		RootTokenFile: f.rootTokenFile, LogJSON: f.logFormat == "json",
+		OIDC: f.oidc,
+	}
+	if err := checkOIDCFlags(f.oidc); err != nil {
+		return cfg, err
 	}
 	if f.auditRetention < 0 {
 		return cfg, fmt.Errorf("--audit-retention must be 0 (keep forever) or positive")

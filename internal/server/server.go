@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/vault"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/oidc"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -91,6 +92,10 @@ type Config struct {
 	Out io.Writer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// OIDC configures the OIDC issuer (--issuer-url, --signing-key-*,
+	// --max-exchange-ttl); Issuer "" = the listen address's URL.
+	OIDC oidc.Config
 }
 
 // Server is a running Gatehouse.
@@ -106,6 +111,7 @@ type Server struct {
 	devDir   string // --dev: the throwaway store's directory, removed on Close
 	auditOut *audit.Sink
 	stopOnce sync.Once
+	bg       sync.WaitGroup // background loops other than the sweeper
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -249,6 +255,9 @@ func (s *Server) init(ctx context.Context) error {
 	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Identities: identities, Now: now, Version: buildinfo.Get().Version,
 		StorageType: storageType(cfg.Storage), Logger: cfg.Logger, LoginLimiter: loginLimiter})
 
+	if _, err := s.initOIDC(ctx, mux, auth, auditLog, s.tokens, kubeAuth); err != nil {
+		return err
+	}
 	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)
 	go s.sweep()
 	return nil
@@ -367,6 +376,7 @@ func (s *Server) Close() error {
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		<-s.done
+		s.bg.Wait()
 		err = s.store.Close()
 		s.auditOut.Close()
 		closeListener(s.listener) // when never served

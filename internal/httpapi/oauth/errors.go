@@ -1,0 +1,80 @@
+package oauth
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/oidc"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// errorBody is RFC 6749 section 5.2's error response.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// oauthNames are the error codes a domain error may carry as its Name.
+var oauthNames = map[string]bool{
+	oidc.ErrNameInvalidRequest:       true,
+	oidc.ErrNameInvalidGrant:         true,
+	oidc.ErrNameInvalidTarget:        true,
+	oidc.ErrNameUnsupportedGrantType: true,
+}
+
+// writeError turns any error into an RFC 6749 error body. It is the only
+// place that writes one.
+//
+//   - a domain error named with an OAuth code: 400 with that code;
+//   - Invalid, BadRequest, TooLarge: 400 invalid_request (413 for size);
+//   - Unauthenticated (the caller's own credential, at introspection): 401
+//     invalid_token with WWW-Authenticate (RFC 6750);
+//   - Forbidden: 403 insufficient_scope;
+//   - Unavailable: 503 temporarily_unavailable; anything else 500
+//     server_error, logged, without a description.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	if errors.Is(err, store.ErrInvalid) {
+		err = errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "a value holds a character that cannot be stored (NUL or invalid UTF-8)")
+	}
+	e := errs.As(err)
+	status, body := http.StatusInternalServerError, errorBody{Error: "server_error"}
+	switch {
+	case oauthNames[e.Name]:
+		status, body = http.StatusBadRequest, errorBody{Error: e.Name, Description: e.Message}
+	case e.Code == errs.Invalid || e.Code == errs.BadRequest || e.Code == errs.NotFound:
+		status, body = http.StatusBadRequest, errorBody{Error: oidc.ErrNameInvalidRequest, Description: message(e)}
+	case e.Code == errs.TooLarge:
+		status, body = http.StatusRequestEntityTooLarge, errorBody{Error: oidc.ErrNameInvalidRequest, Description: e.Message}
+	case e.Code == errs.Unauthenticated:
+		status, body = http.StatusUnauthorized, errorBody{Error: "invalid_token", Description: e.Message}
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	case e.Code == errs.Forbidden:
+		status, body = http.StatusForbidden, errorBody{Error: "insufficient_scope", Description: e.Message}
+	case e.Code == errs.TooManyRequests:
+		status, body = http.StatusTooManyRequests, errorBody{Error: "slow_down", Description: e.Message}
+	case e.Code == errs.Unavailable:
+		status, body = http.StatusServiceUnavailable, errorBody{Error: "temporarily_unavailable", Description: e.Message}
+		logger.ErrorContext(r.Context(), "request failed", "request_id", httpapi.RequestID(r), "route", r.Pattern, "err", err)
+	default:
+		logger.ErrorContext(r.Context(), "request failed", "request_id", httpapi.RequestID(r), "route", r.Pattern, "err", err)
+	}
+	httpapi.SetRetryAfter(w.Header(), err)
+	noStore(w)
+	httpapi.WriteJSON(w, status, body)
+}
+
+func message(e *errs.Error) string {
+	if e.Code == errs.Invalid && len(e.Fields) > 0 {
+		return e.Fields[0].Path + ": " + e.Fields[0].Message
+	}
+	return e.Message
+}
+
+// noStore marks a response that must not be cached (RFC 6749 5.1).
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+}

@@ -1,0 +1,59 @@
+package oidc
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+)
+
+// KubernetesLogin is the Kubernetes login pipeline (kubeauth.Service).
+type KubernetesLogin interface {
+	LoginIdentity(ctx context.Context, in kubeauth.LoginInput) (kubeauth.LoginResult, error)
+}
+
+// SetKubernetes lets ExchangeKubernetes log in. Set once before serving.
+func (s *Service) SetKubernetes(k KubernetesLogin) { s.kube = k }
+
+// KubernetesExchangeRequest is a token exchange whose subject is a
+// Kubernetes service-account JWT.
+type KubernetesExchangeRequest struct {
+	// IdentityID is the identity to log in as (its Kubernetes Auth judges
+	// the JWT).
+	IdentityID string
+	JWT        secret.Secret
+	Audiences  []string
+	Scope      string
+	ClientIP   netip.Addr
+}
+
+// ExchangeKubernetes runs the normal Kubernetes login of IdentityID with
+// the JWT (audited as a login, with its rate of TokenReviews, trusted IPs
+// and token policy), exchanges the access token it issued (audited as an
+// exchange) and revokes that access token, which nobody else holds: one
+// round trip from pod to JWT.
+func (s *Service) ExchangeKubernetes(ctx context.Context, req KubernetesExchangeRequest) (Exchanged, error) {
+	if s.kube == nil {
+		return Exchanged{}, errs.Named(errs.BadRequest, ErrNameInvalidRequest, "Kubernetes service-account tokens cannot be exchanged on this server")
+	}
+	if err := checkAudiences(req.Audiences); err != nil {
+		return Exchanged{}, err
+	}
+	res, err := s.kube.LoginIdentity(ctx, kubeauth.LoginInput{IdentityID: req.IdentityID, JWT: req.JWT, ClientIP: req.ClientIP})
+	if err != nil {
+		e := errs.As(err)
+		switch e.Code {
+		case errs.Unauthenticated, errs.Forbidden, errs.Invalid, errs.BadRequest, errs.NotFound:
+			return Exchanged{}, &errs.Error{Code: errs.BadRequest, Name: ErrNameInvalidGrant, Message: "Kubernetes login failed: " + e.Message, Err: err}
+		}
+		return Exchanged{}, err
+	}
+	raw := res.Token.Token
+	out, err := s.Exchange(ctx, ExchangeRequest{SubjectToken: raw, Audiences: req.Audiences, Scope: req.Scope, ClientIP: req.ClientIP})
+	// The intermediate token is nobody's: revoke it (a use-limited one may
+	// be used up already, which is as good).
+	_, _ = s.tokens.RevokePresented(ctx, raw.Reveal(), req.ClientIP)
+	return out, err
+}
