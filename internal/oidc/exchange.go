@@ -168,6 +168,16 @@ func (s *Service) Exchange(ctx context.Context, req ExchangeRequest) (Exchanged,
 	return out, err
 }
 
+// RecordRefused audits a token request refused before Exchange was called
+// (a malformed request, an unsupported grant type).
+func (s *Service) RecordRefused(ctx context.Context, clientIP netip.Addr, err error) {
+	ev := store.AuditEvent{Type: TypeTokenExchange, Reason: errs.As(err).Error()}
+	if clientIP.IsValid() {
+		ev.ClientIP = clientIP.String()
+	}
+	s.audit.Record(ctx, ev)
+}
+
 func (s *Service) exchange(ctx context.Context, req ExchangeRequest, ev *store.AuditEvent) (Exchanged, error) {
 	if err := checkAudiences(req.Audiences); err != nil {
 		return Exchanged{}, err

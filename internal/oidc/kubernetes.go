@@ -35,25 +35,34 @@ type KubernetesExchangeRequest struct {
 // exchange) and revokes that access token, which nobody else holds: one
 // round trip from pod to JWT.
 func (s *Service) ExchangeKubernetes(ctx context.Context, req KubernetesExchangeRequest) (Exchanged, error) {
+	out, exchanged, err := s.exchangeKubernetes(ctx, req)
+	if err != nil && !exchanged {
+		s.RecordRefused(ctx, req.ClientIP, err)
+	}
+	return out, err
+}
+
+// exchangeKubernetes reports whether Exchange ran (and audited).
+func (s *Service) exchangeKubernetes(ctx context.Context, req KubernetesExchangeRequest) (Exchanged, bool, error) {
 	if s.kube == nil {
-		return Exchanged{}, errs.Named(errs.BadRequest, ErrNameInvalidRequest, "Kubernetes service-account tokens cannot be exchanged on this server")
+		return Exchanged{}, false, errs.Named(errs.BadRequest, ErrNameInvalidRequest, "Kubernetes service-account tokens cannot be exchanged on this server")
 	}
 	if err := checkAudiences(req.Audiences); err != nil {
-		return Exchanged{}, err
+		return Exchanged{}, false, err
 	}
 	res, err := s.kube.LoginIdentity(ctx, kubeauth.LoginInput{IdentityID: req.IdentityID, JWT: req.JWT, ClientIP: req.ClientIP})
 	if err != nil {
 		e := errs.As(err)
 		switch e.Code {
 		case errs.Unauthenticated, errs.Forbidden, errs.Invalid, errs.BadRequest, errs.NotFound:
-			return Exchanged{}, &errs.Error{Code: errs.BadRequest, Name: ErrNameInvalidGrant, Message: "Kubernetes login failed: " + e.Message, Err: err}
+			return Exchanged{}, false, &errs.Error{Code: errs.BadRequest, Name: ErrNameInvalidGrant, Message: "Kubernetes login failed: " + e.Message, Err: err}
 		}
-		return Exchanged{}, err
+		return Exchanged{}, false, err
 	}
 	raw := res.Token.Token
 	out, err := s.Exchange(ctx, ExchangeRequest{SubjectToken: raw, Audiences: req.Audiences, Scope: req.Scope, ClientIP: req.ClientIP})
 	// The intermediate token is nobody's: revoke it (a use-limited one may
 	// be used up already, which is as good).
 	_, _ = s.tokens.RevokePresented(ctx, raw.Reveal(), req.ClientIP)
-	return out, err
+	return out, true, err
 }

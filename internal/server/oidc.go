@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/httpapi/infisical"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/oauth"
 	"github.com/gatehouse-dev/gatehouse/internal/oidc"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -29,6 +30,7 @@ func (s *Server) initOIDC(ctx context.Context, mux *http.ServeMux, auth *httpapi
 	svc := oidc.NewService(keys, s.store, tokens, auditLog, s.cfg.Now)
 	svc.SetKubernetes(kube)
 	oauth.Register(mux, oauth.Deps{Auth: auth, OIDC: svc, Logger: s.cfg.Logger})
+	infisical.RegisterExchangeAudiences(mux, infisical.Deps{Auth: auth, Logger: s.cfg.Logger, Now: s.cfg.Now}, svc)
 	s.bg.Go(func() { keys.Run(s.stop) })
 	return svc, nil
 }
@@ -53,3 +55,6 @@ func (s *Server) defaultIssuer() string {
 	}
 	return scheme + "://" + net.JoinHostPort(host, port)
 }
+
+// OIDC is the server's OIDC issuer.
+func (s *Server) OIDC() *oidc.Service { return s.oidc }

@@ -108,6 +108,7 @@ type Server struct {
 	listener net.Listener
 	tlsConf  *tls.Config
 	tokens   *token.Service
+	oidc     *oidc.Service
 	devDir   string // --dev: the throwaway store's directory, removed on Close
 	auditOut *audit.Sink
 	stopOnce sync.Once
@@ -255,9 +256,11 @@ func (s *Server) init(ctx context.Context) error {
 	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Identities: identities, Now: now, Version: buildinfo.Get().Version,
 		StorageType: storageType(cfg.Storage), Logger: cfg.Logger, LoginLimiter: loginLimiter})
 
-	if _, err := s.initOIDC(ctx, mux, auth, auditLog, s.tokens, kubeAuth); err != nil {
+	oidcService, err := s.initOIDC(ctx, mux, auth, auditLog, s.tokens, kubeAuth)
+	if err != nil {
 		return err
 	}
+	s.oidc = oidcService
 	s.handler = httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger)
 	go s.sweep()
 	return nil

@@ -26,8 +26,11 @@ type tokenResponse struct {
 
 // token serves POST /oauth2/token: RFC 8693 token exchange only.
 func (a *API) token(w http.ResponseWriter, r *http.Request) {
-	out, err := a.exchange(r)
+	out, audited, err := a.exchange(r)
 	if err != nil {
+		if !audited {
+			a.OIDC.RecordRefused(r.Context(), httpapi.ClientIP(r), err)
+		}
 		writeError(w, r, a.Logger, err)
 		return
 	}
@@ -38,34 +41,36 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (a *API) exchange(r *http.Request) (oidc.Exchanged, error) {
+// exchange parses the request and exchanges; audited reports whether the
+// domain service ran (and audited the outcome itself).
+func (a *API) exchange(r *http.Request) (_ oidc.Exchanged, audited bool, _ error) {
 	f, err := form(r)
 	if err != nil {
-		return oidc.Exchanged{}, err
+		return oidc.Exchanged{}, false, err
 	}
 	grant, err := single(f, "grant_type", true)
 	if err != nil {
-		return oidc.Exchanged{}, err
+		return oidc.Exchanged{}, false, err
 	}
 	if grant != GrantTypeTokenExchange {
-		return oidc.Exchanged{}, errs.Named(errs.BadRequest, oidc.ErrNameUnsupportedGrantType, "grant_type must be %s", GrantTypeTokenExchange)
+		return oidc.Exchanged{}, false, errs.Named(errs.BadRequest, oidc.ErrNameUnsupportedGrantType, "grant_type must be %s", GrantTypeTokenExchange)
 	}
 	p := map[string]string{}
 	for _, name := range []string{"subject_token", "subject_token_type", "requested_token_type", "scope", "actor_token", "actor_token_type", ParamIdentityID} {
 		v, err := single(f, name, name == "subject_token" || name == "subject_token_type")
 		if err != nil {
-			return oidc.Exchanged{}, err
+			return oidc.Exchanged{}, false, err
 		}
 		p[name] = v
 	}
 	if p["actor_token"] != "" || p["actor_token_type"] != "" {
-		return oidc.Exchanged{}, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "actor_token (delegation) is not supported")
+		return oidc.Exchanged{}, false, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "actor_token (delegation) is not supported")
 	}
 	if rt := p["requested_token_type"]; rt != "" && rt != oidc.TokenTypeJWT {
-		return oidc.Exchanged{}, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "requested_token_type must be %s", oidc.TokenTypeJWT)
+		return oidc.Exchanged{}, false, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "requested_token_type must be %s", oidc.TokenTypeJWT)
 	}
 	if len(f["resource"]) > 0 {
-		return oidc.Exchanged{}, errs.Named(errs.BadRequest, oidc.ErrNameInvalidTarget, "resource is not supported; name the audience with audience")
+		return oidc.Exchanged{}, false, errs.Named(errs.BadRequest, oidc.ErrNameInvalidTarget, "resource is not supported; name the audience with audience")
 	}
 	auds := f["audience"]
 	// A space-separated list in one parameter is common in clients.
@@ -76,16 +81,18 @@ func (a *API) exchange(r *http.Request) (oidc.Exchanged, error) {
 	switch p["subject_token_type"] {
 	case oidc.TokenTypeAccessToken:
 		if p[ParamIdentityID] != "" {
-			return oidc.Exchanged{}, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "%s goes only with a Kubernetes service-account JWT as the subject", ParamIdentityID)
+			return oidc.Exchanged{}, false, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "%s goes only with a Kubernetes service-account JWT as the subject", ParamIdentityID)
 		}
-		return a.OIDC.Exchange(r.Context(), oidc.ExchangeRequest{SubjectToken: subject, Audiences: auds, Scope: p["scope"], ClientIP: httpapi.ClientIP(r)})
+		out, err := a.OIDC.Exchange(r.Context(), oidc.ExchangeRequest{SubjectToken: subject, Audiences: auds, Scope: p["scope"], ClientIP: httpapi.ClientIP(r)})
+		return out, true, err
 	case oidc.TokenTypeJWT:
 		if p[ParamIdentityID] == "" {
-			return oidc.Exchanged{}, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "a Kubernetes service-account JWT as the subject needs %s, the identity to log in as", ParamIdentityID)
+			return oidc.Exchanged{}, false, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "a Kubernetes service-account JWT as the subject needs %s, the identity to log in as", ParamIdentityID)
 		}
-		return a.OIDC.ExchangeKubernetes(r.Context(), oidc.KubernetesExchangeRequest{IdentityID: p[ParamIdentityID], JWT: subject, Audiences: auds, Scope: p["scope"], ClientIP: httpapi.ClientIP(r)})
+		out, err := a.OIDC.ExchangeKubernetes(r.Context(), oidc.KubernetesExchangeRequest{IdentityID: p[ParamIdentityID], JWT: subject, Audiences: auds, Scope: p["scope"], ClientIP: httpapi.ClientIP(r)})
+		return out, true, err
 	default:
-		return oidc.Exchanged{}, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "subject_token_type must be %s or %s", oidc.TokenTypeAccessToken, oidc.TokenTypeJWT)
+		return oidc.Exchanged{}, false, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "subject_token_type must be %s or %s", oidc.TokenTypeAccessToken, oidc.TokenTypeJWT)
 	}
 }
 
