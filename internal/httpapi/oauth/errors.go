@@ -33,6 +33,7 @@ var oauthNames = map[string]bool{
 //   - Unauthenticated (the caller's own credential, at introspection): 401
 //     invalid_token with WWW-Authenticate (RFC 6750);
 //   - Forbidden: 403 insufficient_scope;
+//   - BadGateway (a Kubernetes API server failed): 502 server_error;
 //   - Unavailable: 503 temporarily_unavailable; anything else 500
 //     server_error, logged, without a description.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
@@ -55,6 +56,8 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		status, body = http.StatusForbidden, errorBody{Error: "insufficient_scope", Description: e.Message}
 	case e.Code == errs.TooManyRequests:
 		status, body = http.StatusTooManyRequests, errorBody{Error: "slow_down", Description: e.Message}
+	case e.Code == errs.BadGateway: // a Kubernetes API server, in a login
+		status, body = http.StatusBadGateway, errorBody{Error: "server_error", Description: e.Message}
 	case e.Code == errs.Unavailable:
 		status, body = http.StatusServiceUnavailable, errorBody{Error: "temporarily_unavailable", Description: e.Message}
 		logger.ErrorContext(r.Context(), "request failed", "request_id", httpapi.RequestID(r), "route", r.Pattern, "err", err)
