@@ -12,12 +12,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/infisical"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/oauth"
 	"github.com/gatehouse-dev/gatehouse/internal/oidc"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // initOIDC loads (or creates) the signing keys, starts their refresh and
 // rotation, and serves the issuer and OAuth endpoints.
-func (s *Server) initOIDC(ctx context.Context, mux *http.ServeMux, auth *httpapi.Authenticator, auditLog *audit.Log, tokens *token.Service, kube oidc.KubernetesLogin) (*oidc.Service, error) {
+func (s *Server) initOIDC(ctx context.Context, mux *http.ServeMux, auth *httpapi.Authenticator, auditLog *audit.Log, tokens *token.Service, kube oidc.KubernetesLogin, loginLimiter *ratelimit.Limiter) (*oidc.Service, error) {
 	cfg := s.cfg.OIDC
 	if cfg.Issuer == "" {
 		cfg.Issuer = s.defaultIssuer()
@@ -29,7 +30,7 @@ func (s *Server) initOIDC(ctx context.Context, mux *http.ServeMux, auth *httpapi
 	}
 	svc := oidc.NewService(keys, s.store, tokens, auditLog, s.cfg.Now)
 	svc.SetKubernetes(kube)
-	oauth.Register(mux, oauth.Deps{Auth: auth, OIDC: svc, Logger: s.cfg.Logger})
+	oauth.Register(mux, oauth.Deps{Auth: auth, OIDC: svc, Logger: s.cfg.Logger, LoginLimiter: loginLimiter})
 	infisical.RegisterExchangeAudiences(mux, infisical.Deps{Auth: auth, Logger: s.cfg.Logger, Now: s.cfg.Now}, svc)
 	s.bg.Go(func() { keys.Run(s.stop) })
 	return svc, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
@@ -73,5 +74,28 @@ func TestKubernetesJWTToVerifiedJWT(t *testing.T) {
 		if r.status != 400 || r.body["error"] != "invalid_grant" || r.body["access_token"] != nil {
 			t.Errorf("%s: %d %s", name, r.status, r.raw)
 		}
+	}
+}
+
+// TestExchangeKubernetesJWTRateLimited: a Kubernetes JWT exchanged
+// directly is a login, limited per address like the login endpoints.
+func TestExchangeKubernetesJWTRateLimited(t *testing.T) {
+	clock := &testClock{t: time.Now().UTC()}
+	ts := newIssuerServer(t, server.Config{Now: clock.Now, LoginRateLimit: 0.5, LoginRateBurst: 3})
+	_, tok := ts.uaLoginWith("app", map[string]any{}) // 1 of the 3, shared with every login
+	form := url.Values{"grant_type": {grantExchange}, "subject_token": {"x.y.z"}, "subject_token_type": {oidc.TokenTypeJWT},
+		"gatehouse_identity_id": {"00000000-0000-0000-0000-000000000000"}, "audience": {"sts.amazonaws.com"}}
+	for i := range 2 {
+		if r, _ := ts.postForm("/oauth2/token", "", form); r.status != 400 {
+			t.Fatalf("exchange %d: %d %s", i+1, r.status, r.raw)
+		}
+	}
+	r, h := ts.postForm("/oauth2/token", "", form)
+	if r.status != 429 || h.Get("Retry-After") != "2" || r.body["error"] != "slow_down" {
+		t.Fatalf("3rd exchange: %d %v %s", r.status, h, r.raw)
+	}
+	// An access-token subject is no login: not limited.
+	if r, _ := ts.postForm("/oauth2/token", "", exchangeForm(tok, "sts.amazonaws.com")); r.status != 400 || r.body["error"] != "invalid_target" {
+		t.Errorf("access-token exchange after the limit: %d %s", r.status, r.raw)
 	}
 }

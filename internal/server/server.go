@@ -256,7 +256,7 @@ func (s *Server) init(ctx context.Context) error {
 	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Identities: identities, Now: now, Version: buildinfo.Get().Version,
 		StorageType: storageType(cfg.Storage), Logger: cfg.Logger, LoginLimiter: loginLimiter})
 
-	oidcService, err := s.initOIDC(ctx, mux, auth, auditLog, s.tokens, kubeAuth)
+	oidcService, err := s.initOIDC(ctx, mux, auth, auditLog, s.tokens, kubeAuth, loginLimiter)
 	if err != nil {
 		return err
 	}

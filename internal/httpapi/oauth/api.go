@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/oidc"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 )
 
 // GrantTypeTokenExchange is RFC 8693's grant type.
@@ -33,6 +34,9 @@ type Deps struct {
 	Auth   *httpapi.Authenticator
 	OIDC   *oidc.Service
 	Logger *slog.Logger
+	// LoginLimiter limits logins per source address: a Kubernetes JWT
+	// exchanged directly is a login (nil = no limit).
+	LoginLimiter *ratelimit.Limiter
 }
 
 // API is the OAuth front end.

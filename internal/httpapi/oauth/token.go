@@ -89,6 +89,9 @@ func (a *API) exchange(r *http.Request) (_ oidc.Exchanged, audited bool, _ error
 		if p[ParamIdentityID] == "" {
 			return oidc.Exchanged{}, false, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "a Kubernetes service-account JWT as the subject needs %s, the identity to log in as", ParamIdentityID)
 		}
+		if err := a.LoginLimiter.Allow(httpapi.ClientIP(r)); err != nil {
+			return oidc.Exchanged{}, false, &errs.Error{Code: errs.TooManyRequests, Message: "too many logins from this address; try again later", Err: err}
+		}
 		out, err := a.OIDC.ExchangeKubernetes(r.Context(), oidc.KubernetesExchangeRequest{IdentityID: p[ParamIdentityID], JWT: subject, Audiences: auds, Scope: p["scope"], ClientIP: httpapi.ClientIP(r)})
 		return out, true, err
 	default:
