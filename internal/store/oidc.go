@@ -15,3 +15,13 @@ type SigningKey struct {
 	CreatedAt     time.Time
 	ActiveAt      time.Time
 }
+
+// OIDCRole is a role of the Vault-shaped identity token endpoint: the
+// audience and lifetime of the JWTs minted under its name.
+type OIDCRole struct {
+	Name      string // unique
+	Audience  string // Vault's client_id
+	TTL       int64  // seconds
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}

@@ -389,6 +389,14 @@ type Store interface {
 	// SetExchangeAudiences replaces that list (deleted with the identity).
 	// ErrNotFound when the identity does not exist.
 	SetExchangeAudiences(ctx context.Context, identityID string, audiences []string, now time.Time) error
+	// PutOIDCRole creates the role or replaces its Audience, TTL and
+	// UpdatedAt (CreatedAt stays that of the first write).
+	PutOIDCRole(ctx context.Context, r OIDCRole) error
+	GetOIDCRole(ctx context.Context, name string) (OIDCRole, error)
+	// ListOIDCRoles returns every role ordered by Name.
+	ListOIDCRoles(ctx context.Context) ([]OIDCRole, error)
+	// DeleteOIDCRole removes a role; no such role is not an error.
+	DeleteOIDCRole(ctx context.Context, name string) error
 
 	// Audit log.
 	AppendAuditEvent(ctx context.Context, e AuditEvent) error

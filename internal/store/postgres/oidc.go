@@ -116,3 +116,46 @@ func (s *Store) SetExchangeAudiences(ctx context.Context, identityID string, aud
 	}
 	return nil
 }
+
+const oidcRoleColumns = `name, audience, ttl, created_at, updated_at`
+
+func scanOIDCRole(row pgx.Row, extra ...any) (store.OIDCRole, error) {
+	var o store.OIDCRole
+	dest := append([]any{&o.Name, &o.Audience, &o.TTL, timeDest{&o.CreatedAt}, timeDest{&o.UpdatedAt}}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return store.OIDCRole{}, err
+	}
+	return o, nil
+}
+
+// PutOIDCRole creates or replaces a role.
+func (s *Store) PutOIDCRole(ctx context.Context, r store.OIDCRole) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO oidc_roles (`+oidcRoleColumns+`) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (name) DO UPDATE SET audience = excluded.audience, ttl = excluded.ttl, updated_at = excluded.updated_at`,
+		r.Name, r.Audience, r.TTL, timeArg(r.CreatedAt), timeArg(r.UpdatedAt)); err != nil {
+		return wrapErr("put OIDC role", err)
+	}
+	return nil
+}
+
+// GetOIDCRole returns one role.
+func (s *Store) GetOIDCRole(ctx context.Context, name string) (store.OIDCRole, error) {
+	o, err := scanOIDCRole(s.pool.QueryRow(ctx, `SELECT `+oidcRoleColumns+` FROM oidc_roles WHERE name = $1`, name))
+	if err != nil {
+		return store.OIDCRole{}, wrapErr("get OIDC role", err)
+	}
+	return o, nil
+}
+
+// ListOIDCRoles returns every role ordered by name in byte order.
+func (s *Store) ListOIDCRoles(ctx context.Context) ([]store.OIDCRole, error) {
+	return list(ctx, s, "list OIDC roles", `SELECT `+oidcRoleColumns+` FROM oidc_roles ORDER BY name COLLATE "C"`, nil, scanOIDCRole)
+}
+
+// DeleteOIDCRole removes a role; an absent role is not an error.
+func (s *Store) DeleteOIDCRole(ctx context.Context, name string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM oidc_roles WHERE name = $1`, name); err != nil {
+		return wrapErr("delete OIDC role", err)
+	}
+	return nil
+}

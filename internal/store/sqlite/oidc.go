@@ -141,3 +141,80 @@ func (s *Store) SetExchangeAudiences(ctx context.Context, identityID string, aud
 	}
 	return nil
 }
+
+const oidcRoleCols = `name, audience, ttl, created_at, updated_at`
+
+func scanOIDCRole(r rowScanner) (store.OIDCRole, error) {
+	var (
+		o                store.OIDCRole
+		created, updated sql.NullInt64
+	)
+	if err := r.Scan(&o.Name, &o.Audience, &o.TTL, &created, &updated); err != nil {
+		return store.OIDCRole{}, err
+	}
+	o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return o, nil
+}
+
+// PutOIDCRole creates or replaces a role.
+func (s *Store) PutOIDCRole(ctx context.Context, r store.OIDCRole) error {
+	if err := checkText("put OIDC role", r.Name, r.Audience); err != nil {
+		return err
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO oidc_roles (`+oidcRoleCols+`) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET audience = excluded.audience, ttl = excluded.ttl, updated_at = excluded.updated_at`,
+			r.Name, r.Audience, r.TTL, micros(r.CreatedAt), micros(r.UpdatedAt))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: put OIDC role %q: %w", r.Name, mapErr(err))
+	}
+	return nil
+}
+
+// GetOIDCRole returns one role.
+func (s *Store) GetOIDCRole(ctx context.Context, name string) (store.OIDCRole, error) {
+	if err := checkText("get OIDC role", name); err != nil {
+		return store.OIDCRole{}, err
+	}
+	o, err := scanOIDCRole(s.read.QueryRowContext(ctx, `SELECT `+oidcRoleCols+` FROM oidc_roles WHERE name = ?`, name))
+	if err != nil {
+		return store.OIDCRole{}, notFound(err, "OIDC role %q", name)
+	}
+	return o, nil
+}
+
+// ListOIDCRoles returns every role ordered by name (byte order).
+func (s *Store) ListOIDCRoles(ctx context.Context) ([]store.OIDCRole, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+oidcRoleCols+` FROM oidc_roles ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list OIDC roles: %w", err)
+	}
+	defer rows.Close()
+	out := []store.OIDCRole{}
+	for rows.Next() {
+		o, err := scanOIDCRole(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list OIDC roles: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list OIDC roles: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteOIDCRole removes a role; an absent role is not an error.
+func (s *Store) DeleteOIDCRole(ctx context.Context, name string) error {
+	if err := checkText("delete OIDC role", name); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM oidc_roles WHERE name = ?`, name); err != nil {
+			return fmt.Errorf("sqlite: delete OIDC role %q: %w", name, mapErr(err))
+		}
+		return nil
+	})
+}

@@ -17,6 +17,7 @@ var oidcTests = []test{
 	{"ExchangeAudiences", testExchangeAudiences},
 	{"ExchangeAudiencesCascade", testExchangeAudiencesCascade},
 	{"ExchangeAudiencesInvalidUTF8", testExchangeAudiencesInvalidUTF8},
+	{"OIDCRoles", testOIDCRoles},
 }
 
 func newSigningKey(alg string, created time.Time) store.SigningKey {
@@ -181,4 +182,31 @@ func testExchangeAudiencesInvalidUTF8(t *testing.T, s store.Store) {
 	id := createIdentity(t, s, newIdentity(at(0)))
 	err := s.SetExchangeAudiences(context.Background(), id.ID, []string{"a\xffb"}, at(1))
 	wantErr(t, "invalid UTF-8 in an audience", err, store.ErrInvalid)
+}
+
+func testOIDCRoles(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	roles, err := s.ListOIDCRoles(ctx)
+	must(t, err)
+	checkEqual(t, "none", roles, []store.OIDCRole{})
+	b := store.OIDCRole{Name: "b", Audience: "sts.amazonaws.com", TTL: 600, CreatedAt: at(0), UpdatedAt: at(0)}
+	a := store.OIDCRole{Name: "a", Audience: "https://api.example.com", TTL: 60, CreatedAt: at(1), UpdatedAt: at(1)}
+	must(t, s.PutOIDCRole(ctx, b))
+	must(t, s.PutOIDCRole(ctx, a))
+	got, err := s.GetOIDCRole(ctx, "b")
+	must(t, err)
+	checkEqual(t, "get", got, b)
+	// Replace: CreatedAt stays.
+	b2 := store.OIDCRole{Name: "b", Audience: "other", TTL: 30, CreatedAt: at(5), UpdatedAt: at(5)}
+	must(t, s.PutOIDCRole(ctx, b2))
+	b2.CreatedAt = at(0)
+	roles, err = s.ListOIDCRoles(ctx)
+	must(t, err)
+	checkEqual(t, "list", roles, []store.OIDCRole{a, b2})
+	must(t, s.DeleteOIDCRole(ctx, "a"))
+	must(t, s.DeleteOIDCRole(ctx, "a"))
+	_, err = s.GetOIDCRole(ctx, "a")
+	wantErr(t, "deleted", err, store.ErrNotFound)
+	err = s.PutOIDCRole(ctx, store.OIDCRole{Name: "n\x00ul", Audience: "x", TTL: 1, CreatedAt: at(0), UpdatedAt: at(0)})
+	wantErr(t, "NUL in a name", err, store.ErrInvalid)
 }

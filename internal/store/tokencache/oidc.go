@@ -29,3 +29,19 @@ func (c *Store) ExchangeAudiences(ctx context.Context, identityID string) ([]str
 func (c *Store) SetExchangeAudiences(ctx context.Context, identityID string, audiences []string, now time.Time) error {
 	return c.s.SetExchangeAudiences(ctx, identityID, audiences, now)
 }
+
+func (c *Store) PutOIDCRole(ctx context.Context, r store.OIDCRole) error {
+	return c.s.PutOIDCRole(ctx, r)
+}
+
+func (c *Store) GetOIDCRole(ctx context.Context, name string) (store.OIDCRole, error) {
+	return c.s.GetOIDCRole(ctx, name)
+}
+
+func (c *Store) ListOIDCRoles(ctx context.Context) ([]store.OIDCRole, error) {
+	return c.s.ListOIDCRoles(ctx)
+}
+
+func (c *Store) DeleteOIDCRole(ctx context.Context, name string) error {
+	return c.s.DeleteOIDCRole(ctx, name)
+}

@@ -15,3 +15,13 @@ CREATE TABLE exchange_audiences (
     audiences   json NOT NULL,
     updated_at  timestamptz
 );
+
+-- Roles of the Vault-shaped identity token endpoint
+-- (GET /v1/identity/oidc/token/:name): the audience and TTL of the JWTs.
+CREATE TABLE oidc_roles (
+    name       text PRIMARY KEY,
+    audience   text NOT NULL,
+    ttl        bigint NOT NULL, -- seconds
+    created_at timestamptz,
+    updated_at timestamptz
+);

@@ -15,3 +15,13 @@ CREATE TABLE exchange_audiences (
 	audiences   TEXT NOT NULL, -- JSON array of strings
 	updated_at  INTEGER
 ) STRICT;
+
+-- Roles of the Vault-shaped identity token endpoint
+-- (GET /v1/identity/oidc/token/:name): the audience and TTL of the JWTs.
+CREATE TABLE oidc_roles (
+	name       TEXT PRIMARY KEY,
+	audience   TEXT NOT NULL,
+	ttl        INTEGER NOT NULL, -- seconds
+	created_at INTEGER,
+	updated_at INTEGER
+) STRICT;
