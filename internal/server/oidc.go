@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/infisical"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/oauth"
+	"github.com/gatehouse-dev/gatehouse/internal/httpapi/vault"
 	"github.com/gatehouse-dev/gatehouse/internal/oidc"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -31,6 +32,7 @@ func (s *Server) initOIDC(ctx context.Context, mux *http.ServeMux, auth *httpapi
 	svc := oidc.NewService(keys, s.store, tokens, auditLog, s.cfg.Now)
 	svc.SetKubernetes(kube)
 	oauth.Register(mux, oauth.Deps{Auth: auth, OIDC: svc, Logger: s.cfg.Logger, LoginLimiter: loginLimiter})
+	vault.RegisterIdentityOIDC(mux, vault.Deps{Auth: auth, Logger: s.cfg.Logger, Now: s.cfg.Now}, svc)
 	infisical.RegisterExchangeAudiences(mux, infisical.Deps{Auth: auth, Logger: s.cfg.Logger, Now: s.cfg.Now}, svc)
 	s.bg.Go(func() { keys.Run(s.stop) })
 	return svc, nil

@@ -50,6 +50,10 @@ func Register(mux *http.ServeMux, d Deps) {
 	a := &API{Deps: d, discovery: discoveryDocument(d.OIDC.Issuer(), d.OIDC.Keys().Config().Algorithm)}
 	mux.HandleFunc("GET "+PathDiscovery, a.serveDiscovery)
 	mux.HandleFunc("GET "+PathJWKS, a.serveJWKS)
+	// The same documents where Vault serves its identity tokens' (one
+	// issuer for both APIs).
+	mux.HandleFunc("GET /v1/identity/oidc"+PathDiscovery, a.serveDiscovery)
+	mux.HandleFunc("GET /v1/identity/oidc/.well-known/keys", a.serveJWKS)
 	mux.HandleFunc("POST "+PathToken, a.token)
 	mux.HandleFunc("POST "+PathIntrospect, a.introspect)
 }
