@@ -122,11 +122,14 @@ func TestExchangeAndIntrospectDomain(t *testing.T) {
 	if out.Claims.Scope != "read" || out.ExpiresIn != 3600 || out.Claims.IdentityName != "app" {
 		t.Errorf("claims %+v, expires in %d", out.Claims, out.ExpiresIn)
 	}
-	for _, tok := range []secret.Secret{w.tok, out.JWT} {
+	for _, tok := range []secret.Secret{w.tok, out.JWT, out.JWT} { // the JWT twice: verified, then cached
 		in, err := w.svc.Introspect(ctx, w.admin, tok)
-		if err != nil || !in.Active || in.Claims.IdentityName != "app" {
+		if err != nil || !in.Active || in.Claims.Subject == "" {
 			t.Errorf("introspect: %+v %v", in, err)
 		}
+	}
+	if in, _ := w.svc.Introspect(ctx, w.admin, out.JWT); in.Claims.IdentityName != "app" || in.Claims.Scope != "read" {
+		t.Errorf("cached JWT claims: %+v", in.Claims)
 	}
 	if _, err := w.svc.Introspect(ctx, identity.Principal{IdentityID: "x", Role: store.RoleNoAccess}, out.JWT); err == nil {
 		t.Error("a no-access principal introspected")

@@ -64,6 +64,8 @@ type Service struct {
 	audit  *audit.Log
 	now    func() time.Time
 	kube   KubernetesLogin
+	// verified caches the claims of verified JWTs (introspection).
+	verified verifyCache
 }
 
 // NewService returns a Service.
@@ -199,14 +201,10 @@ func (s *Service) exchange(ctx context.Context, req ExchangeRequest, ev *store.A
 	if rec.AuthMethodType == store.AuthMethodRoot || rec.IdentityID == "" {
 		return Exchanged{}, errs.Named(errs.BadRequest, ErrNameInvalidGrant, "a root token belongs to no identity and cannot be exchanged")
 	}
-	id, err := s.store.GetIdentity(ctx, rec.IdentityID)
+	allowed, identityName, err := s.store.ExchangeAudiences(ctx, rec.IdentityID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Exchanged{}, errs.Named(errs.BadRequest, ErrNameInvalidGrant, "the subject token's identity no longer exists")
 	}
-	if err != nil {
-		return Exchanged{}, unavailable(err)
-	}
-	allowed, err := s.store.ExchangeAudiences(ctx, rec.IdentityID)
 	if err != nil {
 		return Exchanged{}, unavailable(err)
 	}
@@ -231,7 +229,7 @@ func (s *Service) exchange(ctx context.Context, req ExchangeRequest, ev *store.A
 		Issuer: s.keys.cfg.Issuer, Subject: rec.IdentityID, Audience: Audience(req.Audiences),
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(), ID: newJTI(),
 		Scope: req.Scope, ClientID: rec.AuthMethodID,
-		IdentityName: id.Name, AuthMethod: string(rec.AuthMethodType),
+		IdentityName: identityName, AuthMethod: string(rec.AuthMethodType),
 		Kubernetes: kubernetesClaim(rec),
 	}
 	payload, err := json.Marshal(claims)
@@ -369,7 +367,7 @@ func (s *Service) Audiences(ctx context.Context, p identity.Principal, identityI
 	if err := identity.CheckID("identityId", identityID); err != nil {
 		return nil, err
 	}
-	out, err := s.store.ExchangeAudiences(ctx, identityID)
+	out, _, err := s.store.ExchangeAudiences(ctx, identityID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errs.New(errs.NotFound, "identity %s not found", identityID)
 	}

@@ -3,13 +3,11 @@ package oidc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
-	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // Introspection is an RFC 7662 answer. Active false means the token is not
@@ -50,23 +48,14 @@ func (s *Service) Introspect(ctx context.Context, p identity.Principal, tok secr
 }
 
 func (s *Service) introspectAccessToken(ctx context.Context, raw string) (Introspection, error) {
-	rec, err := s.tokens.Inspect(ctx, raw)
+	c, err := s.tokens.Peek(ctx, raw)
 	if err != nil {
 		if errs.CodeOf(err) == errs.NotFound {
 			return Introspection{}, nil
 		}
 		return Introspection{}, err
 	}
-	if rec.AuthMethodID != "" {
-		// A token whose method was removed is dead (token.checkTrustedIPs).
-		_, err := s.store.GetAuthMethod(ctx, rec.AuthMethodID)
-		if errors.Is(err, store.ErrNotFound) {
-			return Introspection{}, nil
-		}
-		if err != nil {
-			return Introspection{}, unavailable(err)
-		}
-	}
+	rec := c.Token
 	in := Introspection{Active: true, TokenType: "access_token", Metadata: rec.Metadata}
 	in.Claims = Claims{
 		Issuer: s.keys.cfg.Issuer, Subject: rec.IdentityID, IssuedAt: rec.CreatedAt.Unix(),
@@ -75,23 +64,21 @@ func (s *Service) introspectAccessToken(ctx context.Context, raw string) (Intros
 	if !rec.ExpiresAt.IsZero() {
 		in.Claims.Expiry = rec.ExpiresAt.Unix()
 	}
-	if rec.IdentityID != "" {
-		if id, err := s.store.GetIdentity(ctx, rec.IdentityID); err == nil {
-			in.Claims.IdentityName = id.Name
-		}
-	}
 	in.Claims.Kubernetes = kubernetesClaim(rec)
 	return in, nil
 }
 
 func (s *Service) introspectJWT(raw string) Introspection {
-	payload, err := s.keys.Verify(raw)
-	if err != nil {
-		return Introspection{}
-	}
-	var c Claims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return Introspection{}
+	c, ok := s.verified.get(raw)
+	if !ok {
+		payload, err := s.keys.Verify(raw)
+		if err != nil {
+			return Introspection{}
+		}
+		if err := json.Unmarshal(payload, &c); err != nil {
+			return Introspection{}
+		}
+		s.verified.put(raw, c)
 	}
 	now := s.now().Unix()
 	if c.Issuer != s.keys.cfg.Issuer || c.Expiry == 0 || now >= c.Expiry || now < c.NotBefore-int64(Leeway.Seconds()) {

@@ -46,7 +46,7 @@ func TestIntrospection(t *testing.T) {
 	}
 	b := r.body
 	if r.status != 200 || b["active"] != true || b["sub"] != id || b["token_type"] != "Bearer" || b["iss"] != issuer ||
-		b["gatehouse.dev/identity_name"] != "app" || b["gatehouse.dev/auth_method"] != "universal-auth" ||
+		b["gatehouse.dev/auth_method"] != "universal-auth" ||
 		b["client_id"] == nil || b["iat"] != float64(clock.Now().Unix()) || b["exp"] != float64(clock.Now().Add(600*time.Second).Unix()) ||
 		b["aud"] != nil || b["jti"] != nil {
 		t.Errorf("access token: %d %s", r.status, r.raw)

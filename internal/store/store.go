@@ -383,9 +383,10 @@ type Store interface {
 	// DeleteSigningKey removes a key; no such key is not an error.
 	DeleteSigningKey(ctx context.Context, id string) error
 	// ExchangeAudiences returns the audiences (exact or glob patterns) an
-	// identity's tokens may be exchanged for; none is an empty slice.
-	// ErrNotFound when the identity does not exist.
-	ExchangeAudiences(ctx context.Context, identityID string) ([]string, error)
+	// identity's tokens may be exchanged for (none is an empty slice) and,
+	// read in the same query, the identity's name. ErrNotFound when the
+	// identity does not exist.
+	ExchangeAudiences(ctx context.Context, identityID string) (audiences []string, identityName string, err error)
 	// SetExchangeAudiences replaces that list (deleted with the identity).
 	// ErrNotFound when the identity does not exist.
 	SetExchangeAudiences(ctx context.Context, identityID string, audiences []string, now time.Time) error

@@ -77,20 +77,23 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 }
 
 // ExchangeAudiences returns an identity's exchange audiences.
-func (s *Store) ExchangeAudiences(ctx context.Context, identityID string) ([]string, error) {
-	var doc []byte
-	err := s.pool.QueryRow(ctx, `SELECT a.audiences FROM identities i
-		LEFT JOIN exchange_audiences a ON a.identity_id = i.id WHERE i.id = $1`, identityID).Scan(&doc)
+func (s *Store) ExchangeAudiences(ctx context.Context, identityID string) ([]string, string, error) {
+	var (
+		doc  []byte
+		name string
+	)
+	err := s.pool.QueryRow(ctx, `SELECT a.audiences, i.name FROM identities i
+		LEFT JOIN exchange_audiences a ON a.identity_id = i.id WHERE i.id = $1`, identityID).Scan(&doc, &name)
 	if err != nil {
-		return nil, wrapErr("exchange audiences", err)
+		return nil, "", wrapErr("exchange audiences", err)
 	}
 	out := []string{}
 	if doc != nil {
 		if err := json.Unmarshal(doc, &out); err != nil {
-			return nil, fmt.Errorf("postgres: exchange audiences: %w", err)
+			return nil, "", fmt.Errorf("postgres: exchange audiences: %w", err)
 		}
 	}
-	return out, nil
+	return out, name, nil
 }
 
 // SetExchangeAudiences replaces an identity's exchange audiences.

@@ -99,23 +99,26 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 }
 
 // ExchangeAudiences returns an identity's exchange audiences.
-func (s *Store) ExchangeAudiences(ctx context.Context, identityID string) ([]string, error) {
+func (s *Store) ExchangeAudiences(ctx context.Context, identityID string) ([]string, string, error) {
 	if err := checkText("exchange audiences", identityID); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	var doc sql.NullString
-	err := s.read.QueryRowContext(ctx, `SELECT a.audiences FROM identities i
-		LEFT JOIN exchange_audiences a ON a.identity_id = i.id WHERE i.id = ?`, identityID).Scan(&doc)
+	var (
+		doc  sql.NullString
+		name string
+	)
+	err := s.read.QueryRowContext(ctx, `SELECT a.audiences, i.name FROM identities i
+		LEFT JOIN exchange_audiences a ON a.identity_id = i.id WHERE i.id = ?`, identityID).Scan(&doc, &name)
 	if err != nil {
-		return nil, notFound(err, "identity %q", identityID)
+		return nil, "", notFound(err, "identity %q", identityID)
 	}
 	out := []string{}
 	if doc.Valid {
 		if err := json.Unmarshal([]byte(doc.String), &out); err != nil {
-			return nil, fmt.Errorf("sqlite: exchange audiences of %q: %w", identityID, err)
+			return nil, "", fmt.Errorf("sqlite: exchange audiences of %q: %w", identityID, err)
 		}
 	}
-	return out, nil
+	return out, name, nil
 }
 
 // SetExchangeAudiences replaces an identity's exchange audiences.

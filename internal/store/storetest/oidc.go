@@ -140,21 +140,22 @@ func testSigningKeyDelete(t *testing.T, s store.Store) {
 func testExchangeAudiences(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	id := createIdentity(t, s, newIdentity(at(0)))
-	got, err := s.ExchangeAudiences(ctx, id.ID)
+	got, name, err := s.ExchangeAudiences(ctx, id.ID)
 	must(t, err)
 	checkEqual(t, "none set", got, []string{})
+	checkEqual(t, "identity name", name, id.Name)
 	want := []string{"sts.amazonaws.com", "https://*.example.com", "ünïcode"}
 	must(t, s.SetExchangeAudiences(ctx, id.ID, want, at(1)))
-	got, err = s.ExchangeAudiences(ctx, id.ID)
+	got, _, err = s.ExchangeAudiences(ctx, id.ID)
 	must(t, err)
 	checkEqual(t, "set", got, want)
 	must(t, s.SetExchangeAudiences(ctx, id.ID, nil, at(2)))
-	got, err = s.ExchangeAudiences(ctx, id.ID)
+	got, _, err = s.ExchangeAudiences(ctx, id.ID)
 	must(t, err)
 	checkEqual(t, "cleared", got, []string{})
 
 	missing := newID()
-	_, err = s.ExchangeAudiences(ctx, missing)
+	_, _, err = s.ExchangeAudiences(ctx, missing)
 	wantErr(t, "get for a missing identity", err, store.ErrNotFound)
 	err = s.SetExchangeAudiences(ctx, missing, []string{"x"}, at(3))
 	wantErr(t, "set for a missing identity", err, store.ErrNotFound)
@@ -167,13 +168,13 @@ func testExchangeAudiencesCascade(t *testing.T, s store.Store) {
 	id := createIdentity(t, s, newIdentity(at(0)))
 	must(t, s.SetExchangeAudiences(ctx, id.ID, []string{"a"}, at(1)))
 	must(t, s.DeleteIdentity(ctx, id.ID, at(2)))
-	_, err := s.ExchangeAudiences(ctx, id.ID)
+	_, _, err := s.ExchangeAudiences(ctx, id.ID)
 	wantErr(t, "after delete", err, store.ErrNotFound)
 	// The identity's id can be used again without a stale list.
 	again := newIdentity(at(3))
 	again.ID = id.ID
 	createIdentity(t, s, again)
-	got, err := s.ExchangeAudiences(ctx, id.ID)
+	got, _, err := s.ExchangeAudiences(ctx, id.ID)
 	must(t, err)
 	checkEqual(t, fmt.Sprintf("recreated %s", id.ID), got, []string{})
 }

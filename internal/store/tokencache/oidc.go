@@ -22,7 +22,7 @@ func (c *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	return c.s.DeleteSigningKey(ctx, id)
 }
 
-func (c *Store) ExchangeAudiences(ctx context.Context, identityID string) ([]string, error) {
+func (c *Store) ExchangeAudiences(ctx context.Context, identityID string) ([]string, string, error) {
 	return c.s.ExchangeAudiences(ctx, identityID)
 }
 
