@@ -66,6 +66,8 @@ type Service struct {
 	kube   KubernetesLogin
 	// verified caches the claims of verified JWTs (introspection).
 	verified verifyCache
+	// audiences caches the identities' exchange audiences.
+	audiences audienceCache
 }
 
 // NewService returns a Service.
@@ -201,7 +203,7 @@ func (s *Service) exchange(ctx context.Context, req ExchangeRequest, ev *store.A
 	if rec.AuthMethodType == store.AuthMethodRoot || rec.IdentityID == "" {
 		return Exchanged{}, errs.Named(errs.BadRequest, ErrNameInvalidGrant, "a root token belongs to no identity and cannot be exchanged")
 	}
-	allowed, identityName, err := s.store.ExchangeAudiences(ctx, rec.IdentityID)
+	allowed, identityName, err := s.exchangeAudiences(ctx, rec.IdentityID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Exchanged{}, errs.Named(errs.BadRequest, ErrNameInvalidGrant, "the subject token's identity no longer exists")
 	}
@@ -242,6 +244,21 @@ func (s *Service) exchange(ctx context.Context, req ExchangeRequest, ev *store.A
 	}
 	ev.Details["kid"] = kid
 	return Exchanged{JWT: secret.Secret(jwt), ExpiresIn: exp.Unix() - now.Unix(), Claims: claims}, nil
+}
+
+// exchangeAudiences is store.ExchangeAudiences through the cache.
+func (s *Service) exchangeAudiences(ctx context.Context, identityID string) ([]string, string, error) {
+	now := s.now()
+	e, gen, ok := s.audiences.get(identityID, now)
+	if ok {
+		return e.audiences, e.name, nil
+	}
+	auds, name, err := s.store.ExchangeAudiences(ctx, identityID)
+	if err != nil {
+		return nil, "", err
+	}
+	s.audiences.put(identityID, gen, audienceEntry{audiences: auds, name: name, expires: now.Add(audienceCacheTTL)})
+	return auds, name, nil
 }
 
 // kubernetesClaim is the workload of a Kubernetes login, from the token's
@@ -347,6 +364,7 @@ func (s *Service) SetAudiences(ctx context.Context, p identity.Principal, identi
 		}
 	}
 	err := s.store.SetExchangeAudiences(ctx, identityID, clean, s.now())
+	s.audiences.clear() // committed or not, before the caller hears of it
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errs.New(errs.NotFound, "identity %s not found", identityID)
 	}

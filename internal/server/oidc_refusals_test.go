@@ -148,3 +148,21 @@ func decodeBody(t *testing.T, resp *http.Response, v any) {
 		t.Fatalf("decoding the %d answer: %v", resp.StatusCode, err)
 	}
 }
+
+// TestAudienceChangeAppliesAtOnce: the allow list is cached, but a change
+// on this server applies to the very next exchange.
+func TestAudienceChangeAppliesAtOnce(t *testing.T) {
+	ts := newIssuerServer(t, server.Config{})
+	id, tok := ts.uaLoginWith("app", map[string]any{})
+	ts.setAudiences(id, "sts.amazonaws.com")
+	ts.exchange(tok, "sts.amazonaws.com")
+	ts.setAudiences(id, "https://other.example")
+	if r, _ := ts.postForm("/oauth2/token", "", exchangeForm(tok, "sts.amazonaws.com")); r.status != 400 || r.body["error"] != "invalid_target" {
+		t.Fatalf("after removing the audience: %d %s", r.status, r.raw)
+	}
+	ts.exchange(tok, "https://other.example")
+	r := ts.do("GET", "/api/v1/identities/"+id+"/exchange-audiences", ts.root, nil)
+	if auds, _ := r.body["audiences"].([]any); r.status != 200 || len(auds) != 1 || auds[0] != "https://other.example" {
+		t.Errorf("read back: %d %s", r.status, r.raw)
+	}
+}
