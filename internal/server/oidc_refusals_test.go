@@ -166,3 +166,13 @@ func TestAudienceChangeAppliesAtOnce(t *testing.T) {
 		t.Errorf("read back: %d %s", r.status, r.raw)
 	}
 }
+
+// TestExchangeBodyTooLarge: a form over the body limit is a 413 with an
+// RFC 6749 body.
+func TestExchangeBodyTooLarge(t *testing.T) {
+	ts := newIssuerServer(t, server.Config{})
+	r, _ := ts.postForm("/oauth2/token", "", url.Values{"grant_type": {grantExchange}, "scope": {strings.Repeat("x", 2<<20)}})
+	if r.status != 413 || r.body["error"] != "invalid_request" {
+		t.Fatalf("got %d %s", r.status, r.raw[:min(len(r.raw), 200)])
+	}
+}

@@ -5,6 +5,7 @@
 package oauth
 
 import (
+	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -122,8 +123,8 @@ func form(r *http.Request) (url.Values, error) {
 		return nil, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "the request body must be application/x-www-form-urlencoded")
 	}
 	if err := r.ParseForm(); err != nil {
-		if strings.Contains(err.Error(), "too large") {
-			return nil, errs.Named(errs.TooLarge, "", "request body is larger than %d bytes", httpapi.MaxBodyBytes)
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+			return nil, errs.New(errs.TooLarge, "request body is larger than %d bytes", tooBig.Limit)
 		}
 		return nil, errs.Named(errs.BadRequest, oidc.ErrNameInvalidRequest, "the request body is not a valid form")
 	}
