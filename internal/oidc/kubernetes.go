@@ -4,10 +4,16 @@ import (
 	"context"
 	"net/netip"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
+
+// CauseKubernetesExchange is the cause of the token.revoke event of the
+// access token a Kubernetes exchange's inner login issued.
+const CauseKubernetesExchange = "kubernetes-exchange"
 
 // KubernetesLogin is the Kubernetes login pipeline (kubeauth.Service).
 type KubernetesLogin interface {
@@ -61,8 +67,13 @@ func (s *Service) exchangeKubernetes(ctx context.Context, req KubernetesExchange
 	}
 	raw := res.Token.Token
 	out, err := s.Exchange(ctx, ExchangeRequest{SubjectToken: raw, Audiences: req.Audiences, Scope: req.Scope, ClientIP: req.ClientIP})
-	// The intermediate token is nobody's: revoke it (a use-limited one may
-	// be used up already, which is as good).
-	_, _ = s.tokens.RevokePresented(ctx, raw.Reveal(), req.ClientIP)
+	// The intermediate token is nobody's: revoke it whatever became of
+	// the exchange (refused for the client's address, too).
+	rec := res.Token.Record
+	if _, rerr := s.store.RevokeAccessTokens(ctx, store.TokenFilter{ID: rec.ID}, s.now()); rerr != nil {
+		s.keys.logger.WarnContext(ctx, "revoking the access token of a Kubernetes exchange failed", "accessor", rec.ID, "err", rerr)
+	} else {
+		s.audit.Record(ctx, audit.TokenRevoked(rec.IdentityID, CauseKubernetesExchange, rec))
+	}
 	return out, true, err
 }

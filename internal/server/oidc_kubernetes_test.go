@@ -99,3 +99,24 @@ func TestExchangeKubernetesJWTRateLimited(t *testing.T) {
 		t.Errorf("access-token exchange after the limit: %d %s", r.status, r.raw)
 	}
 }
+
+// TestKubernetesExchangeRefusedRevokesItsLogin: when the exchange after the
+// inner login is refused (here: the client is outside the method's
+// trusted IPs), the access token the login issued is revoked all the same.
+func TestKubernetesExchangeRefusedRevokesItsLogin(t *testing.T) {
+	ts := newIssuerServer(t, server.Config{})
+	c := kubetest.New(t)
+	reviewer := c.ReviewerToken("kube-system", "gatehouse-reviewer")
+	id := ts.newKube(kubeConfig(c, reviewer, map[string]any{"allowedAudience": "gatehouse",
+		"accessTokenTrustedIps": []map[string]string{{"ipAddress": "10.0.0.0/8"}}}))
+	ts.setAudiences(id, "sts.amazonaws.com")
+	form := url.Values{"grant_type": {grantExchange}, "subject_token": {c.Token("apps", "web", kubetest.Audiences("gatehouse"))},
+		"subject_token_type": {oidc.TokenTypeJWT}, "gatehouse_identity_id": {id}, "audience": {"sts.amazonaws.com"}}
+	r, _ := ts.postForm("/oauth2/token", "", form)
+	if r.status != 400 || r.body["error"] != "invalid_grant" {
+		t.Fatalf("exchange from outside the trusted IPs: %d %s", r.status, r.raw)
+	}
+	if n := ts.liveTokens(id); n != 0 {
+		t.Errorf("%d access tokens of the inner login left live", n)
+	}
+}
