@@ -8,7 +8,9 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/gatehouse-dev/gatehouse/internal/kubetest"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // TestVaultIdentityTokens: Vault's identity token endpoint, with roles
@@ -102,4 +104,43 @@ func (ts *testServer) get(path string) string {
 		return ""
 	}
 	return string(b)
+}
+
+// TestVaultKubernetesIdentityToken: a pod logged in through Vault's
+// Kubernetes auth gets an identity token naming its cluster (the mount),
+// namespace, service account and pod.
+func TestVaultKubernetesIdentityToken(t *testing.T) {
+	ts := newIssuerServer(t, server.Config{PodServiceAccountDir: "-"})
+	c := kubetest.New(t)
+	ts.kubeMount("prod-k8s", c, nil)
+	ts.vaultRole("prod-k8s", "web", anyRole)
+	m, err := ts.srv.Store().GetAuthMethodByLookupKey(context.Background(), store.AuthMethodVaultKubernetes, "prod-k8s/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.setAudiences(m.IdentityID, "sts.amazonaws.com")
+	ts.vaultOK("POST", "identity/oidc/role/aws", ts.root, map[string]any{"client_id": "sts.amazonaws.com"})
+	pod := c.CreatePod("apps", "web-0", "web")
+	tok := ts.loginToken("prod-k8s", "web", c.Token("apps", "web", kubetest.BoundToPod(pod)))
+
+	r := ts.vault("GET", "identity/oidc/token/aws", tok, nil)
+	d, _ := r.body["data"].(map[string]any)
+	if r.status != 200 {
+		t.Fatalf("token: %d %s", r.status, r.raw)
+	}
+	ctx := gooidc.ClientContext(context.Background(), ts.http.Client())
+	provider, err := gooidc.NewProvider(ctx, ts.srv.OIDC().Issuer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := provider.VerifierContext(ctx, &gooidc.Config{ClientID: "sts.amazonaws.com"}).Verify(ctx, d["token"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := claimsOf(t, idt)
+	k8s, _ := claims["gatehouse.dev/kubernetes"].(map[string]any)
+	if claims["sub"] != m.IdentityID || claims["gatehouse.dev/auth_method"] != "vault-kubernetes" ||
+		k8s["cluster"] != "prod-k8s" || k8s["namespace"] != "apps" || k8s["serviceAccount"] != "web" || k8s["pod"] != "web-0" {
+		t.Errorf("claims: %v", claims)
+	}
 }
