@@ -167,9 +167,11 @@ func (k *Keys) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("oidc: reading signing keys: %w", err)
 	}
-	if added, err := k.rotate(ctx, stored, now); err != nil {
+	if due, err := k.rotate(ctx, stored, now); err != nil {
 		return err
-	} else if added {
+	} else if due {
+		// Read again whoever won: another replica may have added the key
+		// this one found due.
 		if stored, err = k.store.ListSigningKeys(ctx); err != nil {
 			return fmt.Errorf("oidc: reading signing keys: %w", err)
 		}
@@ -188,7 +190,9 @@ func (k *Keys) Refresh(ctx context.Context) error {
 	return k.load(keep, now)
 }
 
-// rotate adds a key when the newest of the configured algorithm is due.
+// rotate adds a key when the newest of the configured algorithm is due,
+// and reports whether one was due (added by this replica or, racing, by
+// another).
 func (k *Keys) rotate(ctx context.Context, stored []store.SigningKey, now time.Time) (bool, error) {
 	var newest *store.SigningKey
 	for i := range stored {
@@ -216,7 +220,7 @@ func (k *Keys) rotate(ctx context.Context, stored []store.SigningKey, now time.T
 	if added {
 		k.logger.Info("signing key created", "kid", sk.ID, "alg", sk.Algorithm, "active_at", sk.ActiveAt)
 	}
-	return added, nil
+	return true, nil
 }
 
 // retireAt is when sk may be unpublished: once a successor has been

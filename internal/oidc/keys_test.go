@@ -262,3 +262,63 @@ func TestConfigRefused(t *testing.T) {
 		}
 	}
 }
+
+// listBarrier holds the first n ListSigningKeys calls until all n have
+// read, so that every replica starting together sees an empty store.
+type listBarrier struct {
+	store.Store
+	mu      sync.Mutex
+	waiting int
+	release chan struct{}
+}
+
+func (b *listBarrier) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	keys, err := b.Store.ListSigningKeys(ctx)
+	b.mu.Lock()
+	if b.waiting < 0 {
+		b.mu.Unlock()
+		return keys, err
+	}
+	b.waiting--
+	if b.waiting == 0 {
+		b.waiting = -1
+		close(b.release)
+	}
+	b.mu.Unlock()
+	<-b.release
+	return keys, err
+}
+
+// TestKeysReplicasStartTogether: replicas starting at once on an empty
+// store (all of them finding it empty) create one key between them, and
+// every one of them can sign with it at once.
+func TestKeysReplicasStartTogether(t *testing.T) {
+	c := newClock()
+	const n = 4
+	st := &listBarrier{Store: openStore(t), waiting: n, release: make(chan struct{})}
+	k := newSealKey(t)
+	keys := make([]*oidc.Keys, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			var err error
+			keys[i], err = oidc.NewKeys(context.Background(), st, k, testConfig, c.Now, nil)
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	stored, err := st.ListSigningKeys(context.Background())
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("%d keys (%v), want 1", len(stored), err)
+	}
+	for i, ks := range keys {
+		if _, kid, err := ks.Sign([]byte(`{}`), c.Now()); err != nil || kid != stored[0].ID {
+			t.Errorf("replica %d cannot sign with the shared key: %q %v", i, kid, err)
+		}
+	}
+}
