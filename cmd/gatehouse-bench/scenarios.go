@@ -60,7 +60,9 @@ var (
 
 // registry is every scenario, baselines first, in the order they run:
 // token checks before logins, which add a token to the store each.
-func registry() []scenario {
+func registry() []scenario { return append(coreScenarios(), oidcScenarios()...) }
+
+func coreScenarios() []scenario {
 	return []scenario{
 		{
 			name:  "baseline-nethttp",

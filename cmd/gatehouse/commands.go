@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/clientip"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/oidc"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
@@ -74,6 +75,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 type serverFlags struct {
+	oidc                                             oidc.Config // oidcflags.go
 	listen, storage, tlsCert, tlsKey, trustedProxies string
 	logFormat, logLevel                              string
 	dev                                              bool
@@ -148,6 +150,7 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.StringVar(&f.rootTokenFile, "root-token-file", "", "write the root token created at the first start to this file (mode 0600, never overwritten) instead of printing it")
 	fl.DurationVar(&f.storeTimeout, "store-timeout", bounded.DefaultTimeout, "bound on each store call a request makes: a stalled store is answered 503 with Retry-After after this (under 50s)")
 	fl.DurationVar(&f.storeConnectTimeout, "store-connect-timeout", 2*time.Minute, "at start, keep retrying an unreachable store this long (capped backoff) before giving up; 0 = give up at once")
+	addOIDCFlags(fl, &f.oidc)
 	return cmd
 }
 
@@ -161,9 +164,13 @@ func (f serverFlags) config() (server.Config, error) {
 		AuditRetention: f.auditRetention, AuditFile: f.auditFile,
 		RootTokenFile: f.rootTokenFile, LogJSON: f.logFormat == "json",
 		GatewayTimeout: f.gatewayTimeout, GatewayHeartbeat: f.gatewayHeartbeat,
+		OIDC: f.oidc,
 	}
 	if f.gatewayTimeout <= 0 || f.gatewayHeartbeat <= 0 {
 		return cfg, fmt.Errorf("--gateway-timeout and --gateway-heartbeat must be positive")
+	}
+	if err := checkOIDCFlags(f.oidc); err != nil {
+		return cfg, err
 	}
 	if f.auditRetention < 0 {
 		return cfg, fmt.Errorf("--audit-retention must be 0 (keep forever) or positive")

@@ -18,8 +18,14 @@ func Call(fn func(*http.Request) (int, any, error), r *http.Request) (status int
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			err = &errs.Error{Code: errs.Internal, Message: "internal error", Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
+			err = PanicError(p)
 		}
 	}()
 	return fn(r)
+}
+
+// PanicError is the Internal error a recovered panic p becomes, with the
+// stack for the log.
+func PanicError(p any) error {
+	return &errs.Error{Code: errs.Internal, Message: "internal error", Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
 }

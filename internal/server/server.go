@@ -32,6 +32,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi/vault"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/oidc"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -108,6 +109,9 @@ type Config struct {
 	// wrapStore, when set (tests only: export_test.go), wraps the opened
 	// store before the timeout and the cache do (fault injection).
 	wrapStore func(store.Store) store.Store
+	// OIDC configures the OIDC issuer (--issuer-url, --signing-key-*,
+	// --max-exchange-ttl); Issuer "" = the listen address's URL.
+	OIDC oidc.Config
 }
 
 // Server is a running Gatehouse.
@@ -122,9 +126,11 @@ type Server struct {
 	tlsConf  *tls.Config
 	tokens   *token.Service
 	gateways *gateway.Service
+	oidc     *oidc.Service
 	devDir   string // --dev: the throwaway store's directory, removed on Close
 	auditOut *audit.Sink
 	stopOnce sync.Once
+	bg       sync.WaitGroup // background loops other than the sweeper
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -275,6 +281,11 @@ func (s *Server) init(ctx context.Context) error {
 	vault.Register(mux, vault.Deps{Auth: auth, Tokens: s.tokens, Kubernetes: vaultAuth, Identities: identities, Now: now, Version: buildinfo.Get().Version,
 		StorageType: storageType(cfg.Storage), Logger: cfg.Logger, LoginLimiter: loginLimiter})
 
+	oidcService, err := s.initOIDC(ctx, mux, auth, auditLog, s.tokens, kubeAuth, loginLimiter)
+	if err != nil {
+		return err
+	}
+	s.oidc = oidcService
 	s.handler = withDeadline(httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger), requestTimeout)
 	go s.sweep()
 	return nil
@@ -399,6 +410,7 @@ func (s *Server) Close() error {
 		}
 		close(s.stop)
 		<-s.done
+		s.bg.Wait()
 		err = s.store.Close()
 		s.auditOut.Close()
 		closeListener(s.listener) // when never served

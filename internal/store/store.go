@@ -378,6 +378,34 @@ type Store interface {
 	// before cutoff, and returns how many.
 	PurgeAccessTokens(ctx context.Context, cutoff time.Time) (int64, error)
 
+	// Signing keys of the OIDC issuer (internal/oidc).
+	// ListSigningKeys returns every key ordered by ActiveAt, then ID.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AddSigningKeyIfDue stores k unless a key of k.Algorithm created after
+	// notAfter exists, checked atomically with the insert, and reports
+	// whether it stored k: of several processes rotating at once, exactly
+	// one adds a key. A zero notAfter adds k only when no key of its
+	// algorithm exists. ErrAlreadyExists on a duplicate ID.
+	AddSigningKeyIfDue(ctx context.Context, k SigningKey, notAfter time.Time) (bool, error)
+	// DeleteSigningKey removes a key; no such key is not an error.
+	DeleteSigningKey(ctx context.Context, id string) error
+	// ExchangeAudiences returns the audiences (exact or glob patterns) an
+	// identity's tokens may be exchanged for (none is an empty slice) and,
+	// read in the same query, the identity's name. ErrNotFound when the
+	// identity does not exist.
+	ExchangeAudiences(ctx context.Context, identityID string) (audiences []string, identityName string, err error)
+	// SetExchangeAudiences replaces that list (deleted with the identity).
+	// ErrNotFound when the identity does not exist.
+	SetExchangeAudiences(ctx context.Context, identityID string, audiences []string, now time.Time) error
+	// PutOIDCRole creates the role or replaces its Audience, TTL and
+	// UpdatedAt (CreatedAt stays that of the first write).
+	PutOIDCRole(ctx context.Context, r OIDCRole) error
+	GetOIDCRole(ctx context.Context, name string) (OIDCRole, error)
+	// ListOIDCRoles returns every role ordered by Name.
+	ListOIDCRoles(ctx context.Context) ([]OIDCRole, error)
+	// DeleteOIDCRole removes a role; no such role is not an error.
+	DeleteOIDCRole(ctx context.Context, name string) error
+
 	// Audit log.
 	AppendAuditEvent(ctx context.Context, e AuditEvent) error
 	// ListAuditEvents returns events newest first, and the total count.

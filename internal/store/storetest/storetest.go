@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Text", textTests},
 		{"MountNesting", mountNestingTests},
 		{"Unavailable", unavailableTests},
+		{"OIDC", oidcTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

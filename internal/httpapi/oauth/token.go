@@ -1,0 +1,102 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/errs"
+	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
+	"github.com/gatehouse-dev/gatehouse/internal/oidc"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+)
+
+// ParamIdentityID is our extension parameter naming the identity to log in
+// as when the subject token is a Kubernetes service-account JWT.
+const ParamIdentityID = "gatehouse_identity_id"
+
+// tokenResponse is RFC 8693 section 2.2.1's response.
+type tokenResponse struct {
+	AccessToken     string `json:"access_token"`
+	IssuedTokenType string `json:"issued_token_type"`
+	TokenType       string `json:"token_type"`
+	ExpiresIn       int64  `json:"expires_in"`
+	Scope           string `json:"scope,omitempty"`
+}
+
+// token serves POST /oauth2/token: RFC 8693 token exchange only.
+func (a *API) token(w http.ResponseWriter, r *http.Request) {
+	out, audited, err := a.exchange(r)
+	if err != nil {
+		if !audited {
+			a.OIDC.RecordRefused(r.Context(), httpapi.ClientIP(r), err)
+		}
+		writeError(w, r, a.Logger, err)
+		return
+	}
+	noStore(w)
+	httpapi.WriteJSON(w, http.StatusOK, tokenResponse{
+		AccessToken: out.JWT.Reveal(), IssuedTokenType: oidc.TokenTypeJWT, TokenType: "N_A",
+		ExpiresIn: out.ExpiresIn, Scope: out.Claims.Scope,
+	})
+}
+
+// exchange parses the request and exchanges; audited reports whether the
+// domain service ran (and audited the outcome itself).
+func (a *API) exchange(r *http.Request) (_ oidc.Exchanged, audited bool, _ error) {
+	f, err := form(r)
+	if err != nil {
+		return oidc.Exchanged{}, false, err
+	}
+	grant, err := single(f, "grant_type", true)
+	if err != nil {
+		return oidc.Exchanged{}, false, err
+	}
+	if grant != GrantTypeTokenExchange {
+		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrUnsupportedGrantType, "grant_type must be %s", GrantTypeTokenExchange)
+	}
+	p := map[string]string{}
+	for _, name := range []string{"subject_token", "subject_token_type", "requested_token_type", "scope", "actor_token", "actor_token_type", ParamIdentityID} {
+		v, err := single(f, name, name == "subject_token" || name == "subject_token_type")
+		if err != nil {
+			return oidc.Exchanged{}, false, err
+		}
+		p[name] = v
+	}
+	if p["actor_token"] != "" || p["actor_token_type"] != "" {
+		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "actor_token (delegation) is not supported")
+	}
+	if rt := p["requested_token_type"]; rt != "" && rt != oidc.TokenTypeJWT {
+		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "requested_token_type must be %s", oidc.TokenTypeJWT)
+	}
+	if len(f["resource"]) > 0 {
+		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidTarget, "resource is not supported; name the audience with audience")
+	}
+	auds := f["audience"]
+	// A space-separated list in one parameter is common in clients.
+	if len(auds) == 1 && strings.Contains(auds[0], " ") {
+		auds = strings.Fields(auds[0])
+	}
+	subject := secret.Secret(p["subject_token"])
+	switch p["subject_token_type"] {
+	case oidc.TokenTypeAccessToken:
+		if p[ParamIdentityID] != "" {
+			return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "%s goes only with a Kubernetes service-account JWT as the subject", ParamIdentityID)
+		}
+		out, err := a.OIDC.Exchange(r.Context(), oidc.ExchangeRequest{SubjectToken: subject, Audiences: auds, Scope: p["scope"], ClientIP: httpapi.ClientIP(r)})
+		return out, true, err
+	case oidc.TokenTypeJWT:
+		if p[ParamIdentityID] == "" {
+			return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "a Kubernetes service-account JWT as the subject needs %s, the identity to log in as", ParamIdentityID)
+		}
+		if err := a.LoginLimiter.Allow(httpapi.ClientIP(r)); err != nil {
+			return oidc.Exchanged{}, false, &errs.Error{Code: errs.TooManyRequests, Message: "too many logins from this address; try again later", Err: err}
+		}
+		out, err := a.OIDC.ExchangeKubernetes(r.Context(), oidc.KubernetesExchangeRequest{IdentityID: p[ParamIdentityID], JWT: subject, Audiences: auds, Scope: p["scope"], ClientIP: httpapi.ClientIP(r)})
+		return out, true, err
+	default:
+		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "subject_token_type must be %s or %s", oidc.TokenTypeAccessToken, oidc.TokenTypeJWT)
+	}
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -1,0 +1,137 @@
+package oidc_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/oidc"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
+)
+
+// world is a real service on a SQLite store: an identity with Universal
+// Auth allowed sts.amazonaws.com, and an access token of it.
+type world struct {
+	svc   *oidc.Service
+	tok   secret.Secret
+	admin identity.Principal
+}
+
+func newWorld(tb testing.TB, alg string) world {
+	tb.Helper()
+	ctx := context.Background()
+	st := openStore(tb)
+	now := time.Now
+	cfg := testConfig
+	cfg.Algorithm = alg
+	keys, err := oidc.NewKeys(ctx, st, newSealKey(tb), cfg, now, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tokens := token.NewService(st, now, 0)
+	svc := oidc.NewService(keys, st, tokens, audit.New(st, now, nil), now)
+	t0 := now()
+	id := store.Identity{ID: uuid.NewString(), Name: "app", Role: store.RoleMember, CreatedAt: t0, UpdatedAt: t0}
+	m := store.AuthMethod{ID: uuid.NewString(), IdentityID: id.ID, Type: store.AuthMethodUniversal, LookupKey: uuid.NewString(),
+		Config: json.RawMessage(`{}`), TokenPolicy: store.TokenPolicy{TrustedIPs: []string{"0.0.0.0/0", "::/0"}}, CreatedAt: t0, UpdatedAt: t0}
+	if err := st.CreateIdentity(ctx, id); err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.CreateAuthMethod(ctx, m); err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.SetExchangeAudiences(ctx, id.ID, []string{"sts.amazonaws.com"}, t0); err != nil {
+		tb.Fatal(err)
+	}
+	issued, err := tokens.Issue(ctx, token.IssueRequest{IdentityID: id.ID, AuthMethodID: m.ID, AuthMethodType: m.Type, Policy: m.TokenPolicy})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return world{svc: svc, tok: issued.Token, admin: identity.Principal{Root: true, Role: store.RoleAdmin}}
+}
+
+var client = netip.MustParseAddr("127.0.0.1")
+
+// BenchmarkSign is the ceiling of an exchange: signing alone.
+func BenchmarkSign(b *testing.B) {
+	for _, alg := range []string{oidc.ES256, oidc.RS256} {
+		b.Run(alg, func(b *testing.B) {
+			c := newClock()
+			keys := newKeys(b, openStore(b), newSealKey(b), c, oidc.Config{Algorithm: alg})
+			payload := []byte(`{"iss":"https://issuer.test","sub":"4b8f0c8e-8f55-4f61-9d1b-7a0d2e0f3c11","aud":"sts.amazonaws.com","iat":1767000000,"nbf":1767000000,"exp":1767003600,"jti":"abcdefghijklmnopqrstuv"}`)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := keys.Sign(payload, c.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkExchange is a whole exchange: token check, identity and
+// allow-list reads, signing, the audit event.
+func BenchmarkExchange(b *testing.B) {
+	w := newWorld(b, oidc.ES256)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := w.svc.Exchange(ctx, oidc.ExchangeRequest{SubjectToken: w.tok, Audiences: []string{"sts.amazonaws.com"}, ClientIP: client}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkIntrospect(b *testing.B) {
+	w := newWorld(b, oidc.ES256)
+	ctx := context.Background()
+	out, err := w.svc.Exchange(ctx, oidc.ExchangeRequest{SubjectToken: w.tok, Audiences: []string{"sts.amazonaws.com"}, ClientIP: client})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, tok := range map[string]secret.Secret{"access-token": w.tok, "jwt": out.JWT} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				in, err := w.svc.Introspect(ctx, w.admin, tok)
+				if err != nil || !in.Active {
+					b.Fatalf("%v %v", in.Active, err)
+				}
+			}
+		})
+	}
+}
+
+// TestExchangeAndIntrospectDomain checks the benchmarks' world: an
+// exchange's claims and the introspection of both kinds of token.
+func TestExchangeAndIntrospectDomain(t *testing.T) {
+	w := newWorld(t, oidc.RS256)
+	ctx := context.Background()
+	out, err := w.svc.Exchange(ctx, oidc.ExchangeRequest{SubjectToken: w.tok, Audiences: []string{"sts.amazonaws.com"}, Scope: "read", ClientIP: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Claims.Scope != "read" || out.ExpiresIn != 3600 || out.Claims.IdentityName != "app" {
+		t.Errorf("claims %+v, expires in %d", out.Claims, out.ExpiresIn)
+	}
+	for _, tok := range []secret.Secret{w.tok, out.JWT, out.JWT} { // the JWT twice: verified, then cached
+		in, err := w.svc.Introspect(ctx, w.admin, tok)
+		if err != nil || !in.Active || in.Claims.Subject == "" {
+			t.Errorf("introspect: %+v %v", in, err)
+		}
+	}
+	if in, _ := w.svc.Introspect(ctx, w.admin, out.JWT); in.Claims.IdentityName != "app" || in.Claims.Scope != "read" {
+		t.Errorf("cached JWT claims: %+v", in.Claims)
+	}
+	if _, err := w.svc.Introspect(ctx, identity.Principal{IdentityID: "x", Role: store.RoleNoAccess}, out.JWT); err == nil {
+		t.Error("a no-access principal introspected")
+	}
+}
