@@ -223,7 +223,9 @@ func decodeConfig(m store.Mount) (Config, bool, error) {
 	if cfg.PEMKeys == nil {
 		cfg.PEMKeys = []string{}
 	}
-	return cfg, cfg.Host != "", nil // a tuned mount has a document before its config
+	// A tuned mount has a document before its config; a configured one has
+	// a host, or a gateway that reviews without one.
+	return cfg, cfg.Host != "" || cfg.ReviewMode() == kubeauth.ReviewGateway, nil
 }
 
 // reviewerAAD binds a sealed reviewer JWT to its mount.
