@@ -195,15 +195,20 @@ func TestImageRunsAndServesLogins(t *testing.T) {
 		t.Errorf("gatehouse version in the image: %q, want the stamped version and commit", out)
 	}
 
-	// A host directory as /data, writable by the image's user.
-	data := t.TempDir()
-	if os.Getuid() == 0 {
-		if err := os.Chown(data, 65532, 65532); err != nil {
-			t.Fatal(err)
+	// A named volume as /data, as users run it (`-v gatehouse-data:/data`):
+	// podman fills a new volume from the image's /data, whose owner must be
+	// the image's user for the server to write its store there.
+	volume := "gatehouse-imagetest-" + suffix
+	p.must(ctx, "volume", "create", volume)
+	t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+		defer ccancel()
+		p.run(cctx, "rm", "-f", "-t", "0", name)
+		if out, err := p.run(cctx, "volume", "rm", "-f", volume); err != nil {
+			t.Logf("podman volume rm %s: %v %s", volume, err, out)
 		}
-	} else {
-		p.must(ctx, "unshare", "chown", "65532:65532", data)
-	}
+	})
+	data := p.must(ctx, "volume", "inspect", "-f", "{{.Mountpoint}}", volume)
 	readFile := func(path string) []byte {
 		t.Helper()
 		if os.Getuid() == 0 {
@@ -222,7 +227,7 @@ func TestImageRunsAndServesLogins(t *testing.T) {
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	start := func() {
 		t.Helper()
-		p.must(ctx, append(append([]string{"run", "-d", "--name", name, "-v", data + ":/data"}, runFlags...),
+		p.must(ctx, append(append([]string{"run", "-d", "--name", name, "-v", volume + ":/data"}, runFlags...),
 			image, "server", "--listen=127.0.0.1:"+strconv.Itoa(port), "--storage=sqlite:///data/gatehouse.db", "--root-token-file=/data/root-token")...)
 		waitReady(ctx, t, p, name, base+"/readyz")
 	}
@@ -278,12 +283,19 @@ func waitReady(ctx context.Context, t *testing.T, p podman, name, url string) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(60 * time.Second)
-	for {
+	for i := 0; ; {
 		resp, err := hc.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
+			}
+		}
+		// A server that exited will never be ready: say why at once.
+		if i++; i%10 == 0 {
+			if state, _ := p.run(ctx, "inspect", "-f", "{{.State.Status}}", name); state != "running" {
+				logs, _ := p.run(ctx, "logs", name)
+				t.Fatalf("container %s is %q, not running\n%s", name, state, logs)
 			}
 		}
 		select {

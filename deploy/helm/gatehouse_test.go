@@ -302,7 +302,6 @@ func one[T any](t *testing.T, what string, s []T) T {
 }
 
 func checkInvariants(t *testing.T, m mode, o objects) {
-	t.Helper()
 	d := one(t, "Deployments", o.deployments)
 	pod := d.Spec.Template.Spec
 	c := one(t, "containers", pod.Containers)
