@@ -588,11 +588,13 @@ func TestChartRefuses(t *testing.T) {
 	}{
 		{"sqlite-replicas", map[string]any{"replicaCount": 3}, "needs storage.mode=postgres"},
 		{"postgres-without-secret", map[string]any{"storage": map[string]any{"mode": "postgres"}}, "existingSecret"},
-		{"unknown-mode", map[string]any{"storage": map[string]any{"mode": "mysql"}}, "want sqlite or postgres"},
+		{"unknown-mode", map[string]any{"storage": map[string]any{"mode": "mysql"}}, "value must be one of 'sqlite', 'postgres'"},
 		{"tls-without-secret", map[string]any{"tls": map[string]any{"enabled": true}}, "tls.existingSecret or tls.certManager.enabled"},
 		{"cert-manager-without-issuer", map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"enabled": true}}}, "issuerRef.name"},
 		{"storage-in-config", map[string]any{"config": map[string]any{"storage": "postgres://u:p@db/gh"}}, "config.storage is set by the chart"},
 		{"key-in-config", map[string]any{"config": map[string]any{"encryption-key": "x"}}, "config.encryption-key"},
+		{"misspelt-value", map[string]any{"replicas": 3}, "additional properties 'replicas' not allowed"},
+		{"misspelt-nested-value", map[string]any{"tls": map[string]any{"enable": true}}, "additional properties 'enable' not allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := render(t, tc.vals, nil)
