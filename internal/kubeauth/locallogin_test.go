@@ -22,30 +22,16 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/kubetest"
+	"github.com/gatehouse-dev/gatehouse/internal/logtest"
 	"github.com/gatehouse-dev/gatehouse/internal/seal"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 )
 
+// syncBuffer is a log sink the code under test and the test may share.
+type syncBuffer = logtest.Buffer
+
 // epoch is where the manual clocks of these tests start.
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // localFixture is a test cluster and a Service on one manual clock, in
 // local mode against that cluster.

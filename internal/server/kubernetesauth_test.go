@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,26 +104,8 @@ func (ts *testServer) lastAudit() map[string]any {
 	return r.body["auditLogs"].([]any)[0].(map[string]any)
 }
 
-// lockedBuffer is an io.Writer safe for the server's concurrent logging.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestKubernetesAuthLifecycle(t *testing.T) {
-	var logs lockedBuffer
+	var logs syncBuffer
 	ts := newTestServerWith(t, server.Config{
 		Storage: "sqlite://" + filepath.Join(t.TempDir(), "g.db"),
 		Logger:  slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

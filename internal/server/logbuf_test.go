@@ -1,21 +1,6 @@
 package server_test
 
-import (
-	"bytes"
-	"sync"
-)
+import "github.com/gatehouse-dev/gatehouse/internal/logtest"
 
-// syncBuffer is a bytes.Buffer that server goroutines and the test may
-// share (a captured log).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer is a log sink the code under test and the test may share.
+type syncBuffer = logtest.Buffer

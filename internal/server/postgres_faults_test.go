@@ -43,7 +43,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // resumes; the outage is logged once, not once per request.
 func TestPostgresFrozenOverHTTP(t *testing.T) {
 	pg := pgtest.StartServer(t)
-	var logs lockedBuffer
+	var logs syncBuffer
 	ts := newTestServerWith(t, server.Config{Storage: pg.URL(), EncryptionKey: testKey, StoreTimeout: storeTimeoutUnderTest,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	id, clientID := ts.newUA(nil)
@@ -168,7 +168,7 @@ func TestReplicaStartsDuringPostgresOutage(t *testing.T) {
 		t.Errorf("giving up at once took %v", d)
 	}
 
-	var logs lockedBuffer
+	var logs syncBuffer
 	type started struct {
 		srv *server.Server
 		err error
