@@ -32,6 +32,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCommand(), newOperatorCommand(), newVersionCommand())
+	root.AddCommand(newLoginCommand(), newAgentCommand())
 	// --version prints what `gatehouse version` prints.
 	root.Version = buildinfo.Get().String()
 	root.SetVersionTemplate("{{.Version}}\n")
