@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gatehouse-dev/gatehouse/internal/agent"
 )
@@ -91,7 +92,12 @@ stops (and with --revoke-on-exit revokes its token).`,
 		},
 	}
 	cmd.SetFlagErrorFunc(flagUsageError)
-	fl := cmd.Flags()
+	f.registerAgent(cmd.Flags())
+	return cmd
+}
+
+// registerAgent registers the agent's flags, the shared ones included.
+func (f *agentFlags) registerAgent(fl *pflag.FlagSet) {
 	f.register(fl)
 	fl.StringArrayVar(&f.sinks, "sink", nil, "file to write the bare token to (repeatable)")
 	fl.StringArrayVar(&f.templates, "template", nil, "TEMPLATE_FILE:OUT_FILE: render a text/template with .Token, .ExpiresAt, .TTL to OUT_FILE (repeatable)")
@@ -103,7 +109,6 @@ stops (and with --revoke-on-exit revokes its token).`,
 	fl.DurationVar(&f.retryMax, "retry-max", 5*time.Minute, "longest wait between retries")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	return cmd
 }
 
 func (f *agentFlags) config() (agent.Config, error) {
