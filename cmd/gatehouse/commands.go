@@ -34,6 +34,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCommand(), newOperatorCommand(), newVersionCommand(), newGatewayCommand())
+	root.AddCommand(newLoginCommand(), newAgentCommand())
 	// --version prints what `gatehouse version` prints.
 	root.Version = buildinfo.Get().String()
 	root.SetVersionTemplate("{{.Version}}\n")
