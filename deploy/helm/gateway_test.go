@@ -27,6 +27,8 @@ type gatewayMode struct {
 	caSecret    string // the server's CA from this Secret...
 	caConfigMap string // ...or this ConfigMap
 	credentials string // Universal Auth Secret; empty: Kubernetes Auth
+	idKey       string // its keys
+	secretKey   string
 	identityID  string
 	replicas    int32
 	pool        string
@@ -38,7 +40,7 @@ var gatewayModes = []gatewayMode{
 			"auth":     map[string]any{"existingSecret": "gw-creds"},
 			"serverCA": map[string]any{"configMapName": "gatehouse-ca"}},
 	}, server: true, serverURL: "http://" + fullname + "." + namespace + ".svc:8080", caConfigMap: "gatehouse-ca",
-		credentials: "gw-creds", replicas: 1},
+		credentials: "gw-creds", idKey: "client-id", secretKey: "client-secret", replicas: 1},
 	{name: "gateway-only-pool", vals: map[string]any{
 		"server": map[string]any{"enabled": false},
 		"gateway": map[string]any{"enabled": true, "replicaCount": 3, "pool": "prod-eu",
@@ -46,7 +48,8 @@ var gatewayModes = []gatewayMode{
 			"serverCA":   map[string]any{"secretName": "gatehouse-ca", "key": "ca.pem"},
 			"auth":       map[string]any{"existingSecret": "gw-creds", "clientIDKey": "id", "clientSecretKey": "secret"},
 			"allowRelay": []any{"10.0.0.1:6443"}},
-	}, serverURL: "https://gatehouse.example.com", caSecret: "gatehouse-ca", credentials: "gw-creds", replicas: 3, pool: "prod-eu"},
+	}, serverURL: "https://gatehouse.example.com", caSecret: "gatehouse-ca", credentials: "gw-creds",
+		idKey: "id", secretKey: "secret", replicas: 3, pool: "prod-eu"},
 	{name: "gateway-only-kubernetes-auth", vals: map[string]any{
 		"server": map[string]any{"enabled": false},
 		"gateway": map[string]any{"enabled": true, "serverURL": "https://gatehouse.example.com", "name": "eu-1",
@@ -54,7 +57,7 @@ var gatewayModes = []gatewayMode{
 	}, serverURL: "https://gatehouse.example.com", identityID: "6f1c", replicas: 1},
 }
 
-// component splits rendered objects by their app.kubernetes.io/component.
+// isGateway: the object is the gateway's (app.kubernetes.io/component).
 func isGateway(m metav1.ObjectMeta) bool {
 	return m.Labels["app.kubernetes.io/component"] == "gateway"
 }
@@ -208,8 +211,9 @@ func checkGateway(t *testing.T, m gatewayMode, o objects) {
 		if !has("--client-secret-file=/etc/gatehouse/gateway-credentials/client-secret") {
 			t.Errorf("args %q lack --client-secret-file", args)
 		}
-		if m.name == "gateway-only-pool" && (id.SecretKeyRef.Key != "id" || creds.Secret.Items[0].Key != "secret") {
-			t.Errorf("credential keys %s, %s: want the configured id, secret", id.SecretKeyRef.Key, creds.Secret.Items[0].Key)
+		if id != nil && id.SecretKeyRef != nil && creds.Secret != nil && len(creds.Secret.Items) == 1 &&
+			(id.SecretKeyRef.Key != m.idKey || creds.Secret.Items[0].Key != m.secretKey) {
+			t.Errorf("credential keys %s, %s: want %s, %s", id.SecretKeyRef.Key, creds.Secret.Items[0].Key, m.idKey, m.secretKey)
 		}
 	} else {
 		if creds.Secret != nil || env["GATEHOUSE_CLIENT_ID"].Name != "" {
