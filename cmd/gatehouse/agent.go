@@ -22,7 +22,7 @@ import (
 type agentFlags struct {
 	clientFlags
 	sinks, templates    []string
-	sinkMode            string
+	sinkMode, sinkOwner string
 	listen              string
 	exitAfterAuth       bool
 	revokeOnExit        bool
@@ -43,7 +43,8 @@ only ever written with a token the server just issued or renewed.
 
 Sinks: --sink FILE (the bare token) and --template TEMPLATE_FILE:OUT_FILE (a
 Go text/template given .Token, .ExpiresAt and .TTL, e.g. an env file), both
-repeatable, written with --sink-mode by atomic rename.
+repeatable, written with --sink-mode (and --sink-owner UID[:GID], which
+needs root) by atomic rename.
 
 --exit-after-auth: exit 0 once the first token is written (init
 containers). --listen ADDR serves /healthz and /metrics. On SIGTERM the agent
@@ -102,6 +103,7 @@ func (f *agentFlags) registerAgent(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&f.sinks, "sink", nil, "file to write the bare token to (repeatable)")
 	fl.StringArrayVar(&f.templates, "template", nil, "TEMPLATE_FILE:OUT_FILE: render a text/template with .Token, .ExpiresAt, .TTL to OUT_FILE (repeatable)")
 	fl.StringVar(&f.sinkMode, "sink-mode", "0600", "file mode of every sink, in octal")
+	fl.StringVar(&f.sinkOwner, "sink-owner", "", "numeric UID[:GID] (or :GID) to give every sink file to; changing the user needs root (default: the agent's own)")
 	fl.StringVar(&f.listen, "listen", "", "serve /healthz and /metrics on this address, e.g. :8210 (default off)")
 	fl.BoolVar(&f.exitAfterAuth, "exit-after-auth", false, "exit once the first token is written (init containers)")
 	fl.BoolVar(&f.revokeOnExit, "revoke-on-exit", false, "revoke the token when stopped (SIGTERM)")
@@ -120,6 +122,10 @@ func (f *agentFlags) config() (agent.Config, error) {
 	if err != nil || mode == 0 || mode > 0o777 {
 		return cfg, usageErrorf("--sink-mode %q: want an octal mode such as 0600 or 0640", f.sinkMode)
 	}
+	owner, err := agent.ParseOwner(f.sinkOwner)
+	if err != nil {
+		return cfg, usageErrorf("--sink-owner: %v", err)
+	}
 	if len(f.sinks) == 0 && len(f.templates) == 0 {
 		return cfg, usageErrorf("give at least one --sink or --template")
 	}
@@ -127,7 +133,7 @@ func (f *agentFlags) config() (agent.Config, error) {
 		return cfg, usageErrorf("--retry-min must be positive and at most --retry-max")
 	}
 	for _, s := range f.sinks {
-		cfg.Sinks = append(cfg.Sinks, agent.FileSink{Path: s, Mode: fs.FileMode(mode)})
+		cfg.Sinks = append(cfg.Sinks, agent.FileSink{Path: s, Mode: fs.FileMode(mode), Owner: owner})
 	}
 	for _, t := range f.templates {
 		src, dst, ok := strings.Cut(t, ":")
@@ -142,7 +148,7 @@ func (f *agentFlags) config() (agent.Config, error) {
 		if err != nil {
 			return cfg, usageErrorf("--template %s: %v", src, err)
 		}
-		cfg.Sinks = append(cfg.Sinks, agent.TemplateSink{Path: dst, Mode: fs.FileMode(mode), Template: tmpl})
+		cfg.Sinks = append(cfg.Sinks, agent.TemplateSink{Path: dst, Mode: fs.FileMode(mode), Owner: owner, Template: tmpl})
 	}
 	c, err := f.client()
 	if err != nil {

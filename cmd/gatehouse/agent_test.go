@@ -134,10 +134,34 @@ func TestAgentExitAfterAuthCommand(t *testing.T) {
 		"revoke+exit":  {"--client-secret", "x", "--sink", sink, "--exit-after-auth", "--revoke-on-exit"},
 		"retry bounds": {"--client-secret", "x", "--sink", sink, "--retry-min", "2s", "--retry-max", "1s"},
 		"unknown flag": {"--client-secret", "x", "--sink", sink, "--bogus"},
+		"bad owner":    {"--client-secret", "x", "--sink", sink, "--sink-owner", "app:app"},
 	} {
 		_, errOut, code := runCLI(t, append([]string{"agent", "--address", srv.URL(), "--method", "universal", "--client-id", clientID}, args...)...)
 		if code != 2 {
 			t.Errorf("%s: exit %d, want 2: %s", name, code, errOut)
 		}
+	}
+}
+
+// TestAgentSinkOwnerCommand: --sink-owner gives the token file to another
+// user and group (the tests run as root).
+func TestAgentSinkOwnerCommand(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIP (loud): --sink-owner to another uid needs root")
+	}
+	srv := clienttest.Start(t)
+	clientID, secret := srv.UniversalIdentity(60, 120)
+	sink := filepath.Join(t.TempDir(), "token")
+	_, errOut, code := runCLI(t, "agent", "--address", srv.URL(), "--method", "universal", "--client-id", clientID,
+		"--client-secret", secret, "--sink", sink, "--sink-owner", "4242:4343", "--exit-after-auth")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	fi, err := os.Stat(sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 4242 || st.Gid != 4343 {
+		t.Errorf("sink owner %d:%d, want 4242:4343", st.Uid, st.Gid)
 	}
 }

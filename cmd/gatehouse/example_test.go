@@ -30,14 +30,23 @@ func strictDecode(t *testing.T, doc string, v any) {
 // TestAgentSidecarExample: deploy/examples/agent-sidecar.yaml decodes
 // strictly into its Kubernetes types, and each agent container's arguments
 // are flags gatehouse agent accepts, with the JWT file on a mounted
-// projected token and the sink on a volume the app mounts.
+// projected token and the sink on a volume the app mounts. README.md's
+// Infisical-API variant (the same file through sed) is checked too.
 func TestAgentSidecarExample(t *testing.T) {
-	raw, err := os.ReadFile("../../deploy/examples/agent-sidecar.yaml")
+	b, err := os.ReadFile("../../deploy/examples/agent-sidecar.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// README.md: sed -e 's/--api=vault/--api=infisical/' -e "s/--role=web/--identity-id=$ID/"
+	infisical := strings.NewReplacer("--api=vault", "--api=infisical", "--role=web", "--identity-id=6f1c")
+	for api, raw := range map[string]string{"vault": string(b), "infisical": infisical.Replace(string(b))} {
+		t.Run(api, func(t *testing.T) { checkSidecarExample(t, api, raw) })
+	}
+}
+
+func checkSidecarExample(t *testing.T, api, raw string) {
 	var dep *appsv1.Deployment
-	for _, doc := range strings.Split(string(raw), "\n---\n") {
+	for _, doc := range strings.Split(raw, "\n---\n") {
 		var meta struct{ Kind string }
 		strictDecode(t, doc, &struct {
 			Kind       string `json:"kind"`
@@ -76,6 +85,9 @@ func TestAgentSidecarExample(t *testing.T) {
 		}
 		if err := f.validate(); err != nil {
 			t.Errorf("%s: %v", c.Name, err)
+		}
+		if f.api != api || (api == "infisical") != (f.identityID != "") || (api == "vault") != (f.role != "") {
+			t.Errorf("%s: --api=%s --identity-id=%q --role=%q, want the %s API", c.Name, f.api, f.identityID, f.role, api)
 		}
 		if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
 			t.Errorf("%s: root filesystem not read-only", c.Name)

@@ -413,23 +413,7 @@ func checkInvariants(t *testing.T, m mode, o objects) {
 		t.Errorf("container ports %+v, want http 8080", c.Ports)
 	}
 
-	// Security context.
-	psc := pod.SecurityContext
-	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
-		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		t.Errorf("pod securityContext %+v: want non-root, a non-zero UID and seccomp RuntimeDefault", psc)
-	}
-	sc := c.SecurityContext
-	if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
-		sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
-		sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot ||
-		sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 ||
-		sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		t.Errorf("container securityContext %+v: want no privilege escalation, read-only root, non-root, drop ALL, seccomp RuntimeDefault", sc)
-	}
-	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
-		t.Errorf("resources %+v: want CPU and memory requests and a memory limit", c.Resources)
-	}
+	checkHardened(t, pod, c)
 
 	// RBAC: the pod runs as the chart's ServiceAccount, bound to
 	// system:auth-delegator.
@@ -579,6 +563,28 @@ func checkInvariants(t *testing.T, m mode, o objects) {
 	}
 }
 
+// checkHardened asserts the pod and container security contexts and
+// resources every Deployment of the chart shares.
+func checkHardened(t *testing.T, pod corev1.PodSpec, c corev1.Container) {
+	t.Helper()
+	psc := pod.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
+		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod securityContext %+v: want non-root, a non-zero UID and seccomp RuntimeDefault", psc)
+	}
+	sc := c.SecurityContext
+	if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+		sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot ||
+		sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 ||
+		sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("container securityContext %+v: want no privilege escalation, read-only root, non-root, drop ALL, seccomp RuntimeDefault", sc)
+	}
+	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("resources %+v: want CPU and memory requests and a memory limit", c.Resources)
+	}
+}
+
 // TestChartRefuses checks the combinations the chart refuses to render.
 func TestChartRefuses(t *testing.T) {
 	for _, tc := range []struct {
@@ -634,9 +640,14 @@ func TestEncryptionKeyKeptOnUpgrade(t *testing.T) {
 	}
 }
 
-// TestChartLint is `helm lint --strict` through the SDK, for each mode.
+// TestChartLint is `helm lint --strict` through the SDK, for each mode
+// and each gateway mode.
 func TestChartLint(t *testing.T) {
-	for _, m := range modes {
+	all := slices.Clone(modes)
+	for _, g := range gatewayModes {
+		all = append(all, mode{name: "gateway-" + g.name, vals: g.vals})
+	}
+	for _, m := range all {
 		t.Run(m.name, func(t *testing.T) {
 			lint := action.NewLint()
 			lint.Strict = true

@@ -96,6 +96,13 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.ExitAfterAuth && cfg.RevokeOnExit {
 		return nil, errors.New("agent: revoking on exit would revoke the token an init container just wrote")
 	}
+	for _, s := range cfg.Sinks {
+		if c, ok := s.(interface{ checkOwner() error }); ok {
+			if err := c.checkOwner(); err != nil {
+				return nil, fmt.Errorf("agent: sink %s: %w", s.Name(), err)
+			}
+		}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -66,8 +66,73 @@ app.kubernetes.io/component: server
 {{- if eq .Values.storage.mode "sqlite" }}/data/root-token{{ else }}/run/gatehouse/root-token{{ end }}
 {{- end }}
 
+{{/* The gateway's names and labels (component: gateway, so the server's
+Service and PodDisruptionBudget never select gateway pods). */}}
+{{- define "gatehouse.gatewayFullname" -}}
+{{- printf "%s-gateway" (include "gatehouse.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "gatehouse.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ include "gatehouse.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end }}
+
+{{- define "gatehouse.gatewayLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "gatehouse.gatewaySelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "gatehouse.gatewayServiceAccountName" -}}
+{{- if .Values.gateway.serviceAccount.create }}
+{{- default (include "gatehouse.gatewayFullname" .) .Values.gateway.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.gateway.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The server's URL for the gateway: gateway.serverURL, else (with the
+server in the same release) its in-cluster Service. */}}
+{{- define "gatehouse.gatewayServerURL" -}}
+{{- if .Values.gateway.serverURL }}
+{{- .Values.gateway.serverURL }}
+{{- else }}
+{{- printf "%s://%s.%s.svc:%v" (ternary "https" "http" .Values.tls.enabled) (include "gatehouse.fullname" .) .Release.Namespace .Values.service.port }}
+{{- end }}
+{{- end }}
+
 {{/* Refuses combinations that cannot work. */}}
 {{- define "gatehouse.validate" -}}
+{{- if and (not .Values.server.enabled) (not .Values.gateway.enabled) }}
+{{- fail "server.enabled=false and gateway.enabled=false: nothing to install" }}
+{{- end }}
+{{- if .Values.gateway.enabled }}
+{{- $g := .Values.gateway }}
+{{- if and (not $g.serverURL) (not .Values.server.enabled) }}
+{{- fail "gateway.enabled without the server (server.enabled=false) needs gateway.serverURL: the Gatehouse server's URL" }}
+{{- end }}
+{{- if and $g.serverURL (not (regexMatch "^https?://[^/]+" $g.serverURL)) }}
+{{- fail (printf "gateway.serverURL %q: want http(s)://host[:port]" $g.serverURL) }}
+{{- end }}
+{{- if eq $g.auth.method "universal" }}
+{{- if not $g.auth.existingSecret }}
+{{- fail "gateway.auth.method=universal needs gateway.auth.existingSecret: a Secret holding the client ID and client secret" }}
+{{- end }}
+{{- else if not $g.auth.identityID }}
+{{- fail "gateway.auth.method=kubernetes needs gateway.auth.identityID" }}
+{{- end }}
+{{- if and $g.serverCA.secretName $g.serverCA.configMapName }}
+{{- fail "gateway.serverCA: give secretName or configMapName, not both" }}
+{{- end }}
+{{- if and (gt (int $g.replicaCount) 1) (not $g.pool) }}
+{{- fail "gateway.replicaCount > 1 needs gateway.pool: several gateways serve a cluster as one pool" }}
+{{- end }}
+{{- if and (gt (int $g.replicaCount) 1) $g.name }}
+{{- fail "gateway.name names one gateway: leave it empty with gateway.replicaCount > 1 (each pod is named after itself)" }}
+{{- end }}
+{{- end }}
 {{- if not (has .Values.storage.mode (list "sqlite" "postgres")) }}
 {{- fail (printf "storage.mode %q: want sqlite or postgres" .Values.storage.mode) }}
 {{- end }}
