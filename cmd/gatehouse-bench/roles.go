@@ -171,6 +171,9 @@ func serveProfiledGatehouse(args []string) error {
 	storage := fs.String("storage", "", "store URL")
 	logLevel := fs.String("log-level", "info", "log level")
 	profile := fs.String("cpuprofile", "", "CPU profile file")
+	// The arguments are those the gatehouse binary gets (targets.go):
+	// every one must be accepted here too, with the same meaning.
+	loginRate := fs.Float64("login-rate-limit", 0, "logins per second per address (0 = no limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -188,7 +191,7 @@ func serveProfiledGatehouse(args []string) error {
 	defer f.Close()
 	srv, err := server.New(ctx, server.Config{
 		Listen: *listen, Storage: *storage, EncryptionKey: os.Getenv("GATEHOUSE_ENCRYPTION_KEY"),
-		Logger: logger, Out: os.Stderr,
+		Logger: logger, Out: os.Stderr, LoginRateLimit: *loginRate,
 	})
 	if err != nil {
 		return err

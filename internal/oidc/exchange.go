@@ -241,11 +241,7 @@ func (s *Service) exchange(ctx context.Context, req ExchangeRequest, ev *store.A
 		IdentityName: identityName, AuthMethod: string(rec.AuthMethodType),
 		Kubernetes: kubernetesClaim(rec),
 	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return Exchanged{}, errs.Wrap(err, "encoding claims")
-	}
-	jwt, kid, err := s.keys.Sign(payload, now)
+	jwt, kid, err := s.keys.Sign(appendClaims(make([]byte, 0, 512), &claims), now)
 	if err != nil {
 		return Exchanged{}, err
 	}

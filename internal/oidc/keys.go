@@ -130,6 +130,7 @@ type Keys struct {
 type loadedKey struct {
 	store.SigningKey
 	signer jose.Signer
+	es256  *es256Signer // ES256 keys: the fast path of Sign
 	public jose.JSONWebKey
 }
 
@@ -321,6 +322,10 @@ func (k *Keys) Sign(payload []byte, now time.Time) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
+	if lk.es256 != nil {
+		s, err := lk.es256.sign(payload)
+		return s, lk.ID, err
+	}
 	jws, err := lk.signer.Sign(payload)
 	if err != nil {
 		return "", "", fmt.Errorf("oidc: signing: %w", err)
@@ -408,8 +413,14 @@ func (k *Keys) open(sk store.SigningKey) (*loadedKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidc: signing key %s: %w", sk.ID, err)
 	}
-	return &loadedKey{SigningKey: sk, signer: signer,
-		public: jose.JSONWebKey{Key: pub, KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}}, nil
+	lk := &loadedKey{SigningKey: sk, signer: signer,
+		public: jose.JSONWebKey{Key: pub, KeyID: sk.ID, Algorithm: sk.Algorithm, Use: "sig"}}
+	if ec, ok := priv.(*ecdsa.PrivateKey); ok && sk.Algorithm == ES256 {
+		if lk.es256, err = newES256Signer(ec, sk.ID); err != nil {
+			return nil, fmt.Errorf("oidc: signing key %s: %w", sk.ID, err)
+		}
+	}
+	return lk, nil
 }
 
 // Run refreshes the key set every Config.Refresh until stop is closed.

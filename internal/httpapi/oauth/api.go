@@ -134,9 +134,11 @@ func form(r *http.Request) (url.Values, error) {
 	if r.URL.RawQuery != "" {
 		return nil, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "parameters must be sent in the request body, not in the URL")
 	}
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || ct != "application/x-www-form-urlencoded" {
-		return nil, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "the request body must be application/x-www-form-urlencoded")
+	if ct := r.Header.Get("Content-Type"); ct != formType { // the common case, without parsing
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != formType {
+			return nil, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "the request body must be application/x-www-form-urlencoded")
+		}
 	}
 	if err := r.ParseForm(); err != nil {
 		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
@@ -146,13 +148,18 @@ func form(r *http.Request) (url.Values, error) {
 	}
 	for k, vs := range r.PostForm {
 		for _, v := range vs {
-			if strings.ContainsRune(k+v, 0) || !validUTF8(k+v) {
+			if !cleanParam(k) || !cleanParam(v) {
 				return nil, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "a parameter holds a NUL character or invalid UTF-8")
 			}
 		}
 	}
 	return r.PostForm, nil
 }
+
+const formType = "application/x-www-form-urlencoded"
+
+// cleanParam reports whether s is valid UTF-8 without NUL.
+func cleanParam(s string) bool { return strings.IndexByte(s, 0) < 0 && validUTF8(s) }
 
 // single returns a parameter that may appear at most once (RFC 6749 3.2).
 func single(f url.Values, name string, required bool) (string, error) {

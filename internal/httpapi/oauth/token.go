@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
@@ -24,6 +25,21 @@ type tokenResponse struct {
 	Scope           string `json:"scope,omitempty"`
 }
 
+// paramNames are the token request's parameters that may appear at most
+// once; params holds their values in that order.
+var paramNames = [...]string{"subject_token", "subject_token_type", "requested_token_type", "scope", "actor_token", "actor_token_type", ParamIdentityID}
+
+type params [len(paramNames)]string
+
+func (p *params) get(name string) string {
+	for i, n := range paramNames {
+		if n == name {
+			return p[i]
+		}
+	}
+	panic("oauth: unknown parameter " + name)
+}
+
 // token serves POST /oauth2/token: RFC 8693 token exchange only.
 func (a *API) token(w http.ResponseWriter, r *http.Request) {
 	out, audited, err := a.exchange(r)
@@ -35,10 +51,48 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	noStore(w)
-	httpapi.WriteJSON(w, http.StatusOK, tokenResponse{
+	body := appendTokenResponse(make([]byte, 0, 160+len(out.JWT)+len(out.Claims.Scope)), tokenResponse{
 		AccessToken: out.JWT.Reveal(), IssuedTokenType: oidc.TokenTypeJWT, TokenType: "N_A",
 		ExpiresIn: out.ExpiresIn, Scope: out.Claims.Scope,
 	})
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// appendTokenResponse appends t as httpapi.WriteJSON writes it (JSON and
+// a newline; TestAppendTokenResponse), without reflection.
+func appendTokenResponse(b []byte, t tokenResponse) []byte {
+	b = append(b, `{"access_token":`...)
+	b = appendJSONString(b, t.AccessToken)
+	b = append(b, `,"issued_token_type":`...)
+	b = appendJSONString(b, t.IssuedTokenType)
+	b = append(b, `,"token_type":`...)
+	b = appendJSONString(b, t.TokenType)
+	b = append(b, `,"expires_in":`...)
+	b = strconv.AppendInt(b, t.ExpiresIn, 10)
+	if t.Scope != "" {
+		b = append(b, `,"scope":`...)
+		b = appendJSONString(b, t.Scope)
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONString appends s as a JSON string: copied when it is printable
+// ASCII that encoding/json leaves alone (a JWT, a token type), through
+// encoding/json otherwise.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // exchange parses the request and exchanges; audited reports whether the
@@ -55,18 +109,18 @@ func (a *API) exchange(r *http.Request) (_ oidc.Exchanged, audited bool, _ error
 	if grant != GrantTypeTokenExchange {
 		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrUnsupportedGrantType, "grant_type must be %s", GrantTypeTokenExchange)
 	}
-	p := map[string]string{}
-	for _, name := range []string{"subject_token", "subject_token_type", "requested_token_type", "scope", "actor_token", "actor_token_type", ParamIdentityID} {
+	var p params
+	for i, name := range paramNames {
 		v, err := single(f, name, name == "subject_token" || name == "subject_token_type")
 		if err != nil {
 			return oidc.Exchanged{}, false, err
 		}
-		p[name] = v
+		p[i] = v
 	}
-	if p["actor_token"] != "" || p["actor_token_type"] != "" {
+	if p.get("actor_token") != "" || p.get("actor_token_type") != "" {
 		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "actor_token (delegation) is not supported")
 	}
-	if rt := p["requested_token_type"]; rt != "" && rt != oidc.TokenTypeJWT {
+	if rt := p.get("requested_token_type"); rt != "" && rt != oidc.TokenTypeJWT {
 		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "requested_token_type must be %s", oidc.TokenTypeJWT)
 	}
 	if len(f["resource"]) > 0 {
@@ -77,22 +131,22 @@ func (a *API) exchange(r *http.Request) (_ oidc.Exchanged, audited bool, _ error
 	if len(auds) == 1 && strings.Contains(auds[0], " ") {
 		auds = strings.Fields(auds[0])
 	}
-	subject := secret.Secret(p["subject_token"])
-	switch p["subject_token_type"] {
+	subject := secret.Secret(p.get("subject_token"))
+	switch p.get("subject_token_type") {
 	case oidc.TokenTypeAccessToken:
-		if p[ParamIdentityID] != "" {
+		if p.get(ParamIdentityID) != "" {
 			return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "%s goes only with a Kubernetes service-account JWT as the subject", ParamIdentityID)
 		}
-		out, err := a.OIDC.Exchange(r.Context(), oidc.ExchangeRequest{SubjectToken: subject, Audiences: auds, Scope: p["scope"], ClientIP: httpapi.ClientIP(r)})
+		out, err := a.OIDC.Exchange(r.Context(), oidc.ExchangeRequest{SubjectToken: subject, Audiences: auds, Scope: p.get("scope"), ClientIP: httpapi.ClientIP(r)})
 		return out, true, err
 	case oidc.TokenTypeJWT:
-		if p[ParamIdentityID] == "" {
+		if p.get(ParamIdentityID) == "" {
 			return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "a Kubernetes service-account JWT as the subject needs %s, the identity to log in as", ParamIdentityID)
 		}
 		if err := a.LoginLimiter.Allow(httpapi.ClientIP(r)); err != nil {
 			return oidc.Exchanged{}, false, &errs.Error{Code: errs.TooManyRequests, Message: "too many logins from this address; try again later", Err: err}
 		}
-		out, err := a.OIDC.ExchangeKubernetes(r.Context(), oidc.KubernetesExchangeRequest{IdentityID: p[ParamIdentityID], JWT: subject, Audiences: auds, Scope: p["scope"], ClientIP: httpapi.ClientIP(r)})
+		out, err := a.OIDC.ExchangeKubernetes(r.Context(), oidc.KubernetesExchangeRequest{IdentityID: p.get(ParamIdentityID), JWT: subject, Audiences: auds, Scope: p.get("scope"), ClientIP: httpapi.ClientIP(r)})
 		return out, true, err
 	default:
 		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "subject_token_type must be %s or %s", oidc.TokenTypeAccessToken, oidc.TokenTypeJWT)
