@@ -125,6 +125,7 @@ func (s *Service) ServeReplicaStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.untrack(down)
+	s.served.Add(1)
 	if _, err := io.WriteString(down, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+ReplicaProtocol+"\r\n\r\n"); err != nil {
 		stream.Close()
 		down.Close()
@@ -132,6 +133,10 @@ func (s *Service) ServeReplicaStream(w http.ResponseWriter, r *http.Request) {
 	}
 	pipe(stream, &bufferedConn{Conn: down, r: brw.Reader})
 }
+
+// ReplicaStreamsServed is how many streams this replica has opened to
+// its gateways for other replicas (for metrics and tests).
+func (s *Service) ReplicaStreamsServed() int64 { return s.served.Load() }
 
 // pipe copies both ways, half-closing each side when the other is done,
 // then closes both.

@@ -70,6 +70,7 @@ type Service struct {
 	pipes   map[net.Conn]struct{} // streams this replica serves to others
 	closed  bool
 	rr      atomic.Uint64
+	served  atomic.Int64 // streams opened here for other replicas
 }
 
 // New returns a Service.
