@@ -236,12 +236,14 @@ func (s *Service) Close() {
 	for _, c := range remotes {
 		c.client.CloseIdleConnections()
 	}
+	// The records stop naming this replica (bounded: a store that does
+	// not answer must not hold the shutdown up).
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
 	for _, c := range conns {
 		c.sess.Close()
 		c.client.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 		s.release(ctx, c.gw.ID)
-		cancel()
 	}
 }
 
