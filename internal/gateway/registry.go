@@ -97,13 +97,17 @@ func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser) error {
 	}
 	old := s.conns[g.ID]
 	s.conns[g.ID] = c
+	s.wg.Add(1) // under mu: Close waits for every watch it has not missed
 	s.mu.Unlock()
 	if old != nil {
 		old.sess.Close()
 	}
 	s.log.Info("gateway connected", "gateway_id", g.ID, "name", g.Name, "pool_id", g.PoolID, "version", g.Version, "remote_addr", g.RemoteAddr)
 	s.record(context.Background(), TypeConnect, g.IdentityID, g, map[string]string{"remoteAddr": g.RemoteAddr, "version": g.Version})
-	go s.watch(c)
+	go func() {
+		defer s.wg.Done()
+		s.watch(c)
+	}()
 	return nil
 }
 
@@ -223,7 +227,10 @@ func (s *Service) Connected(id string) bool {
 	return c != nil && !c.sess.IsClosed()
 }
 
-// Close drops every session and refuses new ones (server shutdown).
+// Close drops every session and every stream served to another replica,
+// refuses new ones, and waits (a bounded time) for the goroutines that
+// watched them to end, so that none still uses the store when the server
+// closes it (server shutdown, after the HTTP server has drained).
 func (s *Service) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -244,6 +251,13 @@ func (s *Service) Close() {
 		c.sess.Close()
 		c.client.CloseIdleConnections()
 		s.release(ctx, c.gw.ID)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.timeout + time.Second): // each store call is bounded by s.timeout
+		s.log.Warn("gateway sessions still closing at shutdown")
 	}
 }
 

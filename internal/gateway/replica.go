@@ -159,6 +159,7 @@ func (s *Service) track(c net.Conn) bool {
 		return false
 	}
 	s.pipes[c] = struct{}{}
+	s.wg.Add(1)
 	return true
 }
 
@@ -166,6 +167,7 @@ func (s *Service) untrack(c net.Conn) {
 	s.mu.Lock()
 	delete(s.pipes, c)
 	s.mu.Unlock()
+	s.wg.Done()
 }
 
 func replicaError(w http.ResponseWriter, code int, msg string) {

@@ -70,7 +70,8 @@ type Service struct {
 	pipes   map[net.Conn]struct{} // streams this replica serves to others
 	closed  bool
 	rr      atomic.Uint64
-	served  atomic.Int64 // streams opened here for other replicas
+	served  atomic.Int64   // streams opened here for other replicas
+	wg      sync.WaitGroup // session watchers and replica pipes, for Close
 }
 
 // New returns a Service.
