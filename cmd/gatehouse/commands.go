@@ -90,6 +90,7 @@ type serverFlags struct {
 	rootTokenFile                                    string
 	storeTimeout, storeConnectTimeout                time.Duration
 	gatewayTimeout, gatewayHeartbeat                 time.Duration
+	replicaURL                                       string
 }
 
 func newServerCommand() *cobra.Command {
@@ -148,6 +149,7 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.StringVar(&f.auditFile, "audit-file", "", "also append every audit event as a JSON line to this file (created 0600), or to standard output with -")
 	fl.DurationVar(&f.gatewayTimeout, "gateway-timeout", gateway.DefaultTimeout, "timeout of each call through a gateway (a login answers 504 GatewayTimeout past it)")
 	fl.DurationVar(&f.gatewayHeartbeat, "gateway-heartbeat", gateway.DefaultHeartbeat, "how often each gateway session is pinged and its identity checked again")
+	fl.StringVar(&f.replicaURL, "replica-url", "", "this replica's own URL, reachable by the other replicas (https://...); set on every replica when several share one PostgreSQL, so that a login on any of them can use a gateway connected to another")
 	fl.StringVar(&f.rootTokenFile, "root-token-file", "", "write the root token created at the first start to this file (mode 0600, never overwritten) instead of printing it")
 	fl.DurationVar(&f.storeTimeout, "store-timeout", bounded.DefaultTimeout, "bound on each store call a request makes: a stalled store is answered 503 with Retry-After after this (under 50s)")
 	fl.DurationVar(&f.storeConnectTimeout, "store-connect-timeout", 2*time.Minute, "at start, keep retrying an unreachable store this long (capped backoff) before giving up; 0 = give up at once")
@@ -164,7 +166,7 @@ func (f serverFlags) config() (server.Config, error) {
 		LoginRateLimit: f.loginRateLimit, LoginRateBurst: f.loginRateBurst,
 		AuditRetention: f.auditRetention, AuditFile: f.auditFile,
 		RootTokenFile: f.rootTokenFile, LogJSON: f.logFormat == "json",
-		GatewayTimeout: f.gatewayTimeout, GatewayHeartbeat: f.gatewayHeartbeat,
+		GatewayTimeout: f.gatewayTimeout, GatewayHeartbeat: f.gatewayHeartbeat, ReplicaURL: f.replicaURL,
 		OIDC: f.oidc,
 	}
 	if f.gatewayTimeout <= 0 || f.gatewayHeartbeat <= 0 {

@@ -20,12 +20,15 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-// conn is one live gateway session.
+// conn is one live gateway session, or (sess nil) a gateway held by
+// another replica, whose streams are opened through that replica.
 type conn struct {
-	gw     store.Gateway
-	poolID string // guarded by Service.mu
-	sess   *yamux.Session
-	client *http.Client
+	gw      store.Gateway
+	poolID  string // guarded by Service.mu
+	sess    *yamux.Session
+	replica string // the holder's URL when sess is nil
+	dial    func(context.Context) (net.Conn, error)
+	client  *http.Client
 	// draining: the gateway said GoAway (it is shutting down); no new
 	// call is sent to it.
 	draining atomic.Bool
@@ -41,7 +44,25 @@ func (c *conn) open() (*yamux.Stream, error) {
 }
 
 // usable reports whether new calls may go to c.
-func (c *conn) usable() bool { return !c.sess.IsClosed() && !c.draining.Load() }
+func (c *conn) usable() bool {
+	return c.sess == nil || !c.sess.IsClosed() && !c.draining.Load()
+}
+
+// newConn returns a conn on sess, or one whose streams dial opens.
+func newConn(g store.Gateway, sess *yamux.Session, dial func(context.Context) (net.Conn, error)) *conn {
+	c := &conn{gw: g, poolID: g.PoolID, sess: sess, dial: dial}
+	if dial == nil {
+		c.dial = func(context.Context) (net.Conn, error) { return c.open() }
+	}
+	c.client = &http.Client{Transport: &http.Transport{
+		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+	return c
+}
 
 // yamuxConfig is the session configuration of both ends: yamux's own
 // keepalive pings find a dead peer between heartbeats.
@@ -67,14 +88,7 @@ func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser) error {
 		rwc.Close()
 		return errs.Wrap(err, "starting the gateway session")
 	}
-	c := &conn{gw: g, poolID: g.PoolID, sess: sess}
-	c.client = &http.Client{Transport: &http.Transport{
-		DialContext:         func(context.Context, string, string) (net.Conn, error) { return c.open() },
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}}
+	c := newConn(g, sess, nil)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -83,13 +97,17 @@ func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser) error {
 	}
 	old := s.conns[g.ID]
 	s.conns[g.ID] = c
+	s.wg.Add(1) // under mu: Close waits for every watch it has not missed
 	s.mu.Unlock()
 	if old != nil {
 		old.sess.Close()
 	}
 	s.log.Info("gateway connected", "gateway_id", g.ID, "name", g.Name, "pool_id", g.PoolID, "version", g.Version, "remote_addr", g.RemoteAddr)
 	s.record(context.Background(), TypeConnect, g.IdentityID, g, map[string]string{"remoteAddr": g.RemoteAddr, "version": g.Version})
-	go s.watch(c)
+	go func() {
+		defer s.wg.Done()
+		s.watch(c)
+	}()
 	return nil
 }
 
@@ -129,6 +147,9 @@ func (s *Service) forget(c *conn) {
 	}
 	s.mu.Unlock()
 	c.client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	s.release(ctx, c.gw.ID)
+	cancel()
 	s.log.Info("gateway disconnected", "gateway_id", c.gw.ID, "name", c.gw.Name)
 }
 
@@ -206,31 +227,54 @@ func (s *Service) Connected(id string) bool {
 	return c != nil && !c.sess.IsClosed()
 }
 
-// Close drops every session and refuses new ones (server shutdown).
+// Close drops every session and every stream served to another replica,
+// refuses new ones, and waits (a bounded time) for the goroutines that
+// watched them to end, so that none still uses the store when the server
+// closes it (server shutdown, after the HTTP server has drained).
 func (s *Service) Close() {
 	s.mu.Lock()
 	s.closed = true
-	conns := s.conns
-	s.conns = map[string]*conn{}
+	conns, pipes, remotes := s.conns, s.pipes, s.remotes
+	s.conns, s.pipes, s.remotes = map[string]*conn{}, map[net.Conn]struct{}{}, map[string]*conn{}
 	s.mu.Unlock()
+	for p := range pipes {
+		p.Close()
+	}
+	for _, c := range remotes {
+		c.client.CloseIdleConnections()
+	}
+	// The records stop naming this replica (bounded: a store that does
+	// not answer must not hold the shutdown up).
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
 	for _, c := range conns {
 		c.sess.Close()
+		c.client.CloseIdleConnections()
+		s.release(ctx, c.gw.ID)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.timeout + time.Second): // each store call is bounded by s.timeout
+		s.log.Warn("gateway sessions still closing at shutdown")
 	}
 }
 
 // pick chooses the session for a call: the gateway's own, or a connected
-// member of the pool other than exclude, in turn.
-func (s *Service) pick(ctx context.Context, gatewayID, poolID string, exclude *conn) (*conn, error) {
+// member of the pool other than exclude (a gateway ID), in turn; sessions
+// held here first, then those other replicas hold.
+func (s *Service) pick(ctx context.Context, gatewayID, poolID, exclude string) (*conn, error) {
 	s.mu.Lock()
 	var chosen *conn
 	if poolID == "" {
-		if c := s.conns[gatewayID]; c != nil && c.usable() && c != exclude {
+		if c := s.conns[gatewayID]; c != nil && c.usable() && gatewayID != exclude {
 			chosen = c
 		}
 	} else {
 		var members []*conn
 		for _, id := range sortedIDs(s.conns) {
-			if c := s.conns[id]; c.poolID == poolID && c.usable() && c != exclude {
+			if c := s.conns[id]; c.poolID == poolID && c.usable() && id != exclude {
 				members = append(members, c)
 			}
 		}
@@ -239,6 +283,9 @@ func (s *Service) pick(ctx context.Context, gatewayID, poolID string, exclude *c
 		}
 	}
 	s.mu.Unlock()
+	if chosen == nil {
+		chosen = s.pickRemote(ctx, gatewayID, poolID, exclude)
+	}
 	if chosen != nil {
 		return chosen, nil
 	}
@@ -288,11 +335,12 @@ func (s *Service) call(ctx context.Context, gatewayID, poolID, method, path stri
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var tried *conn
+	var lastErr error
 	for attempt := 0; ; attempt++ {
-		c, err := s.pick(ctx, gatewayID, poolID, tried)
+		c, err := s.pick(ctx, gatewayID, poolID, triedID(tried))
 		if err != nil {
 			if tried != nil {
-				return Answer{}, s.lost(tried, poolID)
+				return Answer{}, s.lost(tried, poolID, lastErr)
 			}
 			return Answer{}, err
 		}
@@ -309,13 +357,33 @@ func (s *Service) call(ctx context.Context, gatewayID, poolID, method, path stri
 		}
 		// The session failed under the call.
 		if poolID == "" || attempt > 0 {
-			return Answer{}, s.lost(c, poolID)
+			return Answer{}, s.lost(c, poolID, err)
 		}
-		tried = c
+		tried, lastErr = c, err
 	}
 }
 
-func (s *Service) lost(c *conn, poolID string) error {
+func triedID(c *conn) string {
+	if c == nil {
+		return ""
+	}
+	return c.gw.ID
+}
+
+// lost is the error for a call whose session failed under it (err), or
+// whose stream could not be opened through the replica holding it.
+func (s *Service) lost(c *conn, poolID string, err error) error {
+	var he *errHolder
+	if errors.As(err, &he) {
+		s.log.Warn("gateway stream through another replica failed", "gateway_id", c.gw.ID, "replica", he.replica, "error", he.err)
+		in := ""
+		if poolID != "" {
+			in = fmt.Sprintf(" (no other member of pool %s could answer)", poolID)
+		}
+		return errs.Because(errs.Unavailable, ErrNotConnected,
+			"gateway %s (%s) is connected to the replica %s, which could not be reached%s: check that every replica's --replica-url is reachable from the others; retry",
+			c.gw.Name, c.gw.ID, he.replica, in)
+	}
 	if poolID != "" {
 		return errs.Because(errs.Unavailable, ErrConnectionLost, "the connection to gateway %s (%s) of pool %s was lost during the call, and no other member could answer; retry", c.gw.Name, c.gw.ID, poolID)
 	}
@@ -377,11 +445,12 @@ func (s *Service) Dial(ctx context.Context, gatewayID, poolID, addr string) (net
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var tried *conn
+	var lastErr error
 	for attempt := 0; ; attempt++ {
-		c, err := s.pick(ctx, gatewayID, poolID, tried)
+		c, err := s.pick(ctx, gatewayID, poolID, triedID(tried))
 		if err != nil {
 			if tried != nil {
-				return nil, s.lost(tried, poolID)
+				return nil, s.lost(tried, poolID, lastErr)
 			}
 			return nil, err
 		}
@@ -397,14 +466,14 @@ func (s *Service) Dial(ctx context.Context, gatewayID, poolID, addr string) (net
 			return nil, err
 		}
 		if poolID == "" || attempt > 0 {
-			return nil, s.lost(c, poolID)
+			return nil, s.lost(c, poolID, err)
 		}
-		tried = c
+		tried, lastErr = c, err
 	}
 }
 
 func (c *conn) connect(ctx context.Context, addr string) (net.Conn, error) {
-	stream, err := c.open()
+	stream, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
 	}

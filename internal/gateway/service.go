@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -38,6 +40,14 @@ type Config struct {
 	Heartbeat time.Duration
 	// Timeout bounds one call through a gateway (DefaultTimeout when 0).
 	Timeout time.Duration
+
+	// ReplicaURL is this replica's own URL, reachable by the other
+	// replicas ("" = a single server: no record notes a holder). ReplicaKey
+	// (nil = no forwarding) signs and checks the streams replicas open
+	// through each other; ReplicaTLS verifies the holder (its RootCAs).
+	ReplicaURL string
+	ReplicaKey []byte
+	ReplicaTLS *tls.Config
 }
 
 // Service is the server side of gateways: their records and pools, who
@@ -50,10 +60,18 @@ type Service struct {
 	heartbeat time.Duration
 	timeout   time.Duration
 
-	mu     sync.Mutex
-	conns  map[string]*conn // live sessions by gateway ID
-	closed bool
-	rr     atomic.Uint64
+	replicaURL string
+	replicaKey []byte
+	replicaTLS *tls.Config
+
+	mu      sync.Mutex
+	conns   map[string]*conn      // live sessions by gateway ID
+	remotes map[string]*conn      // gateways other replicas hold, by ID
+	pipes   map[net.Conn]struct{} // streams this replica serves to others
+	closed  bool
+	rr      atomic.Uint64
+	served  atomic.Int64   // streams opened here for other replicas
+	wg      sync.WaitGroup // session watchers and replica pipes, for Close
 }
 
 // New returns a Service.
@@ -70,8 +88,16 @@ func New(cfg Config) *Service {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	if cfg.ReplicaTLS == nil {
+		cfg.ReplicaTLS = &tls.Config{}
+	}
+	rt := cfg.ReplicaTLS.Clone()
+	rt.MinVersion = max(rt.MinVersion, tls.VersionTLS12)
+	rt.NextProtos = []string{"http/1.1"} // the stream is an HTTP/1.1 upgrade
 	return &Service{store: cfg.Store, now: cfg.Now, log: cfg.Logger, audit: cfg.Audit,
-		heartbeat: cfg.Heartbeat, timeout: cfg.Timeout, conns: map[string]*conn{}}
+		heartbeat: cfg.Heartbeat, timeout: cfg.Timeout,
+		replicaURL: cfg.ReplicaURL, replicaKey: cfg.ReplicaKey, replicaTLS: rt,
+		conns: map[string]*conn{}, remotes: map[string]*conn{}, pipes: map[net.Conn]struct{}{}}
 }
 
 // MayActAsGateway reports whether an identity may act as a gateway: it
@@ -129,7 +155,7 @@ func (s *Service) Admit(ctx context.Context, p identity.Principal, h Hello) (sto
 		if poolID != "" {
 			g.PoolID = poolID
 		}
-		g.Version, g.RemoteAddr = clip(h.Version, 64), h.RemoteAddr
+		g.Version, g.RemoteAddr, g.Replica = clip(h.Version, 64), h.RemoteAddr, s.replicaURL
 		g.ConnectedAt, g.HeartbeatAt, g.UpdatedAt = now, now, now
 		return nil
 	}
@@ -239,7 +265,7 @@ func (s *Service) view(g store.Gateway) View {
 	s.mu.Lock()
 	c := s.conns[g.ID]
 	s.mu.Unlock()
-	return View{Gateway: g, Connected: c != nil && !c.sess.IsClosed()}
+	return View{Gateway: g, Connected: c != nil && !c.sess.IsClosed() || c == nil && s.heldElsewhere(g)}
 }
 
 // List returns every gateway.

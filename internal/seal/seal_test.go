@@ -606,3 +606,28 @@ func BenchmarkOpen(b *testing.B) {
 // pinnedFingerprint was computed independently (Python hmac) for the key
 // 0x01..0x20.
 const pinnedFingerprint = "c09061cb83cb15a7"
+
+func TestDerive(t *testing.T) {
+	k1, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ParseKey(k1.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := k1.Derive("replica")
+	if len(a) != 32 || !bytes.Equal(a, again.Derive("replica")) {
+		t.Error("the same key and purpose should give the same 32-byte subkey")
+	}
+	if bytes.Equal(a, k1.Derive("other")) || bytes.Equal(a, k2.Derive("replica")) {
+		t.Error("another purpose or key should give another subkey")
+	}
+	if bytes.Equal(a, k1.k[:]) {
+		t.Error("the subkey is the key itself")
+	}
+}

@@ -101,6 +101,8 @@ type gwOptions struct {
 	noDelegate bool          // the gateway's service account lacks system:auth-delegator
 	allow      []string      // extra relay targets
 	login      gateway.LoginFunc
+	serverURL  string // the server the gateway dials (e.ls.base when "")
+	serverCA   string // a CA file verifying it
 }
 
 // runningGateway is one gateway agent.
@@ -169,7 +171,7 @@ func (e *gwEnv) launchGateway(name string, o gwOptions) *runningGateway {
 		})
 	}
 	agent, err := gateway.NewAgent(gateway.AgentConfig{
-		ServerURL: e.ls.base, Login: login, Name: name, Pool: o.pool, Version: "test",
+		ServerURL: cmp.Or(o.serverURL, e.ls.base), ServerCAFile: o.serverCA, Login: login, Name: name, Pool: o.pool, Version: "test",
 		Handler: h,
 		Logger:  logger, BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, DrainTimeout: cmp.Or(o.drain, time.Millisecond),
 	})

@@ -99,6 +99,11 @@ type Config struct {
 	// is how often each gateway session is pinged and its identity checked
 	// again (gateway.DefaultTimeout and DefaultHeartbeat when 0).
 	GatewayTimeout, GatewayHeartbeat time.Duration
+	// ReplicaURL is this replica's own URL, reachable by the other replicas
+	// (--replica-url): needed by every replica when several share one
+	// PostgreSQL, so that a login on any of them can use a gateway
+	// connected to another ("" = a single server).
+	ReplicaURL string
 
 	Logger *slog.Logger
 	// Out receives the one-time root token notice (stderr in production).
@@ -171,6 +176,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if err := checkRootTokenFile(cfg.RootTokenFile); err != nil {
+		return nil, err
+	}
+	if err := checkReplicaURL(cfg.ReplicaURL); err != nil {
 		return nil, err
 	}
 	if err := checkStoreTimeout(cfg.StoreTimeout); err != nil {
@@ -262,7 +270,14 @@ func (s *Server) init(ctx context.Context) error {
 	universalAuth := universalauth.NewService(s.store, s.tokens, auditLog, now)
 	kubeAuth := kubeauth.NewService(s.store, s.key, s.tokens, auditLog, now, cfg.KubeTimeout, cfg.Logger)
 	kubeAuth.CacheReviews(cfg.KubeReviewCacheTTL)
-	s.gateways = gateway.New(gateway.Config{Store: s.store, Now: now, Logger: cfg.Logger, Audit: auditLog, Timeout: cfg.GatewayTimeout, Heartbeat: cfg.GatewayHeartbeat})
+	gwConf := gateway.Config{Store: s.store, Now: now, Logger: cfg.Logger, Audit: auditLog, Timeout: cfg.GatewayTimeout, Heartbeat: cfg.GatewayHeartbeat}
+	if err := s.replicaConfig(&gwConf); err != nil {
+		return err
+	}
+	s.gateways = gateway.New(gwConf)
+	if cfg.ReplicaURL != "" {
+		mux.HandleFunc(gateway.ReplicaStreamPattern, s.gateways.ServeReplicaStream)
+	}
 	kubeAuth.UseGateways(s.gateways)
 	infisical.Register(mux, infisical.Deps{Auth: auth, Identities: identities, Tokens: s.tokens, UniversalAuth: universalAuth, KubernetesAuth: kubeAuth, Store: s.store, Now: now, Logger: cfg.Logger, LoginLimiter: loginLimiter, Gateways: s.gateways})
 	podDir := cfg.PodServiceAccountDir

@@ -20,9 +20,10 @@ import (
 
 // liveServer is a real `gatehouse server` listening on a loopback port.
 type liveServer struct {
-	t    *testing.T
-	base string
-	root string
+	t      *testing.T
+	base   string
+	root   string
+	client *http.Client // http.DefaultClient when nil
 }
 
 // startLiveServer runs server.New, Listen and Serve in-process on
@@ -84,7 +85,11 @@ func (ls *liveServer) call(method, path, tok string, body any) (int, map[string]
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := ls.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		ls.t.Fatal(err)
 	}

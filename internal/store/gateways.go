@@ -11,12 +11,17 @@ import (
 // heartbeat (HeartbeatAt); whether it is connected right now is only known
 // to the server holding its connection.
 type Gateway struct {
-	ID          string
-	Name        string // unique
-	IdentityID  string // the machine identity it authenticates as
-	PoolID      string // "" = in no pool
-	Version     string
-	RemoteAddr  string
+	ID         string
+	Name       string // unique
+	IdentityID string // the machine identity it authenticates as
+	PoolID     string // "" = in no pool
+	Version    string
+	RemoteAddr string
+	// Replica is the internal URL of the server replica that holds the
+	// gateway's connection ("" when a single server holds it, or none):
+	// written on each connection, so a reconnect to another replica
+	// overwrites it.
+	Replica     string
 	ConnectedAt time.Time // zero = never connected
 	HeartbeatAt time.Time
 	CreatedAt   time.Time

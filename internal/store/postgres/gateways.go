@@ -8,14 +8,14 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-const gatewayColumns = `id, name, identity_id, pool_id, version, remote_addr, connected_at, heartbeat_at, created_at, updated_at`
+const gatewayColumns = `id, name, identity_id, pool_id, version, remote_addr, replica, connected_at, heartbeat_at, created_at, updated_at`
 
 func scanGateway(row pgx.Row, extra ...any) (store.Gateway, error) {
 	var (
 		g    store.Gateway
 		pool *string
 	)
-	dest := append([]any{&g.ID, &g.Name, &g.IdentityID, &pool, &g.Version, &g.RemoteAddr,
+	dest := append([]any{&g.ID, &g.Name, &g.IdentityID, &pool, &g.Version, &g.RemoteAddr, &g.Replica,
 		timeDest{&g.ConnectedAt}, timeDest{&g.HeartbeatAt}, timeDest{&g.CreatedAt}, timeDest{&g.UpdatedAt}}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return store.Gateway{}, err
@@ -35,8 +35,8 @@ func nullText(s string) any {
 
 // CreateGateway stores a new gateway.
 func (s *Store) CreateGateway(ctx context.Context, g store.Gateway) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO gateways (`+gatewayColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		g.ID, g.Name, g.IdentityID, nullText(g.PoolID), g.Version, g.RemoteAddr,
+	_, err := s.pool.Exec(ctx, `INSERT INTO gateways (`+gatewayColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		g.ID, g.Name, g.IdentityID, nullText(g.PoolID), g.Version, g.RemoteAddr, g.Replica,
 		timeArg(g.ConnectedAt), timeArg(g.HeartbeatAt), timeArg(g.CreatedAt), timeArg(g.UpdatedAt))
 	if err != nil {
 		return wrapErr("create gateway", err)
@@ -74,8 +74,8 @@ func (s *Store) UpdateGateway(ctx context.Context, id string, update func(*store
 		return scanGateway(tx.QueryRow(ctx, `SELECT `+gatewayColumns+` FROM gateways WHERE id = $1 FOR UPDATE`, id))
 	}, update, func(tx pgx.Tx, g store.Gateway) (store.Gateway, error) {
 		return scanGateway(tx.QueryRow(ctx, `UPDATE gateways SET name = $2, pool_id = $3, version = $4,
-			remote_addr = $5, connected_at = $6, heartbeat_at = $7, updated_at = $8 WHERE id = $1 RETURNING `+gatewayColumns,
-			id, g.Name, nullText(g.PoolID), g.Version, g.RemoteAddr, timeArg(g.ConnectedAt), timeArg(g.HeartbeatAt), timeArg(g.UpdatedAt)))
+			remote_addr = $5, connected_at = $6, heartbeat_at = $7, updated_at = $8, replica = $9 WHERE id = $1 RETURNING `+gatewayColumns,
+			id, g.Name, nullText(g.PoolID), g.Version, g.RemoteAddr, timeArg(g.ConnectedAt), timeArg(g.HeartbeatAt), timeArg(g.UpdatedAt), g.Replica))
 	})
 }
 

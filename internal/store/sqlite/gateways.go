@@ -8,7 +8,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-const gatewayCols = `id, name, identity_id, pool_id, version, remote_addr, connected_at, heartbeat_at, created_at, updated_at`
+const gatewayCols = `id, name, identity_id, pool_id, version, remote_addr, replica, connected_at, heartbeat_at, created_at, updated_at`
 
 func scanGateway(r rowScanner) (store.Gateway, error) {
 	var (
@@ -16,7 +16,7 @@ func scanGateway(r rowScanner) (store.Gateway, error) {
 		pool                                   sql.NullString
 		connected, heartbeat, created, updated sql.NullInt64
 	)
-	if err := r.Scan(&g.ID, &g.Name, &g.IdentityID, &pool, &g.Version, &g.RemoteAddr,
+	if err := r.Scan(&g.ID, &g.Name, &g.IdentityID, &pool, &g.Version, &g.RemoteAddr, &g.Replica,
 		&connected, &heartbeat, &created, &updated); err != nil {
 		return store.Gateway{}, err
 	}
@@ -28,11 +28,11 @@ func scanGateway(r rowScanner) (store.Gateway, error) {
 
 // CreateGateway stores a new gateway.
 func (s *Store) CreateGateway(ctx context.Context, g store.Gateway) error {
-	if err := checkText("create gateway", g.ID, g.Name, g.IdentityID, g.PoolID, g.Version, g.RemoteAddr); err != nil {
+	if err := checkText("create gateway", g.ID, g.Name, g.IdentityID, g.PoolID, g.Version, g.RemoteAddr, g.Replica); err != nil {
 		return err
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO gateways (`+gatewayCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		g.ID, g.Name, g.IdentityID, nullString(g.PoolID), g.Version, g.RemoteAddr,
+	_, err := s.write.ExecContext(ctx, `INSERT INTO gateways (`+gatewayCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.Name, g.IdentityID, nullString(g.PoolID), g.Version, g.RemoteAddr, g.Replica,
 		micros(g.ConnectedAt), micros(g.HeartbeatAt), micros(g.CreatedAt), micros(g.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create gateway %q: %w", g.Name, mapErr(err))
@@ -77,12 +77,12 @@ func (s *Store) UpdateGateway(ctx context.Context, id string, update func(*store
 	return updateRow(ctx, s, "gateway "+id, func(tx *sql.Tx) (store.Gateway, error) {
 		return scanGateway(tx.QueryRowContext(ctx, `SELECT `+gatewayCols+` FROM gateways WHERE id = ?`, id))
 	}, update, func(tx *sql.Tx, g store.Gateway) (store.Gateway, error) {
-		if err := checkText("update gateway", g.Name, g.PoolID, g.Version, g.RemoteAddr); err != nil {
+		if err := checkText("update gateway", g.Name, g.PoolID, g.Version, g.RemoteAddr, g.Replica); err != nil {
 			return store.Gateway{}, err
 		}
 		return scanGateway(tx.QueryRowContext(ctx, `UPDATE gateways SET name = ?, pool_id = ?, version = ?,
-			remote_addr = ?, connected_at = ?, heartbeat_at = ?, updated_at = ? WHERE id = ? RETURNING `+gatewayCols,
-			g.Name, nullString(g.PoolID), g.Version, g.RemoteAddr, micros(g.ConnectedAt), micros(g.HeartbeatAt),
+			remote_addr = ?, replica = ?, connected_at = ?, heartbeat_at = ?, updated_at = ? WHERE id = ? RETURNING `+gatewayCols,
+			g.Name, nullString(g.PoolID), g.Version, g.RemoteAddr, g.Replica, micros(g.ConnectedAt), micros(g.HeartbeatAt),
 			micros(g.UpdatedAt), id))
 	})
 }

@@ -20,7 +20,7 @@ var gatewayTests = []test{
 
 func newGateway(identityID, name string, sec int) store.Gateway {
 	return store.Gateway{ID: newID(), Name: name, IdentityID: identityID, Version: "v1.2.3",
-		RemoteAddr: "192.0.2.7:41000", ConnectedAt: at(sec), HeartbeatAt: at(sec + 5),
+		RemoteAddr: "192.0.2.7:41000", Replica: "https://replica-a.internal:8443", ConnectedAt: at(sec), HeartbeatAt: at(sec + 5),
 		CreatedAt: at(sec), UpdatedAt: at(sec + 5)}
 }
 
@@ -109,10 +109,12 @@ func testGatewayUpdate(t *testing.T, s store.Store) {
 	must(t, s.CreateGatewayPool(ctx, p))
 	want := g
 	want.PoolID, want.Version, want.RemoteAddr = p.ID, "v2", "[2001:db8::1]:9"
+	want.Replica = "https://replica-b.internal:8443" // a reconnect to another replica overwrites it
 	want.ConnectedAt, want.HeartbeatAt, want.UpdatedAt = at(100), at(130), at(130)
 	got, err := s.UpdateGateway(ctx, g.ID, func(cur *store.Gateway) error {
 		checkEqual(t, "updater sees", *cur, g)
 		cur.PoolID, cur.Version, cur.RemoteAddr = want.PoolID, want.Version, want.RemoteAddr
+		cur.Replica = want.Replica
 		cur.ConnectedAt, cur.HeartbeatAt, cur.UpdatedAt = want.ConnectedAt, want.HeartbeatAt, want.UpdatedAt
 		cur.IdentityID, cur.CreatedAt = newID(), at(999) // not written
 		return nil

@@ -1,0 +1,5 @@
+-- 0006: which server replica holds a gateway's connection (its internal
+-- URL, --replica-url; '' for a single server or none), so that any replica
+-- can open streams to the gateway through the holder.
+
+ALTER TABLE gateways ADD COLUMN replica TEXT NOT NULL DEFAULT '';
