@@ -167,7 +167,6 @@ func TestConsoleCSRFRefused(t *testing.T) {
 	})
 }
 
-
 func mustURL(t *testing.T, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
