@@ -94,8 +94,9 @@ var funcs = template.FuncMap{
 	"sub":  func(a, b int) int { return a - b },
 }
 
-// mustParsePages parses every template but the layout together with the
-// layout; each defines "content".
+// mustParsePages parses every page template together with the layout and
+// the partials (templates/_*.html, shared {{define}}s); each page defines
+// "content".
 func mustParsePages() map[string]*pageTemplate {
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -104,10 +105,10 @@ func mustParsePages() map[string]*pageTemplate {
 	pages := map[string]*pageTemplate{}
 	for _, n := range names {
 		base := path.Base(n)
-		if base == "layout.html" {
+		if base == "layout.html" || strings.HasPrefix(base, "_") {
 			continue
 		}
-		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
+		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html", n))
 		pages[base] = &pageTemplate{t: t}
 	}
 	return pages
