@@ -89,6 +89,14 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprint(v)
 	},
+	// dict builds a map for a partial: dict "Form" .Form "Name" "ttl".
+	"dict": func(kv ...any) map[string]any {
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
 	"join": strings.Join,
 	"add":  func(a, b int) int { return a + b },
 	"sub":  func(a, b int) int { return a - b },
