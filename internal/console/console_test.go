@@ -175,3 +175,22 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// A session ends as soon as a page finds its token revoked.
+func TestConsoleSessionEndsWithItsToken(t *testing.T) {
+	e := newEnv(t)
+	tok := e.tokenFor(e.identity("short-lived", "admin"))
+	b := e.browser()
+	b.signIn(tok)
+	if st, _ := e.api("POST", "/api/v1/auth/token/revoke", "", map[string]string{"accessToken": tok}); st != 200 {
+		t.Fatalf("revoke: %d", st)
+	}
+	p := b.get("/ui/identities")
+	if p.status != http.StatusUnauthorized {
+		t.Fatalf("page with a revoked token: %d", p.status)
+	}
+	mustContain(t, p.body, "Sign in again")
+	if p := b.get("/ui/identities"); p.status != http.StatusSeeOther || p.location != "/ui/signin" {
+		t.Errorf("after: %d %q", p.status, p.location)
+	}
+}
