@@ -194,3 +194,17 @@ func TestConsoleSessionEndsWithItsToken(t *testing.T) {
 		t.Errorf("after: %d %q", p.status, p.location)
 	}
 }
+
+func TestConsoleFormTooLarge(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn(rootToken)
+	p := b.post("/ui/identities", url.Values{"name": {"big"}, "metadata": {strings.Repeat("k=v\n", 100<<10)}})
+	if p.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", p.status)
+	}
+	mustContain(t, p.body, "too large")
+	if st, out := e.api("GET", "/api/v1/identities", rootToken, nil); st != 200 || out["totalCount"].(float64) != 0 {
+		t.Errorf("an identity was created: %v", out)
+	}
+}
