@@ -90,6 +90,7 @@ type serverFlags struct {
 	rootTokenFile                                    string
 	storeTimeout, storeConnectTimeout                time.Duration
 	gatewayTimeout, gatewayHeartbeat                 time.Duration
+	ui                                               bool
 }
 
 func newServerCommand() *cobra.Command {
@@ -151,6 +152,7 @@ e.g. GATEHOUSE_STORAGE. The sealing key can be given as GATEHOUSE_ENCRYPTION_KEY
 	fl.StringVar(&f.rootTokenFile, "root-token-file", "", "write the root token created at the first start to this file (mode 0600, never overwritten) instead of printing it")
 	fl.DurationVar(&f.storeTimeout, "store-timeout", bounded.DefaultTimeout, "bound on each store call a request makes: a stalled store is answered 503 with Retry-After after this (under 50s)")
 	fl.DurationVar(&f.storeConnectTimeout, "store-connect-timeout", 2*time.Minute, "at start, keep retrying an unreachable store this long (capped backoff) before giving up; 0 = give up at once")
+	fl.BoolVar(&f.ui, "ui", true, "serve the web console at /ui/")
 	addOIDCFlags(fl, &f.oidc)
 	return cmd
 }
@@ -160,7 +162,7 @@ func (f serverFlags) config() (server.Config, error) {
 		Listen: f.listen, Storage: f.storage, TLSCert: f.tlsCert, TLSKey: f.tlsKey,
 		EncryptionKey: os.Getenv("GATEHOUSE_ENCRYPTION_KEY"), EncryptionKeyFile: f.encryptionKeyFile,
 		MaxTokenAge: f.maxTokenAge, SweepInterval: f.sweepInterval, KubeTimeout: f.kubeTimeout, KubeReviewCacheTTL: f.kubeReviewCacheTTL,
-		Dev: f.dev, DevRootToken: f.devRootToken,
+		Dev: f.dev, DevRootToken: f.devRootToken, DisableUI: !f.ui,
 		LoginRateLimit: f.loginRateLimit, LoginRateBurst: f.loginRateBurst,
 		AuditRetention: f.auditRetention, AuditFile: f.auditFile,
 		RootTokenFile: f.rootTokenFile, LogJSON: f.logFormat == "json",

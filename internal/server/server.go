@@ -112,6 +112,8 @@ type Config struct {
 	// OIDC configures the OIDC issuer (--issuer-url, --signing-key-*,
 	// --max-exchange-ttl); Issuer "" = the listen address's URL.
 	OIDC oidc.Config
+	// DisableUI turns the web console at /ui/ off (--ui=false).
+	DisableUI bool
 }
 
 // Server is a running Gatehouse.
@@ -286,6 +288,7 @@ func (s *Server) init(ctx context.Context) error {
 		return err
 	}
 	s.oidc = oidcService
+	s.mountConsole(mux)
 	s.handler = withDeadline(httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger), requestTimeout)
 	go s.sweep()
 	return nil

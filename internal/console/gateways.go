@@ -1,0 +1,7 @@
+package console
+
+import "net/http"
+
+// owned by kubeui
+
+func (c *Console) routesGateways(mux *http.ServeMux) {}

@@ -1,0 +1,107 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// signInData is the sign-in page's.
+type signInData struct {
+	Form Form
+	CSRF string
+}
+
+func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) {
+	if c.session(r) != nil {
+		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+		return
+	}
+	c.showSignIn(w, r, http.StatusOK, NewForm())
+}
+
+// showSignIn renders the sign-in form with a fresh double-submit value.
+func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, status int, f Form) {
+	v := randomString(32)
+	http.SetCookie(w, c.cookie(signInCookie, v, 3600))
+	c.renderStatus(w, r, nil, status, "signin.html", "Sign in", signInData{Form: f, CSRF: v})
+}
+
+// signIn checks the token with the API (who it is, whether it may write)
+// and starts a session.
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	ck, err := r.Cookie(signInCookie)
+	if err != nil || !c.checkCSRF(r, ck.Value) {
+		c.renderError(w, r, nil, http.StatusForbidden, "The sign-in form could not be verified (CSRF check failed). Reload the page and try again.")
+		return
+	}
+	f := NewForm()
+	tok := strings.TrimSpace(r.PostFormValue("token"))
+	if tok == "" {
+		f.Errors["token"] = "Enter a token."
+		c.showSignIn(w, r, http.StatusUnprocessableEntity, f)
+		return
+	}
+	s, err := c.whoIs(r, tok)
+	if err != nil {
+		status := http.StatusUnauthorized
+		if e := asAPIError(err); e != nil {
+			switch e.Status {
+			case http.StatusUnauthorized:
+				f.Errors["token"] = "This token is not accepted (" + e.Name + ")."
+			case http.StatusForbidden:
+				status = http.StatusForbidden
+				f.Errors["token"] = "This token may not use the console: its identity has no access."
+			default:
+				status = e.Status
+				f.Errors["token"] = e.Message
+			}
+		} else {
+			c.cfg.Logger.ErrorContext(r.Context(), "console: sign-in failed", "err", err)
+			status = http.StatusInternalServerError
+			f.Errors["token"] = "Signing in failed."
+		}
+		c.showSignIn(w, r, status, f)
+		return
+	}
+	http.SetCookie(w, c.cookie(signInCookie, "", -1))
+	c.startSession(w, s)
+	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+}
+
+// whoIs asks the API who tok is: its own token record, then, for an
+// identity's token, the identity (its name and role).
+func (c *Console) whoIs(r *http.Request, tok string) (*Session, error) {
+	var look struct {
+		Token struct {
+			IdentityID string `json:"identityId"`
+			AuthMethod string `json:"authMethod"`
+		} `json:"token"`
+	}
+	if err := c.callToken(r.Context(), r, tok, http.MethodGet, "/api/v1/auth/token/lookup", nil, &look); err != nil {
+		return nil, err
+	}
+	s := &Session{Token: Token(tok)}
+	if look.Token.AuthMethod == "root" {
+		s.Name, s.Root, s.Admin = "root", true, true
+		return s, nil
+	}
+	var got struct {
+		Identity struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+			Role string `json:"role"`
+		} `json:"identity"`
+	}
+	if err := c.callToken(r.Context(), r, tok, http.MethodGet, "/api/v1/identities/"+url.PathEscape(look.Token.IdentityID), nil, &got); err != nil {
+		return nil, err
+	}
+	s.Name, s.IdentityID, s.Admin = got.Identity.Name, got.Identity.ID, got.Identity.Role == "admin"
+	return s, nil
+}
+
+// signOut ends the session (the token itself stays valid).
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *Session) {
+	c.endSession(w, r)
+	http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
+}
