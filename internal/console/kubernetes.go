@@ -148,7 +148,9 @@ func (c *Console) kubeRender(w http.ResponseWriter, r *http.Request, s *Session,
 	c.renderStatus(w, r, s, status, "kubernetes.html", "Kubernetes Auth: "+d.Identity.Name, d)
 }
 
-func (c *Console) kubeURL(id string) string { return "/ui/identities/" + url.PathEscape(id) + "/kubernetes-auth" }
+func (c *Console) kubeURL(id string) string {
+	return "/ui/identities/" + url.PathEscape(id) + "/kubernetes-auth"
+}
 
 // withChoice adds v to cs when it is set and not there (a gateway the
 // list did not show: deleted, or gateways off), so a form keeps it.
