@@ -35,6 +35,14 @@ type gatewayJSON struct {
 	CreatedAt      *string `json:"createdAt"`
 }
 
+// Pool is the gateway's pool ID, or "".
+func (g gatewayJSON) Pool() string {
+	if g.PoolID == nil {
+		return ""
+	}
+	return *g.PoolID
+}
+
 // poolJSON is a gateway pool as the API shows it.
 type poolJSON struct {
 	ID             string        `json:"id"`
