@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -162,6 +163,9 @@ func formErrors(f Form, err error, rename map[string]string) {
 				name = path[:i]
 			}
 		}
+		if name != path {
+			msg = linePath(path) + ": " + msg
+		}
 		if f.Errors[name] != "" {
 			msg = f.Errors[name] + "; " + msg
 		}
@@ -211,4 +215,21 @@ func (r *recorder) Write(b []byte) (int, error) {
 		return 0, errors.New("answer too large")
 	}
 	return r.body.Write(b)
+}
+
+// linePath names the part of a field an error path points at: for
+// "metadata.2.key", "line 3 key" (list fields are edited one entry a line).
+func linePath(path string) string {
+	parts := strings.FieldsFunc(path, func(r rune) bool { return r == '.' || r == '[' || r == ']' })
+	if len(parts) < 2 {
+		return path
+	}
+	out := make([]string, 0, len(parts)-1)
+	for _, p := range parts[1:] {
+		if n, err := strconv.Atoi(p); err == nil {
+			p = "line " + strconv.Itoa(n+1)
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, " ")
 }

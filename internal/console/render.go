@@ -89,13 +89,22 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprint(v)
 	},
+	// dict builds a map for a partial: dict "Form" .Form "Name" "ttl".
+	"dict": func(kv ...any) map[string]any {
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
 	"join": strings.Join,
 	"add":  func(a, b int) int { return a + b },
 	"sub":  func(a, b int) int { return a - b },
 }
 
-// mustParsePages parses every template but the layout together with the
-// layout; each defines "content".
+// mustParsePages parses every page template together with the layout and
+// the partials (templates/_*.html, shared {{define}}s); each page defines
+// "content".
 func mustParsePages() map[string]*pageTemplate {
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -104,10 +113,10 @@ func mustParsePages() map[string]*pageTemplate {
 	pages := map[string]*pageTemplate{}
 	for _, n := range names {
 		base := path.Base(n)
-		if base == "layout.html" {
+		if base == "layout.html" || strings.HasPrefix(base, "_") {
 			continue
 		}
-		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
+		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html", n))
 		pages[base] = &pageTemplate{t: t}
 	}
 	return pages

@@ -177,6 +177,18 @@ type TokenIssue struct {
 	Lockout *LockoutKey
 }
 
+// MaxTokenListLimit caps a page of ListAccessTokens.
+const MaxTokenListLimit = 100
+
+// TokenListLimit is limit as ListAccessTokens applies it: 1 to
+// MaxTokenListLimit, the cap when 0 or less.
+func TokenListLimit(limit int) int {
+	if limit <= 0 || limit > MaxTokenListLimit {
+		return MaxTokenListLimit
+	}
+	return limit
+}
+
 // AccessToken is an issued access token. Only its SHA-256 hash is kept.
 type AccessToken struct {
 	ID             string // also the Vault accessor
@@ -353,6 +365,11 @@ type Store interface {
 	// audit event. All of it is written or none of it.
 	IssueAccessToken(ctx context.Context, w TokenIssue) error
 	GetAccessToken(ctx context.Context, id string) (AccessToken, error)
+	// ListAccessTokens returns a page of the identity's live tokens at now
+	// (unrevoked, not expired), newest first, and how many there are. The
+	// limit is capped at MaxTokenListLimit (0 or less = the cap). Hash is
+	// never read: it stays nil.
+	ListAccessTokens(ctx context.Context, identityID string, now time.Time, offset, limit int) ([]AccessToken, int, error)
 	GetAccessTokenByHash(ctx context.Context, hash []byte) (AccessToken, error)
 	// GetTokenCheck returns the token with that hash (revoked or not, like
 	// GetAccessTokenByHash: ErrNotFound when there is none) with its auth

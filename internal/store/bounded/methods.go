@@ -178,6 +178,18 @@ func (b *Store) GetAccessToken(ctx context.Context, id string) (store.AccessToke
 	return call(ctx, b, func(ctx context.Context) (store.AccessToken, error) { return b.s.GetAccessToken(ctx, id) })
 }
 
+func (b *Store) ListAccessTokens(ctx context.Context, identityID string, now time.Time, offset, limit int) ([]store.AccessToken, int, error) {
+	type r struct {
+		v []store.AccessToken
+		n int
+	}
+	x, err := call(ctx, b, func(ctx context.Context) (r, error) {
+		v, n, err := b.s.ListAccessTokens(ctx, identityID, now, offset, limit)
+		return r{v, n}, err
+	})
+	return x.v, x.n, err
+}
+
 func (b *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.AccessToken, error) {
 	return call(ctx, b, func(ctx context.Context) (store.AccessToken, error) { return b.s.GetAccessTokenByHash(ctx, hash) })
 }

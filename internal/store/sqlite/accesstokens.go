@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -255,4 +256,40 @@ func (s *Store) RevokeRootTokens(ctx context.Context, exceptID string, now time.
 		return 0, fmt.Errorf("sqlite: revoke root tokens: %w", err)
 	}
 	return n, nil
+}
+
+// ListAccessTokens returns a page of the identity's live tokens at now,
+// newest first, and their count, in one read transaction; the hash is not
+// read.
+func (s *Store) ListAccessTokens(ctx context.Context, identityID string, now time.Time, offset, limit int) ([]store.AccessToken, int, error) {
+	if err := checkText("list access tokens", identityID); err != nil {
+		return nil, 0, err
+	}
+	const live = ` FROM access_tokens WHERE identity_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`
+	out := []store.AccessToken{}
+	var total int
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		at := now.UnixMicro()
+		if err := tx.QueryRowContext(ctx, `SELECT count(*)`+live, identityID, at).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+strings.Replace(accessTokenCols, "hash", "NULL", 1)+live+`
+			ORDER BY created_at DESC, id LIMIT ? OFFSET ?`, identityID, at, store.TokenListLimit(limit), max(offset, 0))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			t, err := scanAccessToken(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: list access tokens: %w", mapErr(err))
+	}
+	return out, total, nil
 }

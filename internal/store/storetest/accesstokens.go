@@ -21,6 +21,7 @@ var accessTokenTests = []test{
 	{"RevokeEmptyFilter", testAccessTokenRevokeEmptyFilter},
 	{"RevokeRootTokens", testRevokeRootTokens},
 	{"Purge", testAccessTokenPurge},
+	{"ListAccessTokens", testListAccessTokens},
 }
 
 func testAccessTokenRoundTrip(t *testing.T, s store.Store) {

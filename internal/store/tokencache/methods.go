@@ -190,6 +190,10 @@ func (c *Store) GetAccessToken(ctx context.Context, id string) (store.AccessToke
 	return c.s.GetAccessToken(ctx, id)
 }
 
+func (c *Store) ListAccessTokens(ctx context.Context, identityID string, now time.Time, offset, limit int) ([]store.AccessToken, int, error) {
+	return c.s.ListAccessTokens(ctx, identityID, now, offset, limit)
+}
+
 func (c *Store) GetAccessTokenByHash(ctx context.Context, hash []byte) (store.AccessToken, error) {
 	return c.s.GetAccessTokenByHash(ctx, hash)
 }
