@@ -47,7 +47,7 @@ var (
 )
 
 // vaultMount is a Kubernetes auth mount of the list.
-type vaultMount struct{ Path, Description, Accessor string }
+type vaultMount struct{ Path, URL, Description, Accessor string }
 
 type vaultPageData struct {
 	Admin  bool
@@ -56,8 +56,10 @@ type vaultPageData struct {
 }
 
 type vaultMountData struct {
-	Admin      bool
-	Mount      string
+	Admin bool
+	Mount string
+	// MountURL is the mount's page (a mount path may hold slashes).
+	MountURL   string
 	Configured bool
 	// ReviewerJWTSet: a reviewer JWT is stored (never shown).
 	ReviewerJWTSet bool
@@ -70,6 +72,7 @@ type vaultMountData struct {
 type vaultRoleData struct {
 	Admin      bool
 	Mount      string
+	MountURL   string
 	Role       string
 	Form       Form
 	RoleFields []fieldSpec
@@ -123,6 +126,8 @@ func vaultPath(prefix, mount string, rest ...string) string {
 	return prefix + strings.Join(segs, "/")
 }
 
+// mountURL is a mount's page: the path is one escaped segment, so a
+// mount path with slashes (team/prod) is one too.
 func mountURL(mount string) string { return "/ui/vault/mounts/" + url.PathEscape(mount) }
 
 func (c *Console) vaultPage(w http.ResponseWriter, r *http.Request, s *Session) {
@@ -147,7 +152,7 @@ func (c *Console) vaultRender(w http.ResponseWriter, r *http.Request, s *Session
 	d := vaultPageData{Admin: s.Admin, Form: f}
 	for p, m := range list.Data {
 		if m.Type == "kubernetes" {
-			d.Mounts = append(d.Mounts, vaultMount{Path: strings.TrimSuffix(p, "/"), Description: m.Description, Accessor: m.Accessor})
+			d.Mounts = append(d.Mounts, vaultMount{Path: strings.TrimSuffix(p, "/"), URL: mountURL(strings.TrimSuffix(p, "/")), Description: m.Description, Accessor: m.Accessor})
 		}
 	}
 	sort.Slice(d.Mounts, func(i, j int) bool { return d.Mounts[i].Path < d.Mounts[j].Path })
@@ -190,7 +195,7 @@ func (c *Console) vaultDisable(w http.ResponseWriter, r *http.Request, s *Sessio
 // has answered already.
 func (c *Console) vaultMountLoad(w http.ResponseWriter, r *http.Request, s *Session) (vaultMountData, bool) {
 	mount := r.PathValue("mount")
-	d := vaultMountData{Admin: s.Admin, Mount: mount, Config: NewForm(), Role: NewForm(), RoleFields: roleFields(NewForm())}
+	d := vaultMountData{Admin: s.Admin, Mount: mount, MountURL: mountURL(mount), Config: NewForm(), Role: NewForm(), RoleFields: roleFields(NewForm())}
 	var cfg struct {
 		Data map[string]any `json:"data"`
 	}
@@ -312,7 +317,7 @@ func (c *Console) vaultRolePage(w http.ResponseWriter, r *http.Request, s *Sessi
 		c.fail(w, r, s, err)
 		return
 	}
-	c.renderStatus(w, r, s, http.StatusOK, "vault_role.html", "Vault role "+role, vaultRoleData{Admin: s.Admin, Mount: mount, Role: role, Form: f, RoleFields: roleFields(f)})
+	c.renderStatus(w, r, s, http.StatusOK, "vault_role.html", "Vault role "+role, vaultRoleData{Admin: s.Admin, Mount: mount, MountURL: mountURL(mount), Role: role, Form: f, RoleFields: roleFields(f)})
 }
 
 // vaultRoleSave creates (POST …/roles, the name in the form) or updates
@@ -359,7 +364,7 @@ func (c *Console) vaultRoleFailed(w http.ResponseWriter, r *http.Request, s *Ses
 		c.renderStatus(w, r, s, status, "vault_mount.html", "Vault mount "+mount, d)
 		return
 	}
-	c.renderStatus(w, r, s, status, "vault_role.html", "Vault role "+role, vaultRoleData{Admin: s.Admin, Mount: mount, Role: role, Form: f, RoleFields: roleFields(f)})
+	c.renderStatus(w, r, s, status, "vault_role.html", "Vault role "+role, vaultRoleData{Admin: s.Admin, Mount: mount, MountURL: mountURL(mount), Role: role, Form: f, RoleFields: roleFields(f)})
 }
 
 func (c *Console) vaultRoleDelete(w http.ResponseWriter, r *http.Request, s *Session) {

@@ -92,6 +92,33 @@ func TestVaultPages(t *testing.T) {
 	}
 }
 
+// TestVaultPagesNestedMount: a mount path with a slash has pages too.
+func TestVaultPagesNestedMount(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn(rootToken)
+	b.get("/ui/vault")
+	p := b.post("/ui/vault/mounts", url.Values{"path": {"team/prod"}})
+	if p.status != http.StatusSeeOther || p.location != "/ui/vault/mounts/team%2Fprod" {
+		t.Fatalf("enable: %d %q %s", p.status, p.location, p.body)
+	}
+	mustContain(t, b.get("/ui/vault").body, `href="/ui/vault/mounts/team%2Fprod"`)
+	p = b.get(p.location)
+	if p.status != 200 {
+		t.Fatalf("mount page: %d %s", p.status, p.body)
+	}
+	mustContain(t, p.body, "Mount team/prod/", `action="/ui/vault/mounts/team%2Fprod/config"`)
+	p = b.post("/ui/vault/mounts/team%2Fprod/roles", url.Values{"name": {"web"}, "bound_service_account_names": {"web"},
+		"bound_service_account_namespaces": {"apps"}, "audience": {"vault"}})
+	if p.status != http.StatusSeeOther || p.location != "/ui/vault/mounts/team%2Fprod/roles/web" {
+		t.Fatalf("create role: %d %q %s", p.status, p.location, p.body)
+	}
+	if st, _ := e.api("GET", "/v1/auth/team/prod/role/web", rootToken, nil); st != 200 {
+		t.Errorf("role on the nested mount: %d", st)
+	}
+	mustContain(t, b.get(p.location).body, "Role web", `action="/ui/vault/mounts/team%2Fprod/roles/web"`)
+}
+
 // TestVaultPagesMemberAndCSRF: a member sees no admin form and the API
 // refuses its posts; a post without the CSRF value is refused.
 func TestVaultPagesMemberAndCSRF(t *testing.T) {
