@@ -63,6 +63,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	handle("POST /api/v1/auth/token/revoke", a.revokeToken)
 	handle("GET /api/v1/auth/token/lookup", a.lookupToken)
 
+	a.registerIdentityTokens(handle)
 	a.registerUniversalAuth(handle)
 	a.registerKubernetesAuth(handle)
 	a.registerGateways(mux, handle)
