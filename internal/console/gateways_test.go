@@ -111,9 +111,27 @@ func TestGatewayPages(t *testing.T) {
 	if p := b.post("/ui/gateways/pools/"+pool+"/delete", nil); p.status != http.StatusNotFound {
 		t.Errorf("delete pool twice: %d", p.status)
 	}
-	// The Kubernetes Auth form offers the gateway.
+	// The Kubernetes Auth form offers the gateway; gateway mode is
+	// attached and tested through it.
 	id := e.identity("app", "member")
-	mustContain(t, b.get("/ui/identities/"+id+"/kubernetes-auth").body, `<option value="`+gw+`">edge-1 (connected)</option>`)
+	kube := "/ui/identities/" + id + "/kubernetes-auth"
+	mustContain(t, b.get(kube).body, `<option value="`+gw+`">edge-1 (connected)</option>`)
+	p = b.post(kube, url.Values{"tokenReviewMode": {"gateway"}, "gatewayId": {gw}, "allowedNamespaces": {"apps"},
+		"verifyTlsCertificate": {"on"}, "accessTokenTTL": {"600"}, "accessTokenMaxTTL": {"600"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("attach in gateway mode: %d %s", p.status, p.body)
+	}
+	p = b.post(kube+"/test", nil)
+	mustContain(t, p.body, "Connection works.", "the gateway is connected")
+	// In use: the gateway cannot be deleted, and the page says why.
+	p = b.post("/ui/gateways/"+gw+"/delete", nil)
+	if p.status != http.StatusConflict {
+		t.Fatalf("delete a gateway in use: %d", p.status)
+	}
+	mustContain(t, p.body, `role="alert"`, "is used by the Kubernetes Auth of")
+	if p := b.post(kube+"/revoke", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", p.status)
+	}
 	if p := b.post("/ui/gateways/"+gw+"/delete", nil); p.status != http.StatusSeeOther {
 		t.Fatalf("delete gateway: %d %s", p.status, p.body)
 	}

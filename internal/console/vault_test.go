@@ -137,6 +137,12 @@ func TestVaultPagesMemberAndCSRF(t *testing.T) {
 			t.Errorf("member POST %s: %d", path, p.status)
 		}
 	}
+	// The API lets a member read a mount (config and roles): no forms.
+	p = member.get("/ui/vault/mounts/kubernetes")
+	if p.status != 200 {
+		t.Errorf("member mount page: %d", p.status)
+	}
+	mustNotContain(t, p.body, "Save configuration", "Create role", "Disable mount", `name="token_reviewer_jwt"`)
 	admin := e.browser()
 	admin.signIn(rootToken)
 	if p := admin.post("/ui/vault/mounts", url.Values{"path": {"forged"}, "csrf": {"nope"}}); p.status != http.StatusForbidden {
