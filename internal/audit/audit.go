@@ -31,6 +31,9 @@ const (
 	TypeMountCreate        = "mount.create"
 	TypeMountDelete        = "mount.delete"
 	TypeMountConfigure     = "mount.configure"
+	// TypeAuthMethodCheck: an administrator tested a Kubernetes Auth
+	// configuration's connection (no change).
+	TypeAuthMethodCheck = "auth-method.check"
 )
 
 type requestIDKey struct{}

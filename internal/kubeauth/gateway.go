@@ -64,7 +64,7 @@ func (s *Service) gatewayReview(ctx context.Context, c Cluster, req reviewReques
 		return authv1.TokenReviewStatus{}, errs.Because(errs.Unauthenticated, gateway.ErrReviewerRejected,
 			"the API server of %s rejected the gateway's own service-account token (HTTP 401)%s: check the gateway's token file", where, apiMessage(ans.Body))
 	case ans.Code == http.StatusForbidden:
-		return authv1.TokenReviewStatus{}, errs.Because(errs.Unauthenticated, gateway.ErrReviewerRejected,
+		return authv1.TokenReviewStatus{}, errs.Because(errs.Unauthenticated, forbidden(gateway.ErrReviewerRejected),
 			"the service account of %s lacks the system:auth-delegator ClusterRole binding: its API server answered HTTP 403 to the TokenReview%s; bind it to system:auth-delegator", where, apiMessage(ans.Body))
 	case ans.Code < 200 || ans.Code > 299:
 		return authv1.TokenReviewStatus{}, errs.Because(errs.BadGateway, ErrAPI,

@@ -205,7 +205,7 @@ func (ac *apiClient) getDocument(ctx context.Context, c Cluster, kr keysRequest,
 	case ans.code == http.StatusUnauthorized:
 		return apiAnswer{}, bearerRejected(req, ErrIssuerDiscovery)
 	case ans.code == http.StatusForbidden:
-		return apiAnswer{}, errs.Because(errs.Unauthenticated, ErrIssuerDiscovery,
+		return apiAnswer{}, errs.Because(errs.Unauthenticated, forbidden(ErrIssuerDiscovery),
 			"%s is not allowed to read the cluster's service-account issuer keys (kube-apiserver answered 403 to %s%s); grant system:service-account-issuer-discovery to its service account",
 			req.bearerName(), req.what, apiMessage(ans.body))
 	case ans.code < 200 || ans.code > 299:

@@ -46,6 +46,11 @@ var (
 	// ErrMalformedJWT: the login JWT is not a JWT (or not one that can be
 	// verified).
 	ErrMalformedJWT = errors.New("kubernetes: malformed JWT")
+	// ErrBearerForbidden: the API server knew the bearer but answered 403
+	// (no system:auth-delegator, or in local mode no
+	// system:service-account-issuer-discovery). It comes beside
+	// ErrTokenReview, ErrIssuerDiscovery or gateway.ErrReviewerRejected.
+	ErrBearerForbidden = errors.New("kubernetes: bearer not allowed (HTTP 403)")
 )
 
 // DefaultTimeout bounds one call to an API server (--kube-timeout).
@@ -297,7 +302,7 @@ func (ac *apiClient) review(ctx context.Context, c Cluster, req reviewRequest) (
 	case ans.code == http.StatusUnauthorized:
 		return authv1.TokenReviewStatus{}, bearerRejected(call, ErrTokenReview)
 	case ans.code == http.StatusForbidden:
-		return authv1.TokenReviewStatus{}, errs.Because(errs.Unauthenticated, ErrTokenReview,
+		return authv1.TokenReviewStatus{}, errs.Because(errs.Unauthenticated, forbidden(ErrTokenReview),
 			"the token reviewer lacks the system:auth-delegator ClusterRole binding: the API server answered HTTP 403 to %s%s; bind that service account to system:auth-delegator",
 			call.bearerName(), apiMessage(ans.body))
 	case ans.code < 200 || ans.code > 299:
@@ -309,6 +314,9 @@ func (ac *apiClient) review(ctx context.Context, c Cluster, req reviewRequest) (
 	}
 	return tr.Status, nil
 }
+
+// forbidden is kind with ErrBearerForbidden beside it.
+func forbidden(kind error) error { return fmt.Errorf("%w: %w", kind, ErrBearerForbidden) }
 
 // bearerRejected is the API server's 401 to req's bearer, of kind kind.
 func bearerRejected(req apiRequest, kind error) error {

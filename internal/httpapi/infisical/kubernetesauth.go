@@ -21,6 +21,7 @@ func (a *API) registerKubernetesAuth(handle func(string, func(*http.Request) (in
 	handle("GET "+ident, a.getKubernetesAuth)
 	handle("PATCH "+ident, a.updateKubernetesAuth)
 	handle("DELETE "+ident, a.revokeKubernetesAuth)
+	handle("POST "+ident+"/test-connection", a.testKubernetesAuthConnection) // kubernetesauth_check.go
 }
 
 // nullable is a field that may be absent, null or a value, which PATCH
