@@ -3,8 +3,8 @@ package browsertest
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
