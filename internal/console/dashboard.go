@@ -12,7 +12,7 @@ const dashboardHours = 24
 // Chart geometry (SVG user units).
 const (
 	chartWidth  = 720
-	chartHeight = 220
+	chartHeight = 222
 	chartTop    = 16
 	chartBottom = 190 // the baseline
 	chartLeft   = 40
@@ -140,7 +140,7 @@ func newLoginChart(counts []loginCount) *loginChart {
 		ch.Failed = append(ch.Failed, chartBar{X: x + barW, Y: chartBottom - hf, W: barW, H: hf,
 			Label: hour + " UTC: " + strconv.Itoa(b.Failed) + " failed"})
 		if i%6 == 0 {
-			ch.XLabels = append(ch.XLabels, chartLabel{X: x, Y: chartBottom + 18, Text: hour})
+			ch.XLabels = append(ch.XLabels, chartLabel{X: x, Y: chartBottom + 22, Text: hour})
 		}
 	}
 	return ch

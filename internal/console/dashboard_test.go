@@ -24,7 +24,7 @@ func TestDashboardCountsAndChart(t *testing.T) {
 		`<span class="stat">2</span> identities`,
 		`<span class="stat">3</span> successful logins in the last 24 hours`,
 		`<span class="stat">2</span> failed logins</a>`,
-		`<svg viewBox="0 0 720 220" role="img" aria-labelledby="chart-title chart-desc"`,
+		`<svg viewBox="0 0 720 222" role="img" aria-labelledby="chart-title chart-desc"`,
 		`<title id="chart-title">`, "3 succeeded and 2 failed in all",
 		"<td>3</td><td>2</td>", // the current hour in the table
 	)
