@@ -54,8 +54,13 @@ func (c *Console) callToken(ctx context.Context, r *http.Request, tok, method, p
 	req.RemoteAddr = r.RemoteAddr
 	req.Host = r.Host
 	req.TLS = r.TLS
-	if ua := r.Header.Get("User-Agent"); ua != "" {
-		req.Header.Set("User-Agent", ua)
+	// The API resolves the client address as for any request: from
+	// RemoteAddr, and X-Forwarded-For only when RemoteAddr is a trusted
+	// proxy (--trusted-proxies).
+	for _, h := range []string{"User-Agent", "X-Forwarded-For"} {
+		for _, v := range r.Header.Values(h) {
+			req.Header.Add(h, v)
+		}
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -23,8 +23,9 @@ var staticFS embed.FS
 // Config.SessionTTL is 0.
 const DefaultSessionTTL = 8 * time.Hour
 
-// maxFormBytes bounds a form post.
-const maxFormBytes = 64 << 10
+// maxFormBytes bounds a form post (an identity's 100 metadata entries
+// fit).
+const maxFormBytes = 256 << 10
 
 // Config configures a Console.
 type Config struct {
@@ -106,6 +107,10 @@ func (c *Console) handle(pattern string, h handlerFunc) {
 				return
 			}
 			c.renderError(w, r, nil, http.StatusUnauthorized, "Your session has ended. Sign in again.")
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			c.renderError(w, r, s, http.StatusRequestEntityTooLarge, "The form could not be read: it is too large or malformed.")
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !c.checkCSRF(r, s.CSRF) {

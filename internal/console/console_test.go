@@ -175,3 +175,36 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// A session ends as soon as a page finds its token revoked.
+func TestConsoleSessionEndsWithItsToken(t *testing.T) {
+	e := newEnv(t)
+	tok := e.tokenFor(e.identity("short-lived", "admin"))
+	b := e.browser()
+	b.signIn(tok)
+	if st, _ := e.api("POST", "/api/v1/auth/token/revoke", "", map[string]string{"accessToken": tok}); st != 200 {
+		t.Fatalf("revoke: %d", st)
+	}
+	p := b.get("/ui/identities")
+	if p.status != http.StatusUnauthorized {
+		t.Fatalf("page with a revoked token: %d", p.status)
+	}
+	mustContain(t, p.body, "Sign in again")
+	if p := b.get("/ui/identities"); p.status != http.StatusSeeOther || p.location != "/ui/signin" {
+		t.Errorf("after: %d %q", p.status, p.location)
+	}
+}
+
+func TestConsoleFormTooLarge(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn(rootToken)
+	p := b.post("/ui/identities", url.Values{"name": {"big"}, "metadata": {strings.Repeat("k=v\n", 100<<10)}})
+	if p.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", p.status)
+	}
+	mustContain(t, p.body, "too large")
+	if st, out := e.api("GET", "/api/v1/identities", rootToken, nil); st != 200 || out["totalCount"].(float64) != 0 {
+		t.Errorf("an identity was created: %v", out)
+	}
+}

@@ -99,7 +99,8 @@ func TestIdentitiesEscaping(t *testing.T) {
 	id := e.identity(evil, "member")
 	b := e.browser()
 	b.signIn(rootToken)
-	for _, path := range []string{"/ui/identities", "/ui/identities/" + id, "/ui/identities?q=" + url.QueryEscape(evil)} {
+	for _, path := range []string{"/ui/identities", "/ui/identities/" + id, "/ui/identities?q=" + url.QueryEscape(evil),
+		"/ui/identities/" + id + "/universal-auth", "/ui/identities/" + id + "/tokens"} {
 		p := b.get(path)
 		mustNotContain(t, p.body, evil)
 		mustContain(t, p.body, "&lt;script&gt;alert(1)&lt;/script&gt;")

@@ -30,6 +30,10 @@ func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, status int,
 // signIn checks the token with the API (who it is, whether it may write)
 // and starts a session.
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		c.renderError(w, r, nil, http.StatusRequestEntityTooLarge, "The form could not be read: it is too large or malformed.")
+		return
+	}
 	ck, err := r.Cookie(signInCookie)
 	if err != nil || !c.checkCSRF(r, ck.Value) {
 		c.renderError(w, r, nil, http.StatusForbidden, "The sign-in form could not be verified (CSRF check failed). Reload the page and try again.")

@@ -174,3 +174,31 @@ func TestUniversalAuthCSRFRefused(t *testing.T) {
 		t.Errorf("attached by a forged form: %d", st)
 	}
 }
+
+// The console calls the API from the browser's address: a token bound to
+// 127.0.0.1 (the test's address) works through the console, and stops
+// working there when its method's trusted IPs no longer hold it (403).
+func TestConsoleCallsFromTheBrowsersAddress(t *testing.T) {
+	e := newEnv(t)
+	id := e.identity("bound", "admin")
+	uaPath := "/api/v1/auth/universal-auth/identities/" + id
+	if st, out := e.api("POST", uaPath, rootToken, map[string]any{"accessTokenTrustedIps": []map[string]string{{"ipAddress": "127.0.0.1/32"}}}); st != 200 {
+		t.Fatalf("attach: %d %v", st, out)
+	}
+	_, out := e.api("POST", uaPath+"/client-secrets", rootToken, map[string]any{})
+	st, login := e.api("POST", "/api/v1/auth/universal-auth/login", "", map[string]string{"clientId": e.clientID(id), "clientSecret": out["clientSecret"].(string)})
+	if st != 200 {
+		t.Fatalf("login: %d %v", st, login)
+	}
+	b := e.browser()
+	b.signIn(login["accessToken"].(string))
+	if p := b.get("/ui/identities"); p.status != 200 {
+		t.Fatalf("identities: %d", p.status)
+	}
+	if st, out := e.api("PATCH", uaPath, rootToken, map[string]any{"accessTokenTrustedIps": []map[string]string{{"ipAddress": "10.0.0.0/8"}}}); st != 200 {
+		t.Fatalf("update: %d %v", st, out)
+	}
+	if p := b.get("/ui/identities"); p.status != http.StatusForbidden {
+		t.Fatalf("identities from an untrusted address: %d", p.status)
+	}
+}
