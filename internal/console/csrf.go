@@ -22,7 +22,8 @@ func (c *Console) checkCSRF(r *http.Request, want string) bool {
 
 // sameOrigin checks the headers browsers send with a form post.
 func (c *Console) sameOrigin(r *http.Request) bool {
-	switch r.Header.Get("Sec-Fetch-Site") {
+	site := r.Header.Get("Sec-Fetch-Site")
+	switch site {
 	case "", "same-origin", "none":
 	default:
 		return false
@@ -30,6 +31,12 @@ func (c *Console) sameOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
+	}
+	// Under Referrer-Policy: no-referrer, Chromium sends "Origin: null"
+	// with a form post, even to its own origin; Sec-Fetch-Site, which a
+	// page cannot forge, then vouches for it.
+	if origin == "null" {
+		return site == "same-origin"
 	}
 	u, err := url.Parse(origin)
 	if err != nil {

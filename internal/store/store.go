@@ -24,6 +24,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -249,6 +250,44 @@ type AuditEvent struct {
 	Details    map[string]string // never nil when read back
 }
 
+// AuditFilter narrows the audit log. Zero fields match everything.
+type AuditFilter struct {
+	Type       string    // exact event type, e.g. "login"
+	IdentityID string    // the identity concerned
+	Outcome    string    // "", AuditOutcomeSuccess or AuditOutcomeFailure
+	Since      time.Time // inclusive
+	Until      time.Time // exclusive
+}
+
+// The outcomes an AuditFilter can ask for.
+const (
+	AuditOutcomeSuccess = "success"
+	AuditOutcomeFailure = "failure"
+)
+
+// MaxAuditBuckets bounds CountAuditOutcomes's buckets.
+const MaxAuditBuckets = 1000
+
+// AuditCount is one bucket of CountAuditOutcomes.
+type AuditCount struct {
+	Start     time.Time
+	Succeeded int
+	Failed    int
+}
+
+// AuditBuckets checks a CountAuditOutcomes request and returns the number
+// of buckets; the stores share it.
+func AuditBuckets(f AuditFilter, bucket time.Duration) (int, error) {
+	if f.Since.IsZero() || f.Until.IsZero() || !f.Since.Before(f.Until) || bucket <= 0 {
+		return 0, fmt.Errorf("count audit outcomes: need since < until and a bucket > 0: %w", ErrInvalid)
+	}
+	n := int((f.Until.Sub(f.Since) + bucket - 1) / bucket)
+	if n > MaxAuditBuckets {
+		return 0, fmt.Errorf("count audit outcomes: %d buckets, at most %d: %w", n, MaxAuditBuckets, ErrInvalid)
+	}
+	return n, nil
+}
+
 // Store is everything Gatehouse persists.
 type Store interface {
 	GatewayStore // gateways.go
@@ -430,4 +469,11 @@ type Store interface {
 	// PurgeAuditEvents deletes the events older than before (audit
 	// retention) and returns how many.
 	PurgeAuditEvents(ctx context.Context, before time.Time) (int64, error)
+	// FilterAuditEvents is ListAuditEvents narrowed by f; the total counts
+	// the matching events.
+	FilterAuditEvents(ctx context.Context, f AuditFilter, offset, limit int) ([]AuditEvent, int, error)
+	// CountAuditOutcomes counts the events matching f by outcome in
+	// buckets of the given width from f.Since (which, like f.Until, must
+	// be set) to f.Until, oldest first, empty buckets included.
+	CountAuditOutcomes(ctx context.Context, f AuditFilter, bucket time.Duration) ([]AuditCount, error)
 }

@@ -58,6 +58,7 @@ func Register(mux *http.ServeMux, d Deps) {
 	handle("DELETE /api/v1/identities/{identityId}", a.deleteIdentity)
 
 	handle("GET /api/v1/audit-logs", a.listAuditLogs)
+	handle("GET /api/v1/gatehouse/audit-logs/counts", a.countAuditLogs)
 
 	handle("POST /api/v1/auth/token/renew", a.renewToken)
 	handle("POST /api/v1/auth/token/revoke", a.revokeToken)

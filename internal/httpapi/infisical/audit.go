@@ -34,7 +34,11 @@ func (a *API) listAuditLogs(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	events, total, err := a.Store.ListAuditEvents(r.Context(), offset, limit)
+	f, err := auditFilterParams(r, "offset", "limit")
+	if err != nil {
+		return 0, nil, err
+	}
+	events, total, err := a.Store.FilterAuditEvents(r.Context(), f, offset, limit)
 	if err != nil {
 		return 0, nil, errs.Wrap(err, "listing audit events")
 	}

@@ -239,3 +239,21 @@ func (b *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store
 	})
 	return x.v, x.n, err
 }
+
+func (b *Store) FilterAuditEvents(ctx context.Context, f store.AuditFilter, offset, limit int) ([]store.AuditEvent, int, error) {
+	type r struct {
+		v []store.AuditEvent
+		n int
+	}
+	x, err := call(ctx, b, func(ctx context.Context) (r, error) {
+		v, n, err := b.s.FilterAuditEvents(ctx, f, offset, limit)
+		return r{v, n}, err
+	})
+	return x.v, x.n, err
+}
+
+func (b *Store) CountAuditOutcomes(ctx context.Context, f store.AuditFilter, bucket time.Duration) ([]store.AuditCount, error) {
+	return call(ctx, b, func(ctx context.Context) ([]store.AuditCount, error) {
+		return b.s.CountAuditOutcomes(ctx, f, bucket)
+	})
+}

@@ -12,6 +12,9 @@ var auditTests = []test{
 	{"List", testAuditList},
 	{"ListEmpty", testAuditListEmpty},
 	{"Purge", testAuditPurge},
+	{"Filter", testAuditFilter},
+	{"FilterInvalid", testAuditFilterInvalid},
+	{"CountOutcomes", testAuditCountOutcomes},
 }
 
 func newAuditEvent(i int) store.AuditEvent {

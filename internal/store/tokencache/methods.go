@@ -250,3 +250,11 @@ func (c *Store) PurgeAuditEvents(ctx context.Context, before time.Time) (int64, 
 func (c *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store.AuditEvent, int, error) {
 	return c.s.ListAuditEvents(ctx, offset, limit)
 }
+
+func (c *Store) FilterAuditEvents(ctx context.Context, f store.AuditFilter, offset, limit int) ([]store.AuditEvent, int, error) {
+	return c.s.FilterAuditEvents(ctx, f, offset, limit)
+}
+
+func (c *Store) CountAuditOutcomes(ctx context.Context, f store.AuditFilter, bucket time.Duration) ([]store.AuditCount, error) {
+	return c.s.CountAuditOutcomes(ctx, f, bucket)
+}
