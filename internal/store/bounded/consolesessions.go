@@ -14,7 +14,9 @@ func (b *Store) CreateConsoleSession(ctx context.Context, s store.ConsoleSession
 }
 
 func (b *Store) GetConsoleSession(ctx context.Context, idHash []byte, now time.Time) (store.ConsoleSession, error) {
-	return call(ctx, b, func(ctx context.Context) (store.ConsoleSession, error) { return b.s.GetConsoleSession(ctx, idHash, now) })
+	return call(ctx, b, func(ctx context.Context) (store.ConsoleSession, error) {
+		return b.s.GetConsoleSession(ctx, idHash, now)
+	})
 }
 
 func (b *Store) DeleteConsoleSession(ctx context.Context, idHash []byte) error {
