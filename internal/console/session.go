@@ -139,14 +139,25 @@ func (c *Console) session(r *http.Request) (*Session, error) {
 // store cannot delete it, the cookie stays (the session is still live) and
 // the error is returned.
 func (c *Console) endSession(w http.ResponseWriter, r *http.Request) error {
-	if ck, err := r.Cookie(sessionCookie); err == nil && len(ck.Value) == sessionValueLen {
-		hash := sha256.Sum256([]byte(ck.Value))
-		if err := c.cfg.Sessions.DeleteConsoleSession(r.Context(), hash[:]); err != nil {
-			return fmt.Errorf("console: deleting the session: %w", err)
-		}
+	if err := c.dropSession(r); err != nil {
+		return err
 	}
 	http.SetCookie(w, c.cookie(sessionCookie, "", -1))
 	http.SetCookie(w, c.cookie(flashCookie, "", -1))
+	return nil
+}
+
+// dropSession deletes the session the request's cookie names, if any,
+// from the store.
+func (c *Console) dropSession(r *http.Request) error {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || len(ck.Value) != sessionValueLen {
+		return nil
+	}
+	hash := sha256.Sum256([]byte(ck.Value))
+	if err := c.cfg.Sessions.DeleteConsoleSession(r.Context(), hash[:]); err != nil {
+		return fmt.Errorf("console: deleting the session: %w", err)
+	}
 	return nil
 }
 

@@ -231,3 +231,31 @@ func TestConsoleFlashOnce(t *testing.T) {
 	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "gatehouse_flash", Value: forged, Path: "/ui/"}})
 	mustNotContain(t, b.get("/ui/identities").body, "evil.example")
 }
+
+// Signing in again from a browser that still has a session replaces it:
+// the old row is deleted, not left until it expires.
+func TestConsoleSignInReplacesSession(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn(rootToken)
+	old, err := b.storedSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCookie := b.cookie("gatehouse_session")
+	again := e.browser()
+	again.get("/ui/signin") // the form and its cookie
+	again.client.Jar.SetCookies(mustURL(t, e.srv.URL+"/ui/"), []*http.Cookie{{Name: "gatehouse_session", Value: oldCookie.Value, Path: "/ui/"}})
+	if p := again.post("/ui/signin", url.Values{"token": {rootToken}}); p.status != http.StatusSeeOther {
+		t.Fatalf("second sign-in: %d", p.status)
+	}
+	if c := again.cookie("gatehouse_session"); c == nil || c.Value == oldCookie.Value {
+		t.Fatal("no new session cookie")
+	}
+	if _, err := e.gh.Store().GetConsoleSession(context.Background(), old.IDHash, time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the replaced session's row: %v", err)
+	}
+	if _, err := again.storedSession(); err != nil {
+		t.Errorf("the new session's row: %v", err)
+	}
+}

@@ -76,6 +76,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, status, f)
 		return
 	}
+	// A session this browser still had ends: signing in again replaces
+	// it rather than leaving it in the store until it expires.
+	if err := c.dropSession(r); err != nil {
+		c.storeFailed(w, r, err)
+		return
+	}
 	if err := c.startSession(w, r, s); err != nil {
 		c.storeFailed(w, r, err)
 		return
