@@ -34,6 +34,11 @@ const (
 	// TypeAuthMethodCheck: an administrator tested a Kubernetes Auth
 	// configuration's connection (no change).
 	TypeAuthMethodCheck = "auth-method.check"
+	// TypeConsoleSignIn and TypeConsoleSignOut: a web console session
+	// started or ended (Details "cause": "sign-out", or "token-refused"
+	// when the API stopped accepting its token).
+	TypeConsoleSignIn  = "console.sign-in"
+	TypeConsoleSignOut = "console.sign-out"
 )
 
 type requestIDKey struct{}

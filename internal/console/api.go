@@ -188,7 +188,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *Session, err e
 		return
 	}
 	if e.Status == http.StatusUnauthorized {
-		c.endSession(w, r)
+		c.signedOut(w, r, s, "token-refused")
 		c.renderError(w, r, nil, http.StatusUnauthorized, "Your token is no longer accepted ("+e.Name+"). Sign in again.")
 		return
 	}

@@ -5,12 +5,16 @@
 package console
 
 import (
+	"context"
 	"embed"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/seal"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 //go:embed templates/*.html
@@ -38,21 +42,42 @@ type Config struct {
 	Logger *slog.Logger
 	// SessionTTL caps a session's life (DefaultSessionTTL when 0).
 	SessionTTL time.Duration
+	// Sessions keeps the sessions (the server's store, shared by every
+	// replica); required.
+	Sessions SessionStore
+	// Key seals the sessions' tokens in the store and derives their CSRF
+	// tokens and the notices' MACs: the server key, the same on every
+	// replica; required.
+	Key seal.Key
+	// Audit records sign-ins and sign-outs (none when nil).
+	Audit Auditor
+	// ClientIP is a request's client address as the API resolves it, for
+	// audit events ("" when nil).
+	ClientIP func(*http.Request) string
+}
+
+// Auditor records audit events (audit.Log).
+type Auditor interface {
+	Record(ctx context.Context, e store.AuditEvent)
 }
 
 // Console serves the web console.
 type Console struct {
 	cfg      Config
 	mux      *http.ServeMux
-	sessions *sessions
+	csrfKey  []byte // derived from Key: CSRF tokens
+	flashKey []byte // derived from Key: notices' MACs
 	pages    map[string]*pageTemplate
 }
 
 // handlerFunc is a console page handler for a signed-in session.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, s *Session)
 
-// New builds a console.
+// New builds a console. It panics without Config.Sessions or Config.Key.
 func New(cfg Config) *Console {
+	if cfg.Sessions == nil || cfg.Key.IsZero() {
+		panic("console: New needs Config.Sessions and Config.Key")
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -62,7 +87,11 @@ func New(cfg Config) *Console {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
-	c := &Console{cfg: cfg, mux: http.NewServeMux(), sessions: newSessions(), pages: mustParsePages()}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = func(*http.Request) string { return "" }
+	}
+	c := &Console{cfg: cfg, mux: http.NewServeMux(), pages: mustParsePages(),
+		csrfKey: cfg.Key.Derive("console csrf"), flashKey: cfg.Key.Derive("console flash")}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		panic(err)
@@ -100,7 +129,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // a POST must also pass the CSRF check.
 func (c *Console) handle(pattern string, h handlerFunc) {
 	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		s := c.session(r)
+		s, err := c.session(r)
+		if err != nil {
+			c.storeFailed(w, r, err)
+			return
+		}
 		if s == nil {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
@@ -124,11 +157,15 @@ func (c *Console) handle(pattern string, h handlerFunc) {
 // fallback answers /ui/ itself (a placeholder until the dashboard
 // registers GET /ui/{$}) and every unknown console path (404).
 func (c *Console) fallback(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/ui/" || r.Method != http.MethodGet {
-		c.renderError(w, r, c.session(r), http.StatusNotFound, "Page not found.")
+	s, err := c.session(r)
+	if err != nil {
+		c.storeFailed(w, r, err)
 		return
 	}
-	s := c.session(r)
+	if r.URL.Path != "/ui/" || r.Method != http.MethodGet {
+		c.renderError(w, r, s, http.StatusNotFound, "Page not found.")
+		return
+	}
 	if s == nil {
 		http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
 		return

@@ -134,7 +134,7 @@ func (c *Console) renderStatus(w http.ResponseWriter, r *http.Request, s *Sessio
 		panic("console: no template " + page)
 	}
 	var buf bytes.Buffer
-	d := pageData{Title: title, Session: s, Flash: c.takeFlash(s), Path: r.URL.Path, Data: data}
+	d := pageData{Title: title, Session: s, Flash: c.takeFlash(w, r, s), Path: r.URL.Path, Data: data}
 	if err := p.t.Execute(&buf, d); err != nil {
 		c.cfg.Logger.ErrorContext(r.Context(), "console: rendering failed", "page", page, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -152,8 +152,6 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, s *Session
 
 // redirect sends the browser to path after a post (303), with a notice.
 func (c *Console) redirect(w http.ResponseWriter, r *http.Request, s *Session, path, flash string) {
-	if flash != "" {
-		c.setFlash(s, flash)
-	}
+	c.setFlash(w, s, flash)
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }

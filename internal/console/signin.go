@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // signInData is the sign-in page's.
@@ -13,7 +16,12 @@ type signInData struct {
 }
 
 func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) {
-	if c.session(r) != nil {
+	s, err := c.session(r)
+	if err != nil {
+		c.storeFailed(w, r, err)
+		return
+	}
+	if s != nil {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 		return
 	}
@@ -46,7 +54,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, http.StatusUnprocessableEntity, f)
 		return
 	}
-	s, err := c.whoIs(r, tok)
+	s, accessor, err := c.whoIs(r, tok)
 	if err != nil {
 		status := http.StatusUnauthorized
 		if e := asAPIError(err); e != nil {
@@ -68,27 +76,39 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, status, f)
 		return
 	}
+	// A session this browser still had ends: signing in again replaces
+	// it rather than leaving it in the store until it expires.
+	if err := c.dropSession(r); err != nil {
+		c.storeFailed(w, r, err)
+		return
+	}
+	if err := c.startSession(w, r, s); err != nil {
+		c.storeFailed(w, r, err)
+		return
+	}
 	http.SetCookie(w, c.cookie(signInCookie, "", -1))
-	c.startSession(w, s)
+	c.audit(r, s, audit.TypeConsoleSignIn, map[string]string{"accessor": accessor})
 	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 }
 
 // whoIs asks the API who tok is: its own token record, then, for an
-// identity's token, the identity (its name and role).
-func (c *Console) whoIs(r *http.Request, tok string) (*Session, error) {
+// identity's token, the identity (its name and role). It returns the
+// token's id (its accessor) too.
+func (c *Console) whoIs(r *http.Request, tok string) (*Session, string, error) {
 	var look struct {
 		Token struct {
+			ID         string `json:"id"`
 			IdentityID string `json:"identityId"`
 			AuthMethod string `json:"authMethod"`
 		} `json:"token"`
 	}
 	if err := c.callToken(r.Context(), r, tok, http.MethodGet, "/api/v1/auth/token/lookup", nil, &look); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	s := &Session{Token: Token(tok)}
 	if look.Token.AuthMethod == "root" {
 		s.Name, s.Root, s.Admin = "root", true, true
-		return s, nil
+		return s, look.Token.ID, nil
 	}
 	var got struct {
 		Identity struct {
@@ -98,14 +118,43 @@ func (c *Console) whoIs(r *http.Request, tok string) (*Session, error) {
 		} `json:"identity"`
 	}
 	if err := c.callToken(r.Context(), r, tok, http.MethodGet, "/api/v1/identities/"+url.PathEscape(look.Token.IdentityID), nil, &got); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	s.Name, s.IdentityID, s.Admin = got.Identity.Name, got.Identity.ID, got.Identity.Role == "admin"
-	return s, nil
+	return s, look.Token.ID, nil
 }
 
-// signOut ends the session (the token itself stays valid).
+// signOut ends the session (the token itself stays valid). When the store
+// cannot delete it, the session stays and the page says so (503).
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *Session) {
-	c.endSession(w, r)
+	if err := c.endSession(w, r); err != nil {
+		c.storeFailed(w, r, err)
+		return
+	}
+	c.audit(r, s, audit.TypeConsoleSignOut, map[string]string{"cause": "sign-out"})
 	http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
+}
+
+// signedOut ends a session the API no longer accepts the token of: its
+// row is deleted (a failure is logged: the session is of no use anyway).
+func (c *Console) signedOut(w http.ResponseWriter, r *http.Request, s *Session, cause string) {
+	if err := c.endSession(w, r); err != nil {
+		c.cfg.Logger.WarnContext(r.Context(), "console: a dead session could not be deleted", "err", err)
+		http.SetCookie(w, c.cookie(sessionCookie, "", -1))
+	}
+	c.audit(r, s, audit.TypeConsoleSignOut, map[string]string{"cause": cause})
+}
+
+// audit records a sign-in or sign-out: who, from where; never the token
+// or the session's cookie.
+func (c *Console) audit(r *http.Request, s *Session, typ string, details map[string]string) {
+	if c.cfg.Audit == nil || s == nil {
+		return
+	}
+	actor := s.IdentityID
+	if s.Root {
+		actor = "root"
+	}
+	c.cfg.Audit.Record(r.Context(), store.AuditEvent{Type: typ, Success: true, ActorID: actor, IdentityID: s.IdentityID,
+		ClientIP: c.cfg.ClientIP(r), Details: details})
 }

@@ -400,3 +400,31 @@ func (f *faultStore) ListAuditEvents(ctx context.Context, offset, limit int) ([]
 	}
 	return f.Store.ListAuditEvents(ctx, offset, limit)
 }
+
+func (f *faultStore) CreateConsoleSession(ctx context.Context, s store.ConsoleSession, max int) error {
+	if err := f.hit("CreateConsoleSession"); err != nil {
+		return err
+	}
+	return f.Store.CreateConsoleSession(ctx, s, max)
+}
+
+func (f *faultStore) GetConsoleSession(ctx context.Context, idHash []byte, now time.Time) (store.ConsoleSession, error) {
+	if err := f.hit("GetConsoleSession"); err != nil {
+		return store.ConsoleSession{}, err
+	}
+	return f.Store.GetConsoleSession(ctx, idHash, now)
+}
+
+func (f *faultStore) DeleteConsoleSession(ctx context.Context, idHash []byte) error {
+	if err := f.hit("DeleteConsoleSession"); err != nil {
+		return err
+	}
+	return f.Store.DeleteConsoleSession(ctx, idHash)
+}
+
+func (f *faultStore) PurgeConsoleSessions(ctx context.Context, now time.Time) (int64, error) {
+	if err := f.hit("PurgeConsoleSessions"); err != nil {
+		return 0, err
+	}
+	return f.Store.PurgeConsoleSessions(ctx, now)
+}

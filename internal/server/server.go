@@ -303,7 +303,7 @@ func (s *Server) init(ctx context.Context) error {
 		return err
 	}
 	s.oidc = oidcService
-	s.mountConsole(mux)
+	s.mountConsole(mux, auditLog)
 	s.handler = withDeadline(httpapi.Middleware(mux, clientip.NewResolver(cfg.TrustedProxies), metrics, cfg.Logger), requestTimeout)
 	go s.sweep()
 	return nil
@@ -468,14 +468,21 @@ func (s *Server) sweep() {
 	}
 }
 
-// Sweep purges expired and revoked tokens and, with an AuditRetention,
-// older audit events, once; the sweeper calls it every SweepInterval.
+// Sweep purges expired and revoked tokens, expired console sessions and,
+// with an AuditRetention, older audit events, once; the sweeper calls it
+// every SweepInterval.
 func (s *Server) Sweep(ctx context.Context) {
 	n, err := s.tokens.Purge(ctx, time.Hour)
 	if err != nil {
 		s.cfg.Logger.Warn("token sweep failed", "err", err)
 	} else if n > 0 {
 		s.cfg.Logger.Info("token sweep", "purged", n)
+	}
+	n, err = s.store.PurgeConsoleSessions(ctx, s.cfg.Now())
+	if err != nil {
+		s.cfg.Logger.Warn("console session sweep failed", "err", err)
+	} else if n > 0 {
+		s.cfg.Logger.Info("console session sweep", "purged", n)
 	}
 	if s.cfg.AuditRetention <= 0 {
 		return

@@ -290,7 +290,8 @@ func AuditBuckets(f AuditFilter, bucket time.Duration) (int, error) {
 
 // Store is everything Gatehouse persists.
 type Store interface {
-	GatewayStore // gateways.go
+	GatewayStore        // gateways.go
+	ConsoleSessionStore // consolesessions.go
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error

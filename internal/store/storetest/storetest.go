@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MountNesting", mountNestingTests},
 		{"Unavailable", unavailableTests},
 		{"OIDC", oidcTests},
+		{"ConsoleSession", consoleSessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
