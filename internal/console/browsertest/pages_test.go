@@ -31,9 +31,9 @@ func screenshotDir(t *testing.T) string {
 // checkA11y runs a11y.js in the current page and returns its defects.
 func checkA11y(ctx context.Context, t *testing.T, nav bool) []string {
 	t.Helper()
-	opts := `{"nav": false, "minContrast": 4.5}`
+	opts := `{"nav": false, "minContrast": 4.5, "minFontPx": 12}`
 	if nav {
-		opts = `{"nav": true, "minContrast": 4.5}`
+		opts = `{"nav": true, "minContrast": 4.5, "minFontPx": 12}`
 	}
 	defects, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11yJS+"("+opts+")"))
 	if err != nil {
