@@ -1,7 +1,8 @@
 // Gatehouse console: an automated check of accessibility basics, run in the
 // page by the browser test. It returns a list of defects (strings); empty
-// means the page passed. Checks: form fields have labels; header, main (and
-// nav when signed in) landmarks; images and SVGs have text alternatives;
+// means the page passed. Checks: form fields have labels; the ids that
+// aria-labelledby, aria-describedby and label[for] name exist; header, main
+// (and nav when signed in) landmarks; images and SVGs have text alternatives;
 // no horizontal overflow; scrollable regions focusable and named; text of
 // at least opts.minFontPx; text contrast of at least opts.minContrast.
 (function (opts) {
@@ -26,6 +27,16 @@
     var named = (el.labels && el.labels.length > 0) || el.getAttribute("aria-label") ||
       (el.getAttribute("aria-labelledby") && document.getElementById(el.getAttribute("aria-labelledby")));
     if (!named) { defects.push("unlabelled field " + describe(el)); }
+  });
+
+  // References: every id that aria-labelledby, aria-describedby or a
+  // label's for names exists.
+  document.querySelectorAll("[aria-labelledby], [aria-describedby], label[for]").forEach(function (el) {
+    ["aria-labelledby", "aria-describedby", "for"].forEach(function (a) {
+      (el.getAttribute(a) || "").split(/\s+/).forEach(function (id) {
+        if (id && !document.getElementById(id)) { defects.push(a + " names a missing id " + id + " on " + describe(el)); }
+      });
+    });
   });
 
   // Landmarks.

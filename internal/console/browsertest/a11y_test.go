@@ -14,6 +14,7 @@ const brokenPage = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>broken</title></head>
 <body><div>
 <input id="nolabel" name="nolabel" type="text">
+<label for="x">x</label><input id="x" type="text" aria-describedby="x-help">
 <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
 <svg width="20" height="20"><rect width="20" height="20" fill="#000"></rect></svg>
 <p style="color: #aaaaaa">light grey text on white</p>
@@ -56,6 +57,7 @@ func TestAccessibilityCheckFindsDefects(t *testing.T) {
 	all := strings.Join(defects, "\n")
 	for _, want := range []string{
 		"unlabelled field input#nolabel",
+		"aria-describedby names a missing id x-help on input#x",
 		"no header landmark", "no main landmark", "no nav landmark",
 		"image without alt", "svg without role=img",
 		"horizontal overflow",

@@ -23,7 +23,7 @@ func fieldErrorNextTo(ctx context.Context, t *testing.T, id string) string {
 	got := eval[string](ctx, t, fmt.Sprintf(`(function () {
   var f = document.getElementById(%q);
   if (!f) { return "no field"; }
-  var eid = f.getAttribute("aria-describedby");
+  var eid = (f.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (x) { return /-error$/.test(x); })[0];
   if (f.getAttribute("aria-invalid") !== "true" || !eid) { return "the field is not marked invalid"; }
   var e = document.getElementById(eid);
   if (!e) { return "no element " + eid; }
