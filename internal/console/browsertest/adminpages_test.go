@@ -169,6 +169,7 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 	if caption := text(ctx, t, "main table caption"); !strings.HasPrefix(caption, "1 live token,") {
 		t.Errorf("tokens caption after revoking %q", caption)
 	}
+	inspect(ctx, t, shots, "tokens-after-revoke", true)
 	for i, want := range []int{http.StatusUnauthorized, http.StatusOK} {
 		if status, _ := apiCall(t, "GET", srv.URL+"/api/v1/auth/token/lookup", tokens[i], nil); status != want {
 			t.Errorf("token %d after the revocation of the first: %d, want %d", i, status, want)
@@ -186,6 +187,7 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 	if n := notice(ctx, t); !strings.Contains(n, "kubernetes-browser enabled") {
 		t.Errorf("notice after enabling: %q", n)
 	}
+	inspect(ctx, t, shots, "vault-mount-new", true)
 	step(ctx, t, "configure the mount",
 		chromedp.SetValue(chromedp.CSS("#kubernetes_host"), kube.URL()),
 		chromedp.SetValue(chromedp.CSS("#kubernetes_ca_cert"), kube.CAPEM()),
