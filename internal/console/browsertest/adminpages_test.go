@@ -263,6 +263,11 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 		t.Errorf("the chart has no failure bar")
 	}
 	inspect(ctx, t, shots, "dashboard-data", true)
+	step(ctx, t, "the chart as a table", chromedp.Click(chromedp.CSS("main details summary")), chromedp.WaitVisible(chromedp.CSS("main details table")))
+	if rows := eval[int](ctx, t, `document.querySelectorAll("main details tbody tr").length`); rows != 24 {
+		t.Errorf("the chart's table has %d rows, want 24", rows)
+	}
+	inspect(ctx, t, shots, "dashboard-table", true)
 }
 
 // runGateway creates a gateway identity with a client secret through the
