@@ -47,8 +47,8 @@ func submit(ctx context.Context, t *testing.T, what, form, after string) {
 	t.Helper()
 	eval[bool](ctx, t, `document.documentElement.setAttribute("data-left", ""), true`)
 	step(ctx, t, what,
-		chromedp.Click(chromedp.CSS(form+` button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`html:not([data-left]) `+after)),
+		clickOn(form+` button[type=submit]`),
+		waitVisible(`html:not([data-left]) `+after),
 	)
 }
 
@@ -85,17 +85,17 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 	reviewer := kube.ReviewerToken("gatehouse", "reviewer")
 
 	// Kubernetes Auth: the attach form, with a TTL the API refuses.
-	step(ctx, t, "Kubernetes Auth", chromedp.Navigate(srv.URL+kubePath), chromedp.WaitVisible(chromedp.CSS("#kubernetesHost")))
+	step(ctx, t, "Kubernetes Auth", chromedp.Navigate(srv.URL+kubePath), waitVisible("#kubernetesHost"))
 	inspect(ctx, t, shots, "kubernetes-auth-attach", true)
 	fillKube := func(ttl string) {
 		t.Helper()
 		step(ctx, t, "fill the Kubernetes Auth form",
-			chromedp.SetValue(chromedp.CSS("#tokenReviewMode"), "api"),
-			chromedp.SetValue(chromedp.CSS("#kubernetesHost"), kube.URL()),
-			chromedp.SetValue(chromedp.CSS("#caCert"), kube.CAPEM()),
-			chromedp.SetValue(chromedp.CSS("#tokenReviewerJwt"), reviewer),
-			chromedp.SetValue(chromedp.CSS("#allowedNamespaces"), "apps"),
-			chromedp.SetValue(chromedp.CSS("#accessTokenTTL"), ttl),
+			setValue("#tokenReviewMode", "api"),
+			setValue("#kubernetesHost", kube.URL()),
+			setValue("#caCert", kube.CAPEM()),
+			setValue("#tokenReviewerJwt", reviewer),
+			setValue("#allowedNamespaces", "apps"),
+			setValue("#accessTokenTTL", ttl),
 		)
 	}
 	const kubeForm = `form[action$="/kubernetes-auth"]`
@@ -145,14 +145,14 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 	}
 
 	// The tokens list, one token's page, its revocation.
-	step(ctx, t, "tokens", chromedp.Navigate(srv.URL+"/ui/identities/"+id+"/tokens"), chromedp.WaitVisible(chromedp.CSS("main table")))
+	step(ctx, t, "tokens", chromedp.Navigate(srv.URL+"/ui/identities/"+id+"/tokens"), waitVisible("main table"))
 	if caption := text(ctx, t, "main table caption"); !strings.HasPrefix(caption, "2 live tokens") {
 		t.Errorf("tokens caption %q", caption)
 	}
 	inspect(ctx, t, shots, "tokens-list", true)
 	step(ctx, t, "open a token",
-		chromedp.Click(chromedp.CSS(`main td a[href$="/tokens/`+tokenIDs[0]+`"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`main dl.props`)),
+		clickOn(`main td a[href$="/tokens/`+tokenIDs[0]+`"]`),
+		waitVisible(`main dl.props`),
 	)
 	if h := text(ctx, t, "main h1"); !strings.Contains(h, tokenIDs[0]) {
 		t.Errorf("token page heading %q", h)
@@ -177,11 +177,11 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 	}
 
 	// Vault: enable a mount, configure it, create a role (a bad TTL first).
-	step(ctx, t, "Vault", chromedp.Navigate(srv.URL+"/ui/vault"), chromedp.WaitVisible(chromedp.CSS("#path")))
+	step(ctx, t, "Vault", chromedp.Navigate(srv.URL+"/ui/vault"), waitVisible("#path"))
 	inspect(ctx, t, shots, "vault-empty", true)
 	step(ctx, t, "enable a mount",
-		chromedp.SendKeys(chromedp.CSS("#path"), "kubernetes-browser"),
-		chromedp.SendKeys(chromedp.CSS("#description"), "enabled in a browser"),
+		typeInto("#path", "kubernetes-browser"),
+		typeInto("#description", "enabled in a browser"),
 	)
 	submit(ctx, t, "enable a mount", `form[action="/ui/vault/mounts"]`, "#kubernetes_host")
 	if n := notice(ctx, t); !strings.Contains(n, "kubernetes-browser enabled") {
@@ -189,9 +189,9 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 	}
 	inspect(ctx, t, shots, "vault-mount-new", true)
 	step(ctx, t, "configure the mount",
-		chromedp.SetValue(chromedp.CSS("#kubernetes_host"), kube.URL()),
-		chromedp.SetValue(chromedp.CSS("#kubernetes_ca_cert"), kube.CAPEM()),
-		chromedp.SetValue(chromedp.CSS("#token_reviewer_jwt"), reviewer),
+		setValue("#kubernetes_host", kube.URL()),
+		setValue("#kubernetes_ca_cert", kube.CAPEM()),
+		setValue("#token_reviewer_jwt", reviewer),
 	)
 	submit(ctx, t, "save the configuration", `form[action$="/config"]`, `main > [role="status"]:not(.empty)`)
 	if n := notice(ctx, t); !strings.Contains(n, "Configuration saved") {
@@ -200,13 +200,13 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 	fillRole := func(ttl string) {
 		t.Helper()
 		if !eval[bool](ctx, t, `document.querySelector("main details").open`) {
-			step(ctx, t, "open the new-role form", chromedp.Click(chromedp.CSS("main details summary")), chromedp.WaitVisible(chromedp.CSS("#name")))
+			step(ctx, t, "open the new-role form", clickOn("main details summary"), waitVisible("#name"))
 		}
 		step(ctx, t, "fill the role",
-			chromedp.SetValue(chromedp.CSS("#name"), "web"),
-			chromedp.SetValue(chromedp.CSS("#role-bound_service_account_names"), "web"),
-			chromedp.SetValue(chromedp.CSS("#role-bound_service_account_namespaces"), "apps"),
-			chromedp.SetValue(chromedp.CSS("#role-token_ttl"), ttl),
+			setValue("#name", "web"),
+			setValue("#role-bound_service_account_names", "web"),
+			setValue("#role-bound_service_account_namespaces", "apps"),
+			setValue("#role-token_ttl", ttl),
 		)
 	}
 	fillRole("ten minutes")
@@ -228,21 +228,21 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 	if status != http.StatusOK {
 		t.Errorf("Vault login with the role made in the browser: %d %v", status, body)
 	}
-	step(ctx, t, "the mount", chromedp.Navigate(srv.URL+"/ui/vault/mounts/kubernetes-browser"), chromedp.WaitVisible(chromedp.CSS(`main a[href$="/roles/web"]`)))
+	step(ctx, t, "the mount", chromedp.Navigate(srv.URL+"/ui/vault/mounts/kubernetes-browser"), waitVisible(`main a[href$="/roles/web"]`))
 	inspect(ctx, t, shots, "vault-mount", true)
-	step(ctx, t, "the mounts", chromedp.Navigate(srv.URL+"/ui/vault"), chromedp.WaitVisible(chromedp.CSS(`main a[href="/ui/vault/mounts/kubernetes-browser"]`)))
+	step(ctx, t, "the mounts", chromedp.Navigate(srv.URL+"/ui/vault"), waitVisible(`main a[href="/ui/vault/mounts/kubernetes-browser"]`))
 	inspect(ctx, t, shots, "vault", true)
 
 	// Gateways: create a pool in the browser; a real gateway joins it.
-	step(ctx, t, "Gateways", chromedp.Navigate(srv.URL+"/ui/gateways"), chromedp.WaitVisible(chromedp.CSS("#pool-name")))
+	step(ctx, t, "Gateways", chromedp.Navigate(srv.URL+"/ui/gateways"), waitVisible("#pool-name"))
 	inspect(ctx, t, shots, "gateways-empty", true)
-	step(ctx, t, "name a pool", chromedp.SendKeys(chromedp.CSS("#pool-name"), "pool-eu"))
+	step(ctx, t, "name a pool", typeInto("#pool-name", "pool-eu"))
 	submit(ctx, t, "create a pool", `form[action="/ui/gateways/pools"]`, `main .card h3`)
 	if n := notice(ctx, t); !strings.Contains(n, "pool-eu created") {
 		t.Errorf("notice after creating the pool: %q", n)
 	}
 	runGateway(t, srv, kube, "pool-eu")
-	step(ctx, t, "Gateways with a gateway", chromedp.Navigate(srv.URL+"/ui/gateways"), chromedp.WaitVisible(chromedp.CSS("main table tbody tr")))
+	step(ctx, t, "Gateways with a gateway", chromedp.Navigate(srv.URL+"/ui/gateways"), waitVisible("main table tbody tr"))
 	if row := text(ctx, t, "main table tbody tr"); !strings.Contains(row, "browser-gw") || !strings.Contains(row, "pool-eu") || !strings.Contains(row, "connected") {
 		t.Errorf("gateway row %q", row)
 	}
@@ -252,7 +252,7 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 	inspect(ctx, t, shots, "gateways", true)
 
 	// The dashboard counts those logins.
-	step(ctx, t, "dashboard", chromedp.Navigate(srv.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("svg[role=img]")))
+	step(ctx, t, "dashboard", chromedp.Navigate(srv.URL+"/ui/"), waitVisible("svg[role=img]"))
 	stats := text(ctx, t, "ul.stats")
 	for _, want := range []string{"successful logins in the last 24 hours", "1 failed login"} {
 		if !strings.Contains(stats, want) {
@@ -263,7 +263,7 @@ func TestConsoleAdminPagesInBrowser(t *testing.T) {
 		t.Errorf("the chart has no failure bar")
 	}
 	inspect(ctx, t, shots, "dashboard-data", true)
-	step(ctx, t, "the chart as a table", chromedp.Click(chromedp.CSS("main details summary")), chromedp.WaitVisible(chromedp.CSS("main details table")))
+	step(ctx, t, "the chart as a table", clickOn("main details summary"), waitVisible("main details table"))
 	if rows := eval[int](ctx, t, `document.querySelectorAll("main details tbody tr").length`); rows != 24 {
 		t.Errorf("the chart's table has %d rows, want 24", rows)
 	}

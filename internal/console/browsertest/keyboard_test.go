@@ -39,7 +39,7 @@ func tab(ctx context.Context, t *testing.T) string {
 // the token, Tab to the button, Enter. Every focus must be visible.
 func signInWithKeyboard(ctx context.Context, t *testing.T, base, tok string) {
 	t.Helper()
-	step(ctx, t, "open the sign-in page", chromedp.Navigate(base+"/ui/signin"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	step(ctx, t, "open the sign-in page", chromedp.Navigate(base+"/ui/signin"), waitVisible("#token"))
 	if first := tab(ctx, t); first != "a" || eval[string](ctx, t, `document.activeElement.textContent`) != "Skip to content" {
 		t.Errorf("the first Tab focuses %s, not the skip link", first)
 	}
@@ -57,7 +57,7 @@ func signInWithKeyboard(ctx context.Context, t *testing.T, base, tok string) {
 	}
 	step(ctx, t, "press Enter on Sign in",
 		chromedp.KeyEvent(kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Main"]`)),
+		waitVisible(`nav[aria-label="Main"]`),
 	)
 	if got := eval[string](ctx, t, "location.pathname"); got != "/ui/" {
 		t.Fatalf("after signing in with the keyboard the browser is at %s", got)
