@@ -154,21 +154,13 @@ func (c *Console) handle(pattern string, h handlerFunc) {
 	})
 }
 
-// fallback answers /ui/ itself (a placeholder until the dashboard
-// registers GET /ui/{$}) and every unknown console path (404).
+// fallback answers every console path no page has (404); GET /ui/ itself
+// is the dashboard's.
 func (c *Console) fallback(w http.ResponseWriter, r *http.Request) {
 	s, err := c.session(r)
 	if err != nil {
 		c.storeFailed(w, r, err)
 		return
 	}
-	if r.URL.Path != "/ui/" || r.Method != http.MethodGet {
-		c.renderError(w, r, s, http.StatusNotFound, "Page not found.")
-		return
-	}
-	if s == nil {
-		http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
-		return
-	}
-	c.render(w, r, s, "home.html", "Gatehouse", nil)
+	c.renderError(w, r, s, http.StatusNotFound, "Page not found.")
 }

@@ -1,8 +1,10 @@
 // Gatehouse console: an automated check of accessibility basics, run in the
 // page by the browser test. It returns a list of defects (strings); empty
-// means the page passed. Checks: form fields have labels; header, main (and
-// nav when signed in) landmarks; images and SVGs have text alternatives;
-// no horizontal overflow; text contrast of at least 4.5:1.
+// means the page passed. Checks: form fields have labels; the ids that
+// aria-labelledby, aria-describedby and label[for] name exist; header, main
+// (and nav when signed in) landmarks; images and SVGs have text alternatives;
+// no horizontal overflow; scrollable regions focusable and named; text of
+// at least opts.minFontPx; text contrast of at least opts.minContrast.
 (function (opts) {
   "use strict";
   var defects = [];
@@ -25,6 +27,16 @@
     var named = (el.labels && el.labels.length > 0) || el.getAttribute("aria-label") ||
       (el.getAttribute("aria-labelledby") && document.getElementById(el.getAttribute("aria-labelledby")));
     if (!named) { defects.push("unlabelled field " + describe(el)); }
+  });
+
+  // References: every id that aria-labelledby, aria-describedby or a
+  // label's for names exists.
+  document.querySelectorAll("[aria-labelledby], [aria-describedby], label[for]").forEach(function (el) {
+    ["aria-labelledby", "aria-describedby", "for"].forEach(function (a) {
+      (el.getAttribute(a) || "").split(/\s+/).forEach(function (id) {
+        if (id && !document.getElementById(id)) { defects.push(a + " names a missing id " + id + " on " + describe(el)); }
+      });
+    });
   });
 
   // Landmarks.
@@ -53,6 +65,39 @@
   if (document.documentElement.scrollWidth > width + 1) {
     defects.push("horizontal overflow: content " + document.documentElement.scrollWidth + " px wide in a " + width + " px viewport");
   }
+
+  // Scrollable regions (a table too wide for a phone): reachable with the
+  // keyboard (tabindex) and named, so a keyboard user can scroll them.
+  document.querySelectorAll("body *").forEach(function (el) {
+    if (/^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName) || !visible(el)) { return; }
+    var ox = getComputedStyle(el).overflowX;
+    if ((ox !== "auto" && ox !== "scroll") || el.scrollWidth <= el.clientWidth + 1) { return; }
+    var named = el.getAttribute("aria-label") ||
+      (el.getAttribute("aria-labelledby") && document.getElementById(el.getAttribute("aria-labelledby")));
+    if (el.tabIndex < 0 || !named) {
+      defects.push("scrollable region without tabindex and a name " + describe(el));
+    }
+  });
+
+  // Text size: nothing visible under opts.minFontPx (SVG text as drawn,
+  // after the viewBox's scaling).
+  var small = {};
+  document.querySelectorAll("body *").forEach(function (el) {
+    var hasText = Array.prototype.some.call(el.childNodes, function (n) { return n.nodeType === 3 && n.textContent.trim() !== ""; });
+    if (!hasText || !visible(el) || el.closest("title, desc, script, style, option")) { return; }
+    var px = parseFloat(getComputedStyle(el).fontSize);
+    if (el instanceof SVGElement && el.getScreenCTM) {
+      var m = el.getScreenCTM();
+      if (m) { px *= Math.sqrt(m.a * m.a + m.b * m.b); }
+    }
+    if (px < opts.minFontPx) {
+      var key = describe(el) + Math.round(px);
+      if (!small[key]) {
+        small[key] = true;
+        defects.push("text of " + px.toFixed(1) + " px in " + describe(el) + ": \"" + el.textContent.trim().slice(0, 40) + "\"");
+      }
+    }
+  });
 
   // Contrast.
   function parse(c) {

@@ -14,10 +14,13 @@ const brokenPage = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>broken</title></head>
 <body><div>
 <input id="nolabel" name="nolabel" type="text">
+<label for="x">x</label><input id="x" type="text" aria-describedby="x-help">
 <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
 <svg width="20" height="20"><rect width="20" height="20" fill="#000"></rect></svg>
 <p style="color: #aaaaaa">light grey text on white</p>
 <div style="width: 600px">a wide block</div>
+<div id="scroller" style="overflow-x: auto; width: 100px"><div style="width: 300px">a wide table</div></div>
+<p style="font-size: 8px">tiny print</p>
 </div></body></html>`
 
 // goodPage passes every check.
@@ -27,7 +30,9 @@ const goodPage = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <label for="a">Name</label><input id="a" name="a" type="text">
 <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="">
 <svg role="img" aria-label="a square" width="20" height="20"><rect width="20" height="20" fill="#000"></rect></svg>
-<p style="color: #1a1a1a">dark text</p></main></body></html>`
+<p style="color: #1a1a1a">dark text</p>
+<div role="region" tabindex="0" aria-label="a wide table" style="overflow-x: auto; width: 100px"><div style="width: 300px">a wide table</div></div>
+</main></body></html>`
 
 // TestAccessibilityCheckFindsDefects proves the checker can fail: it
 // reports each defect of a deliberately broken page, and nothing on a
@@ -52,10 +57,13 @@ func TestAccessibilityCheckFindsDefects(t *testing.T) {
 	all := strings.Join(defects, "\n")
 	for _, want := range []string{
 		"unlabelled field input#nolabel",
+		"aria-describedby names a missing id x-help on input#x",
 		"no header landmark", "no main landmark", "no nav landmark",
 		"image without alt", "svg without role=img",
 		"horizontal overflow",
 		"contrast 2.32:1 of p",
+		"scrollable region without tabindex and a name div#scroller",
+		"text of 8.0 px in p",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the checker missed %q; it found:\n%s", want, all)

@@ -63,11 +63,16 @@ func text(ctx context.Context, t *testing.T, sel string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	v, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]string, error) {
+		return poll(ctx, tg, "the text of "+sel, `(function () {
+  var e = document.querySelector(`+jsString(sel)+`);
+  return e ? [e.textContent] : null;
+})()`, func(v []string) bool { return len(v) == 1 })
+	})
 	if err != nil {
 		t.Fatalf("text of %s: %v", sel, err)
 	}
-	return v
+	return v[0]
 }
 
 // uaLogin logs in with a client secret through the Infisical API, as a
@@ -92,10 +97,10 @@ func signIn(ctx context.Context, t *testing.T, base, tok string) {
 	t.Helper()
 	step(ctx, t, "sign in",
 		chromedp.Navigate(base+"/ui/"), // redirected to the sign-in page
-		chromedp.WaitVisible(chromedp.CSS("#token")),
-		chromedp.SendKeys(chromedp.CSS("#token"), tok),
-		chromedp.Click(chromedp.CSS(`form[action="/ui/signin"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Main"]`)),
+		waitVisible("#token"),
+		typeInto("#token", tok),
+		clickOn(`form[action="/ui/signin"] button[type=submit]`),
+		waitVisible(`nav[aria-label="Main"]`),
 	)
 	if got := eval[string](ctx, t, "location.pathname"); got != "/ui/" {
 		t.Fatalf("after sign-in the browser is at %s", got)
@@ -119,19 +124,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Logf("screenshots in %s", shots)
 
 	// The sign-in page.
-	step(ctx, t, "open the console", chromedp.Navigate(srv.URL+"/ui"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	step(ctx, t, "open the console", chromedp.Navigate(srv.URL+"/ui"), waitVisible("#token"))
 	inspect(ctx, t, shots, "signin", false)
 	signIn(ctx, t, srv.URL, srv.Root)
 	inspect(ctx, t, shots, "dashboard", true)
 
 	// Create an identity.
-	step(ctx, t, "identities", chromedp.Navigate(srv.URL+"/ui/identities"), chromedp.WaitVisible(chromedp.CSS("#name")))
+	step(ctx, t, "identities", chromedp.Navigate(srv.URL+"/ui/identities"), waitVisible("#name"))
 	inspect(ctx, t, shots, "identities", true)
 	step(ctx, t, "create an identity",
-		chromedp.SendKeys(chromedp.CSS("#name"), "robot-from-the-browser"),
-		chromedp.SetValue(chromedp.CSS("#role"), "member"),
-		chromedp.Click(chromedp.CSS(`form[action="/ui/identities"][method="post"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`main a[href$="/universal-auth"]`)),
+		typeInto("#name", "robot-from-the-browser"),
+		setValue("#role", "member"),
+		clickOn(`form[action="/ui/identities"][method="post"] button[type=submit]`),
+		waitVisible(`main a[href$="/universal-auth"]`),
 	)
 	idPath := eval[string](ctx, t, "location.pathname")
 	id := path.Base(idPath)
@@ -145,15 +150,15 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Attach Universal Auth and create a client secret.
 	step(ctx, t, "attach Universal Auth",
-		chromedp.Click(chromedp.CSS(`main a[href$="/universal-auth"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action$="/universal-auth"] button[type=submit]`)),
-		chromedp.Click(chromedp.CSS(`form[action$="/universal-auth"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("#description")),
+		clickOn(`main a[href$="/universal-auth"]`),
+		waitVisible(`form[action$="/universal-auth"] button[type=submit]`),
+		clickOn(`form[action$="/universal-auth"] button[type=submit]`),
+		waitVisible("#description"),
 	)
 	step(ctx, t, "create a client secret",
-		chromedp.SendKeys(chromedp.CSS("#description"), "made in a browser"),
-		chromedp.Click(chromedp.CSS(`form[action$="/client-secrets"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("#new-secret")),
+		typeInto("#description", "made in a browser"),
+		clickOn(`form[action$="/client-secrets"] button[type=submit]`),
+		waitVisible("#new-secret"),
 	)
 	secret := strings.TrimSpace(text(ctx, t, "#new-secret"))
 	clientID := strings.TrimSpace(text(ctx, t, `section[aria-labelledby="created-h"] p code`))
@@ -175,7 +180,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// The login is in the audit log page.
 	step(ctx, t, "audit log",
 		chromedp.Navigate(srv.URL+"/ui/audit?"+url.Values{"type": {"login"}, "identity": {id}}.Encode()),
-		chromedp.WaitVisible(chromedp.CSS("table.audit")),
+		waitVisible("table.audit"),
 	)
 	if caption := text(ctx, t, "table.audit caption"); !strings.HasPrefix(caption, "1 event matching") {
 		t.Errorf("audit caption %q", caption)
@@ -186,27 +191,27 @@ func TestConsoleInBrowser(t *testing.T) {
 	inspect(ctx, t, shots, "audit", true)
 	// The filter form: failures of this identity are none.
 	step(ctx, t, "filter failures",
-		chromedp.SetValue(chromedp.CSS("#outcome"), "failure"),
-		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
+		setValue("#outcome", "failure"),
+		clickOn(`form.filters button[type=submit]`),
 	)
 	waitFor(ctx, t, `location.search.includes("outcome=failure") && document.readyState === "complete"`)
 	if caption := text(ctx, t, "table.audit caption"); !strings.HasPrefix(caption, "0 events matching") {
 		t.Errorf("failures caption %q", caption)
 	}
-	step(ctx, t, "dashboard", chromedp.Navigate(srv.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("svg[role=img]")))
+	step(ctx, t, "dashboard", chromedp.Navigate(srv.URL+"/ui/"), waitVisible("svg[role=img]"))
 	if stats := text(ctx, t, "ul.stats"); !strings.Contains(stats, "1 successful login in the last 24 hours") {
 		t.Errorf("dashboard stats %q", stats)
 	}
 	inspect(ctx, t, shots, "dashboard-after-login", true)
-	step(ctx, t, "tokens", chromedp.Navigate(srv.URL+idPath+"/tokens"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	step(ctx, t, "tokens", chromedp.Navigate(srv.URL+idPath+"/tokens"), waitVisible("main h1"))
 	inspect(ctx, t, shots, "tokens", true)
 
 	// Sign out; a member's token sees no admin actions.
 	step(ctx, t, "sign out",
-		chromedp.Click(chromedp.CSS(`form.signout button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("#token")),
+		clickOn(`form.signout button[type=submit]`),
+		waitVisible("#token"),
 		chromedp.Navigate(srv.URL+"/ui/identities"), // the session is gone
-		chromedp.WaitVisible(chromedp.CSS("#token")),
+		waitVisible("#token"),
 	)
 	signIn(ctx, t, srv.URL, memberToken)
 	if main := text(ctx, t, "main"); !strings.Contains(main, "for administrators") {
@@ -214,22 +219,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	inspect(ctx, t, shots, "member-dashboard", true)
 	for _, p := range []string{"/ui/identities", idPath, idPath + "/universal-auth"} {
-		step(ctx, t, "member "+p, chromedp.Navigate(srv.URL+p), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		step(ctx, t, "member "+p, chromedp.Navigate(srv.URL+p), waitVisible("main h1"))
 		if n := eval[int](ctx, t, adminForms); n != 0 {
 			t.Errorf("member sees %d admin forms on %s", n, p)
 		}
 	}
 	inspect(ctx, t, shots, "member-universal-auth", true)
 	step(ctx, t, "member signs out",
-		chromedp.Click(chromedp.CSS(`form.signout button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("#token")),
+		clickOn(`form.signout button[type=submit]`),
+		waitVisible("#token"),
 	)
 	signIn(ctx, t, srv.URL, srv.Root)
 
 	// Revoke the secret (confirming the dialog); it no longer logs in.
 	step(ctx, t, "revoke the secret",
 		chromedp.Navigate(srv.URL+idPath+"/universal-auth"),
-		chromedp.WaitVisible(chromedp.CSS(`button[aria-label^="Revoke client secret"]`)),
+		waitVisible(`button[aria-label^="Revoke client secret"]`),
 	)
 	// The same count for the root, so the member's check can fail.
 	if n := eval[int](ctx, t, adminForms); n < 3 {
@@ -237,8 +242,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	eval[bool](ctx, t, `window.confirm = function () { return true; }, true`)
 	step(ctx, t, "confirm the revocation",
-		chromedp.Click(chromedp.CSS(`button[aria-label^="Revoke client secret"]`)),
-		chromedp.WaitNotPresent(chromedp.CSS(`button[aria-label^="Revoke client secret"]`)),
+		clickOn(`button[aria-label^="Revoke client secret"]`),
+		waitGone(`button[aria-label^="Revoke client secret"]`),
 	)
 	if flash := text(ctx, t, `[role="status"]`); !strings.Contains(flash, "revoked") {
 		t.Errorf("no notice of the revocation: %q", flash)

@@ -1,11 +1,14 @@
 package browsertest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -59,7 +62,7 @@ func newBrowser(t *testing.T) context.Context {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancelCtx()
@@ -179,4 +182,79 @@ func waitHealthy(url string, exited <-chan error) error {
 		}
 	}
 	return fmt.Errorf("not healthy after 30 s")
+}
+
+// apiCall sends a JSON request to the server's API with tok as bearer
+// (none when empty) and returns the status and the decoded answer.
+func apiCall(t *testing.T, method, url, tok string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// startGateway runs `gatehouse gateway` (the built binary) until the test
+// ends and waits until it is ready (connected to the server).
+func startGateway(t *testing.T, args ...string) {
+	t.Helper()
+	health := freeAddr(t)
+	out := &logtest.Buffer{}
+	cmd := exec.Command(gatehouseBinary(t), append([]string{"gateway", "--listen", health}, args...)...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + health + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("gatehouse gateway exited: %v\n%s", err, out.String())
+		case <-tick.C:
+		}
+	}
+	t.Fatalf("gatehouse gateway not ready after 30 s\n%s", out.String())
 }

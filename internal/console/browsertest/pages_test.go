@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -31,9 +32,9 @@ func screenshotDir(t *testing.T) string {
 // checkA11y runs a11y.js in the current page and returns its defects.
 func checkA11y(ctx context.Context, t *testing.T, nav bool) []string {
 	t.Helper()
-	opts := `{"nav": false, "minContrast": 4.5}`
+	opts := `{"nav": false, "minContrast": 4.5, "minFontPx": 12}`
 	if nav {
-		opts = `{"nav": true, "minContrast": 4.5}`
+		opts = `{"nav": true, "minContrast": 4.5, "minFontPx": 12}`
 	}
 	defects, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11yJS+"("+opts+")"))
 	if err != nil {
@@ -55,7 +56,20 @@ func setWidth(ctx context.Context, t *testing.T, width int) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), height, opts...)); err != nil {
 		t.Fatal(err)
 	}
+	// Let the page react first (app.js shows or hides its hints on
+	// resize), so nothing moves under a click or a check that follows.
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(sctx, chromedp.Evaluate[bool](settled, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatalf("waiting for the page to settle at %d px: %v", width, err)
+	}
 }
+
+// settled resolves after two animation frames: resize handlers have run
+// and the page is laid out again.
+const settled = `new Promise(function (done) {
+  requestAnimationFrame(function () { requestAnimationFrame(function () { done(true); }); });
+})`
 
 // inspect checks the current page at both widths: the accessibility check
 // must pass, and a full-page screenshot of each is saved as
