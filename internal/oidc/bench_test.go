@@ -90,6 +90,24 @@ func BenchmarkExchange(b *testing.B) {
 	}
 }
 
+// BenchmarkExchangeParallel is exchanges from many goroutines at once, as
+// a loaded server runs them: their audit events share the store's group
+// commits.
+func BenchmarkExchangeParallel(b *testing.B) {
+	w := newWorld(b, oidc.ES256)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := w.svc.Exchange(ctx, oidc.ExchangeRequest{SubjectToken: w.tok, Audiences: []string{"sts.amazonaws.com"}, ClientIP: client}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 func BenchmarkIntrospect(b *testing.B) {
 	w := newWorld(b, oidc.ES256)
 	ctx := context.Background()

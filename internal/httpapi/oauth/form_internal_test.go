@@ -102,3 +102,26 @@ func TestFormBody(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkParseForm: a token-exchange body through url.ParseQuery (what
+// http.Request.ParseForm does) and through parseForm.
+func BenchmarkParseForm(b *testing.B) {
+	body := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {"gh1.Ab3xYz_9fKq2LmN7pQrStUvWx0yZa1Bc2De3Fg4Hi5Jk"},
+		"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}, "audience": {"sts.amazonaws.com"}}.Encode()
+	b.Run("url.ParseQuery", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := url.ParseQuery(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parseForm", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parseForm(body, make(formValues, 0, 8)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
