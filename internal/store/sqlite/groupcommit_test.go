@@ -177,11 +177,11 @@ func TestRunGroupAuditEvents(t *testing.T) {
 	if err := s.AppendAuditEvent(ctx, store.AuditEvent{ID: "stored", Type: "login"}); err != nil {
 		t.Fatal(err)
 	}
-	many := make([]string, 68)
+	many := make([]string, maxAuditRows+4)
 	for i := range many {
 		many[i] = "m" + strconv.Itoa(i)
 	}
-	many[66] = "m3" // in the second INSERT, of an event of the first
+	many[maxAuditRows+2] = "m3" // in the second INSERT, of an event of the first
 	for _, tc := range []struct {
 		name string
 		ids  []string
@@ -191,7 +191,7 @@ func TestRunGroupAuditEvents(t *testing.T) {
 		{"duplicates fail alone", []string{"a1", "a2", "stored", "a4", "a5", "a5", "a7"}, -1, "..d..d."},
 		{"all written", []string{"b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"}, -1, "........"},
 		{"other failure: one by one", []string{"c1", "c2", "c3", "c4", "c5"}, 2, "..f.."},
-		{"more than one INSERT holds", many, -1, strings.Repeat(".", 66) + "d."},
+		{"more than one INSERT holds", many, -1, strings.Repeat(".", maxAuditRows+2) + "d."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var group []*pendingWrite
