@@ -90,10 +90,11 @@ func readBody(r *http.Request) (string, error) {
 	if r.Body == nil {
 		return "", nil
 	}
-	var buf []byte
-	if n := r.ContentLength; n > 0 && n <= maxFormBytes {
-		buf = make([]byte, 0, n+1) // +1: room to see the end without growing
+	size := int64(512) // a token request's body, when its length is not given
+	if n := r.ContentLength; n >= 0 && n <= maxFormBytes {
+		size = n + 1 // +1: room to see the end without growing
 	}
+	buf := make([]byte, 0, size)
 	lr := &io.LimitedReader{R: r.Body, N: maxFormBytes + 1}
 	for {
 		if len(buf) == cap(buf) {
