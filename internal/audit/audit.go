@@ -71,7 +71,7 @@ func New(s store.Store, now func() time.Time, logger *slog.Logger) *Log {
 // which the store writes with the token (store.TokenIssue).
 func Stamp(ctx context.Context, e store.AuditEvent, now time.Time) store.AuditEvent {
 	if e.ID == "" {
-		e.ID = uuid.NewString()
+		e.ID = NewEventID()
 	}
 	if e.Time.IsZero() {
 		e.Time = now
@@ -80,6 +80,17 @@ func Stamp(ctx context.Context, e store.AuditEvent, now time.Time) store.AuditEv
 		e.RequestID = RequestID(ctx)
 	}
 	return e
+}
+
+// NewEventID returns a new event id: a time-ordered UUID (version 7: a
+// millisecond timestamp, then random bits). The stores keep event ids in a
+// UNIQUE index; ids that grow with time are added at the index's end,
+// where a random (version 4) id landed on a random page of it, one more
+// page for each event of a commit to write (BenchmarkAppendAuditEvent:
+// half the time per event). The timestamp tells nothing the event's own
+// time does not.
+func NewEventID() string {
+	return uuid.Must(uuid.NewV7()).String()
 }
 
 // Record fills in the event's id, time and request id and appends it. A

@@ -5,15 +5,10 @@
 package oauth
 
 import (
-	"errors"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/internal/errs"
 	"github.com/gatehouse-dev/gatehouse/internal/httpapi"
 	"github.com/gatehouse-dev/gatehouse/internal/oidc"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
@@ -125,53 +120,4 @@ func (a *API) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Content-Type", "application/jwk-set+json")
 	w.Write(body)
-}
-
-// form reads an application/x-www-form-urlencoded body. Parameters in the
-// query string are refused (a token must not travel in a URL), and so is
-// any other content type (a JSON body in particular).
-func form(r *http.Request) (url.Values, error) {
-	if r.URL.RawQuery != "" {
-		return nil, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "parameters must be sent in the request body, not in the URL")
-	}
-	if ct := r.Header.Get("Content-Type"); ct != formType { // the common case, without parsing
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != formType {
-			return nil, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "the request body must be application/x-www-form-urlencoded")
-		}
-	}
-	if err := r.ParseForm(); err != nil {
-		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-			return nil, errs.New(errs.TooLarge, "request body is larger than %d bytes", tooBig.Limit)
-		}
-		return nil, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "the request body is not a valid form")
-	}
-	for k, vs := range r.PostForm {
-		for _, v := range vs {
-			if !cleanParam(k) || !cleanParam(v) {
-				return nil, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "a parameter holds a NUL character or invalid UTF-8")
-			}
-		}
-	}
-	return r.PostForm, nil
-}
-
-const formType = "application/x-www-form-urlencoded"
-
-// cleanParam reports whether s is valid UTF-8 without NUL.
-func cleanParam(s string) bool { return strings.IndexByte(s, 0) < 0 && validUTF8(s) }
-
-// single returns a parameter that may appear at most once (RFC 6749 3.2).
-func single(f url.Values, name string, required bool) (string, error) {
-	vs := f[name]
-	switch {
-	case len(vs) > 1:
-		return "", errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "parameter %s is given more than once", name)
-	case len(vs) == 0 || vs[0] == "":
-		if required {
-			return "", errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "parameter %s is required", name)
-		}
-		return "", nil
-	}
-	return vs[0], nil
 }

@@ -123,10 +123,10 @@ func (a *API) exchange(r *http.Request) (_ oidc.Exchanged, audited bool, _ error
 	if rt := p.get("requested_token_type"); rt != "" && rt != oidc.TokenTypeJWT {
 		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "requested_token_type must be %s", oidc.TokenTypeJWT)
 	}
-	if len(f["resource"]) > 0 {
+	if n, _ := f.count("resource"); n > 0 {
 		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidTarget, "resource is not supported; name the audience with audience")
 	}
-	auds := f["audience"]
+	auds := f.all("audience")
 	// A space-separated list in one parameter is common in clients.
 	if len(auds) == 1 && strings.Contains(auds[0], " ") {
 		auds = strings.Fields(auds[0])

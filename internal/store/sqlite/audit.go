@@ -31,14 +31,15 @@ func scanAuditEvent(r rowScanner) (store.AuditEvent, error) {
 }
 
 // AppendAuditEvent adds one event to the log, committed with the other
-// inserts waiting at that moment (groupcommit.go).
+// inserts waiting at that moment, and written with the other events among
+// them in one multi-row INSERT (groupcommit.go).
 func (s *Store) AppendAuditEvent(ctx context.Context, e store.AuditEvent) error {
 	if err := checkText("append audit event", e.ID, e.Type, e.RequestID, e.ActorID, e.IdentityID, e.AuthMethod, e.ClientIP, e.Reason); err != nil {
 		return err
 	}
 	args, err := auditArgs(e)
 	if err == nil {
-		err = s.groupExec(ctx, s.stmts.appendAuditEvent, args...)
+		err = s.groupAppendAudit(ctx, args)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: append audit event %q: %w", e.ID, mapErr(err))

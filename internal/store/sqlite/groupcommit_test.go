@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -147,4 +148,97 @@ func BenchmarkCreateAccessTokenParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// auditWrite is a pending append of an audit event with id.
+func auditWrite(ctx context.Context, s *Store, id string) *pendingWrite {
+	args, err := auditArgs(store.AuditEvent{ID: id, Time: time.Now(), Type: "token.exchange", Success: true, Details: map[string]string{"jti": id}})
+	if err != nil {
+		panic(err)
+	}
+	return auditWriteArgs(ctx, s, args)
+}
+
+func auditWriteArgs(ctx context.Context, s *Store, args []any) *pendingWrite {
+	return &pendingWrite{ctx: ctx, audit: args, run: func(ctx context.Context, bind binder) error {
+		_, err := bind(s.stmts.appendAuditEvent).ExecContext(ctx, args...)
+		return err
+	}}
+}
+
+// TestRunGroupAuditEvents: a group's audit events are written in
+// multi-row INSERTs (here 4 + 2 + 1 rows, and 64 + 4), and each still
+// succeeds or fails alone: a duplicate of a stored event, or of another
+// event of the same INSERT, fails by itself; a statement that fails
+// otherwise makes the group run its writes one by one.
+func TestRunGroupAuditEvents(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	if err := s.AppendAuditEvent(ctx, store.AuditEvent{ID: "stored", Type: "login"}); err != nil {
+		t.Fatal(err)
+	}
+	many := make([]string, maxAuditRows+4)
+	for i := range many {
+		many[i] = "m" + strconv.Itoa(i)
+	}
+	many[maxAuditRows+2] = "m3" // in the second INSERT, of an event of the first
+	for _, tc := range []struct {
+		name string
+		ids  []string
+		bad  int    // index of a write with too few arguments, or -1
+		want string // per write: '.' written, 'd' duplicate, 'f' failed
+	}{
+		{"duplicates fail alone", []string{"a1", "a2", "stored", "a4", "a5", "a5", "a7"}, -1, "..d..d."},
+		{"all written", []string{"b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"}, -1, "........"},
+		{"other failure: one by one", []string{"c1", "c2", "c3", "c4", "c5"}, 2, "..f.."},
+		{"more than one INSERT holds", many, -1, strings.Repeat(".", maxAuditRows+2) + "d."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var group []*pendingWrite
+			for i, id := range tc.ids {
+				in := auditWrite(ctx, s, id)
+				if i == tc.bad {
+					in = auditWriteArgs(ctx, s, in.audit[:len(in.audit)-1])
+				}
+				in.done = make(chan error, 1)
+				group = append(group, in)
+			}
+			tokenWrite := insert(ctx, s, insertArgs(rootToken(tc.name, tc.name)))
+			tokenWrite.done = make(chan error, 1)
+			s.runGroup(append(group, tokenWrite))
+			if err := <-tokenWrite.done; err != nil {
+				t.Errorf("the group's token: %v", err)
+			}
+			for i, in := range group {
+				err := <-in.done
+				switch tc.want[i] {
+				case '.':
+					if err != nil {
+						t.Errorf("event %d (%s): %v", i, tc.ids[i], err)
+					}
+				case 'd':
+					if !errors.Is(mapErr(err), store.ErrAlreadyExists) {
+						t.Errorf("event %d (%s): %v, want a duplicate", i, tc.ids[i], err)
+					}
+				case 'f':
+					if err == nil {
+						t.Errorf("event %d (%s) succeeded", i, tc.ids[i])
+					}
+				}
+			}
+			for _, id := range tc.ids {
+				var n int
+				if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE id = ? AND (type = 'login' OR details = '{"jti":"' || id || '"}')`, id).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				want := 1
+				if tc.bad >= 0 && id == tc.ids[tc.bad] {
+					want = 0
+				}
+				if n != want {
+					t.Errorf("event %s stored %d times, want %d", id, n, want)
+				}
+			}
+		})
+	}
 }

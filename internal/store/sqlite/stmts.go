@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // stmts are the statements of the hot paths (token checks, use-limited
@@ -36,7 +37,10 @@ type stmts struct {
 	consumeClientSecretID *sql.Stmt // write
 	createToken           *sql.Stmt // write
 	appendAuditEvent      *sql.Stmt // write
-	mount                 *sql.Stmt // read (Vault-API logins)
+	// appendAuditEvents[k] inserts 2^k audit events in one statement
+	// (k ≥ 1; a group's audit events, groupcommit.go).
+	appendAuditEvents [maxAuditRowsLog2 + 1]*sql.Stmt // write
+	mount             *sql.Stmt                       // read (Vault-API logins)
 	// A unit of several writes in a group (groupcommit.go).
 	savepoint           *sql.Stmt // write
 	rollbackToSavepoint *sql.Stmt // write
@@ -82,6 +86,11 @@ const (
 	sqlReleaseSavepoint    = `RELEASE unit`
 )
 
+// sqlAppendAuditEvents inserts n audit events.
+func sqlAppendAuditEvents(n int) string {
+	return sqlAppendAuditEvent + strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, n-1)
+}
+
 // prepareStmts prepares the hot statements on their pools; on failure it
 // closes those it prepared.
 func prepareStmts(ctx context.Context, read, write *sql.DB) (*stmts, error) {
@@ -109,14 +118,28 @@ func prepareStmts(ctx context.Context, read, write *sql.DB) (*stmts, error) {
 		{&st.rollbackToSavepoint, write, sqlRollbackToSavepoint},
 		{&st.releaseSavepoint, write, sqlReleaseSavepoint},
 	} {
-		s, err := p.db.PrepareContext(ctx, p.query)
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("sqlite: preparing statements: %w", err), st.close())
+		if err := st.prepare(ctx, p.dst, p.db, p.query); err != nil {
+			return nil, err
 		}
-		*p.dst = s
-		st.all = append(st.all, s)
+	}
+	for k := 1; k <= maxAuditRowsLog2; k++ {
+		if err := st.prepare(ctx, &st.appendAuditEvents[k], write, sqlAppendAuditEvents(1<<k)); err != nil {
+			return nil, err
+		}
 	}
 	return st, nil
+}
+
+// prepare prepares query on db into dst; on failure it closes the
+// statements prepared so far.
+func (st *stmts) prepare(ctx context.Context, dst **sql.Stmt, db *sql.DB, query string) error {
+	s, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return errors.Join(fmt.Errorf("sqlite: preparing statements: %w", err), st.close())
+	}
+	*dst = s
+	st.all = append(st.all, s)
+	return nil
 }
 
 // close closes every prepared statement.
