@@ -186,7 +186,7 @@ func (a *Agent) session(ctx context.Context) (served bool, err error) {
 		resp.Body.Close()
 		return false, errors.New("the server's upgrade answer is not usable")
 	}
-	ys, err := yamux.Server(rwc, yamuxConfig(a.cfg.Keepalive))
+	ys, err := yamux.Server(newFrameWriter(rwc), yamuxConfig(a.cfg.Keepalive))
 	if err != nil {
 		rwc.Close()
 		return false, err

@@ -83,7 +83,7 @@ func yamuxConfig(keepalive time.Duration) *yamux.Config {
 // when the gateway is deleted. A session of the same gateway already live
 // is replaced.
 func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser) error {
-	ys, err := yamux.Client(rwc, yamuxConfig(s.heartbeat))
+	ys, err := yamux.Client(newFrameWriter(rwc), yamuxConfig(s.heartbeat))
 	if err != nil {
 		rwc.Close()
 		return errs.Wrap(err, "starting the gateway session")
