@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"sync"
 )
 
 // yamux frame layout (github.com/hashicorp/yamux, spec.md): a 12-byte
@@ -53,16 +54,19 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 
 // LocalAddr and RemoteAddr are the connection's, when it has them (yamux
 // gives them to its streams).
-func (f *frameWriter) LocalAddr() net.Addr {
-	if a, ok := f.ReadWriteCloser.(interface{ LocalAddr() net.Addr }); ok {
+func (f *frameWriter) LocalAddr() net.Addr  { return connAddr(f.ReadWriteCloser, true) }
+func (f *frameWriter) RemoteAddr() net.Addr { return connAddr(f.ReadWriteCloser, false) }
+
+// connAddr is rwc's local or remote address, when it has them.
+func connAddr(rwc io.ReadWriteCloser, local bool) net.Addr {
+	if a, ok := rwc.(interface{ LocalAddr() net.Addr }); ok && local {
 		return a.LocalAddr()
 	}
-	return frameAddr("local")
-}
-
-func (f *frameWriter) RemoteAddr() net.Addr {
-	if a, ok := f.ReadWriteCloser.(interface{ RemoteAddr() net.Addr }); ok {
+	if a, ok := rwc.(interface{ RemoteAddr() net.Addr }); ok && !local {
 		return a.RemoteAddr()
+	}
+	if local {
+		return frameAddr("local")
 	}
 	return frameAddr("remote")
 }
@@ -71,3 +75,35 @@ type frameAddr string
 
 func (a frameAddr) Network() string { return "yamux" }
 func (a frameAddr) String() string  { return "yamux:" + string(a) }
+
+// gate holds a connection's writes until open (or Close).
+type gate struct {
+	io.ReadWriteCloser
+	opened, closed chan struct{}
+	openOnce       sync.Once
+	closeOnce      sync.Once
+}
+
+func newGate(rwc io.ReadWriteCloser) *gate {
+	return &gate{ReadWriteCloser: rwc, opened: make(chan struct{}), closed: make(chan struct{})}
+}
+
+func (g *gate) open() { g.openOnce.Do(func() { close(g.opened) }) }
+
+func (g *gate) Write(p []byte) (int, error) {
+	select {
+	case <-g.opened:
+	case <-g.closed:
+		return 0, net.ErrClosed
+	}
+	return g.ReadWriteCloser.Write(p)
+}
+
+func (g *gate) Close() error {
+	g.closeOnce.Do(func() { close(g.closed) })
+	return g.ReadWriteCloser.Close()
+}
+
+// LocalAddr and RemoteAddr are the connection's.
+func (g *gate) LocalAddr() net.Addr  { return connAddr(g.ReadWriteCloser, true) }
+func (g *gate) RemoteAddr() net.Addr { return connAddr(g.ReadWriteCloser, false) }

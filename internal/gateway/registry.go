@@ -77,13 +77,19 @@ func yamuxConfig(keepalive time.Duration) *yamux.Config {
 	return cfg
 }
 
-// Attach takes over a connection upgraded for gateway g (after Admit) and
+// Attach takes over a connection hijacked for gateway g (after Admit) and
 // serves it: the server opens streams on it, heartbeats it, and drops it
 // when it closes, when the gateway's identity is deleted or demoted, or
 // when the gateway is deleted. A session of the same gateway already live
 // is replaced.
-func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser) error {
-	ys, err := yamux.Client(newFrameWriter(rwc), yamuxConfig(s.heartbeat))
+//
+// answer (nil: none) writes the upgrade's answer (101 Switching
+// Protocols) straight to the connection. It runs once the session is
+// registered, and the session writes nothing before it has: so a gateway
+// that has the answer (and reports itself ready) is already usable here.
+func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser, answer func() error) error {
+	gate := newGate(rwc)
+	ys, err := yamux.Client(newFrameWriter(gate), yamuxConfig(s.heartbeat))
 	if err != nil {
 		rwc.Close()
 		return errs.Wrap(err, "starting the gateway session")
@@ -109,6 +115,13 @@ func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser) error {
 		defer s.wg.Done()
 		s.watch(c)
 	}()
+	if answer != nil {
+		if err := answer(); err != nil {
+			sess.Close() // the watcher forgets it
+			return errs.Wrap(err, "answering the gateway's upgrade")
+		}
+	}
+	gate.open()
 	return nil
 }
 

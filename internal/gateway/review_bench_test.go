@@ -60,7 +60,7 @@ func BenchmarkReview(b *testing.B) {
 	var writes atomic.Int64 // on the session's TCP connection, both ends
 	serverEnd, gatewayEnd = &countingConn{serverEnd, &writes}, &countingConn{gatewayEnd, &writes}
 	serveGateway(b, gatewayEnd, &Handler{Upstream: &Upstream{URL: c.URL(), CAFile: c.CAFile(), TokenFile: tokFile}})
-	if err := s.Attach(g, serverEnd); err != nil {
+	if err := s.Attach(g, serverEnd, nil); err != nil {
 		b.Fatal(err)
 	}
 	viaGateway := func() error {
@@ -109,7 +109,7 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 // tcpPair is a loopback TCP connection's two ends.
-func tcpPair(b *testing.B) (net.Conn, net.Conn) {
+func tcpPair(b testing.TB) (net.Conn, net.Conn) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -128,7 +128,7 @@ func tcpPair(b *testing.B) (net.Conn, net.Conn) {
 }
 
 // serveGateway serves h on the gateway's end of a session, as Agent does.
-func serveGateway(b *testing.B, conn net.Conn, h http.Handler) {
+func serveGateway(b testing.TB, conn net.Conn, h http.Handler) {
 	ys, err := yamux.Server(newFrameWriter(conn), yamuxConfig(time.Hour))
 	if err != nil {
 		b.Fatal(err)
