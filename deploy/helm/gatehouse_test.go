@@ -246,6 +246,7 @@ type mode struct {
 	ingress     bool
 	monitor     bool
 	ownKey      string // encryptionKey.existingSecret
+	replicaURL  string // GATEHOUSE_REPLICA_URL ("" = none)
 }
 
 var modes = []mode{
@@ -262,6 +263,26 @@ var modes = []mode{
 		"storage":       map[string]any{"mode": "postgres", "postgres": map[string]any{"existingSecret": "gatehouse-db"}},
 		"encryptionKey": map[string]any{"existingSecret": "my-key", "secretKey": "k"},
 	}, postgres: true, replicas: 2, ownKey: "my-key"},
+	{name: "postgres-tls-replicas", vals: map[string]any{
+		"replicaCount": 3,
+		"storage":      map[string]any{"mode": "postgres", "postgres": map[string]any{"existingSecret": "gatehouse-db"}},
+		"tls": map[string]any{"enabled": true, "certManager": map[string]any{
+			"enabled": true, "issuerRef": map[string]any{"kind": "ClusterIssuer", "name": "internal-ca"},
+			"dnsNames": []any{"gatehouse.example.com"},
+		}},
+	}, postgres: true, replicas: 3, tls: true, tlsSecret: fullname + "-tls", certManager: true, replicaURL: "https://$(POD_IP):8080"},
+	{name: "postgres-tls-ipv6", vals: map[string]any{
+		"replicaCount":      2,
+		"storage":           map[string]any{"mode": "postgres", "postgres": map[string]any{"existingSecret": "gatehouse-db"}},
+		"tls":               map[string]any{"enabled": true, "existingSecret": "gatehouse-tls"},
+		"replicaForwarding": map[string]any{"url": "https://[$(POD_IP)]:8080"},
+	}, postgres: true, replicas: 2, tls: true, tlsSecret: "gatehouse-tls", replicaURL: "https://[$(POD_IP)]:8080"},
+	{name: "postgres-tls-no-forwarding", vals: map[string]any{
+		"replicaCount":      2,
+		"storage":           map[string]any{"mode": "postgres", "postgres": map[string]any{"existingSecret": "gatehouse-db"}},
+		"tls":               map[string]any{"enabled": true, "existingSecret": "gatehouse-tls"},
+		"replicaForwarding": map[string]any{"enabled": false},
+	}, postgres: true, replicas: 2, tls: true, tlsSecret: "gatehouse-tls"},
 	{name: "tls-secret", vals: map[string]any{
 		"tls": map[string]any{"enabled": true, "existingSecret": "gatehouse-tls"},
 	}, replicas: 1, tls: true, tlsSecret: "gatehouse-tls"},
@@ -414,6 +435,7 @@ func checkInvariants(t *testing.T, m mode, o objects) {
 	}
 
 	checkHardened(t, pod, c)
+	checkReplicaForwarding(t, m, c, o.notes)
 
 	// RBAC: the pod runs as the chart's ServiceAccount, bound to
 	// system:auth-delegator.
@@ -599,6 +621,8 @@ func TestChartRefuses(t *testing.T) {
 		{"cert-manager-without-issuer", map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"enabled": true}}}, "issuerRef.name"},
 		{"storage-in-config", map[string]any{"config": map[string]any{"storage": "postgres://u:p@db/gh"}}, "config.storage is set by the chart"},
 		{"key-in-config", map[string]any{"config": map[string]any{"encryption-key": "x"}}, "config.encryption-key"},
+		{"replica-url-in-config", map[string]any{"config": map[string]any{"replica-url": "https://x:8080"}}, "config.replica-url is set by the chart"},
+		{"plain-replica-url", map[string]any{"replicaForwarding": map[string]any{"url": "http://$(POD_IP):8080"}}, "/replicaForwarding/url"},
 		{"misspelt-value", map[string]any{"replicas": 3}, "additional properties 'replicas' not allowed"},
 		{"misspelt-nested-value", map[string]any{"tls": map[string]any{"enable": true}}, "additional properties 'enable' not allowed"},
 	} {

@@ -186,11 +186,12 @@ func (a *Agent) session(ctx context.Context) (served bool, err error) {
 		resp.Body.Close()
 		return false, errors.New("the server's upgrade answer is not usable")
 	}
-	sess, err := yamux.Server(rwc, yamuxConfig(a.cfg.Keepalive))
+	ys, err := yamux.Server(newFrameWriter(rwc), yamuxConfig(a.cfg.Keepalive))
 	if err != nil {
 		rwc.Close()
 		return false, err
 	}
+	sess := newSession(ys)
 	a.id.Store(resp.Header.Get(HeaderID))
 	a.cfg.Logger.Info("gateway connected", "server", a.cfg.ServerURL, "gateway_id", resp.Header.Get(HeaderID), "name", a.cfg.Name)
 	srv := &http.Server{Handler: a.cfg.Handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
@@ -286,14 +287,14 @@ func postLogin(ctx context.Context, hc *http.Client, url string, body map[string
 // http.Server.Shutdown does) only stops accepting, so that the streams in
 // flight can finish before the session itself is closed.
 type sessionListener struct {
-	sess  *yamux.Session
+	sess  *session
 	conns chan net.Conn
 	errc  chan error
 	done  chan struct{}
 	once  sync.Once
 }
 
-func newSessionListener(sess *yamux.Session) *sessionListener {
+func newSessionListener(sess *session) *sessionListener {
 	l := &sessionListener{sess: sess, conns: make(chan net.Conn), errc: make(chan error, 1), done: make(chan struct{})}
 	go l.pump()
 	return l

@@ -32,8 +32,8 @@ const maxRequestBytes = 64 << 10
 
 // Upstream is the API server a gateway serves: its URL, the CA file that
 // alone verifies it, and the service-account token file the gateway uses
-// as its bearer. Both files are read again on every call, so rotated
-// tokens and CAs are picked up.
+// as its bearer. Both files are read again when their last read is more
+// than FileReread old, so rotated tokens and CAs are picked up.
 type Upstream struct {
 	URL       string // https://host[:port]
 	CAFile    string
@@ -43,6 +43,37 @@ type Upstream struct {
 	mu     sync.Mutex
 	caPEM  []byte
 	client *http.Client
+
+	caFile, tokenFile cachedFile
+}
+
+// FileReread is how long a gateway uses its CA and token files' contents
+// before reading them again: a rotation is picked up within a second
+// (kubelet refreshes a projected token long before it expires), and a
+// review under load costs no file reads.
+const FileReread = time.Second
+
+// cachedFile is a file's contents, read again once FileReread old (or
+// after a failed read).
+type cachedFile struct {
+	mu   sync.Mutex
+	at   time.Time
+	data []byte
+}
+
+func (c *cachedFile) read(path string, now time.Time) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.data != nil && now.Sub(c.at) < FileReread && !now.Before(c.at) {
+		return c.data, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		c.data = nil
+		return nil, err
+	}
+	c.data, c.at = b, now
+	return b, nil
 }
 
 // Addr is the API server's host:port (443 by default), the one relay
@@ -60,7 +91,7 @@ func (u *Upstream) Addr() (string, error) {
 
 // httpClient is the client for the current CA file's contents.
 func (u *Upstream) httpClient() (*http.Client, error) {
-	ca, err := os.ReadFile(u.CAFile)
+	ca, err := u.caFile.read(u.CAFile, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("reading the API server's CA file: %w", err)
 	}
@@ -101,7 +132,7 @@ func (u *Upstream) call(ctx context.Context, method, path string, body []byte) (
 	if err != nil {
 		return nil, err
 	}
-	tok, err := os.ReadFile(u.TokenFile)
+	tok, err := u.tokenFile.read(u.TokenFile, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("reading the gateway's service-account token: %w", err)
 	}

@@ -25,7 +25,7 @@ import (
 type conn struct {
 	gw      store.Gateway
 	poolID  string // guarded by Service.mu
-	sess    *yamux.Session
+	sess    *session
 	replica string // the holder's URL when sess is nil
 	dial    func(context.Context) (net.Conn, error)
 	client  *http.Client
@@ -35,7 +35,7 @@ type conn struct {
 }
 
 // open opens a stream, noting a gateway that is draining.
-func (c *conn) open() (*yamux.Stream, error) {
+func (c *conn) open() (net.Conn, error) {
 	st, err := c.sess.OpenStream()
 	if errors.Is(err, yamux.ErrRemoteGoAway) {
 		c.draining.Store(true)
@@ -49,7 +49,7 @@ func (c *conn) usable() bool {
 }
 
 // newConn returns a conn on sess, or one whose streams dial opens.
-func newConn(g store.Gateway, sess *yamux.Session, dial func(context.Context) (net.Conn, error)) *conn {
+func newConn(g store.Gateway, sess *session, dial func(context.Context) (net.Conn, error)) *conn {
 	c := &conn{gw: g, poolID: g.PoolID, sess: sess, dial: dial}
 	if dial == nil {
 		c.dial = func(context.Context) (net.Conn, error) { return c.open() }
@@ -77,17 +77,24 @@ func yamuxConfig(keepalive time.Duration) *yamux.Config {
 	return cfg
 }
 
-// Attach takes over a connection upgraded for gateway g (after Admit) and
+// Attach takes over a connection hijacked for gateway g (after Admit) and
 // serves it: the server opens streams on it, heartbeats it, and drops it
 // when it closes, when the gateway's identity is deleted or demoted, or
 // when the gateway is deleted. A session of the same gateway already live
 // is replaced.
-func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser) error {
-	sess, err := yamux.Client(rwc, yamuxConfig(s.heartbeat))
+//
+// answer (nil: none) writes the upgrade's answer (101 Switching
+// Protocols) straight to the connection. It runs once the session is
+// registered, and the session writes nothing before it has: so a gateway
+// that has the answer (and reports itself ready) is already usable here.
+func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser, answer func() error) error {
+	gate := newGate(rwc)
+	ys, err := yamux.Client(newFrameWriter(gate), yamuxConfig(s.heartbeat))
 	if err != nil {
 		rwc.Close()
 		return errs.Wrap(err, "starting the gateway session")
 	}
+	sess := newSession(ys)
 	c := newConn(g, sess, nil)
 	s.mu.Lock()
 	if s.closed {
@@ -108,6 +115,13 @@ func (s *Service) Attach(g store.Gateway, rwc io.ReadWriteCloser) error {
 		defer s.wg.Done()
 		s.watch(c)
 	}()
+	if answer != nil {
+		if err := answer(); err != nil {
+			sess.Close() // the watcher forgets it
+			return errs.Wrap(err, "answering the gateway's upgrade")
+		}
+	}
+	gate.open()
 	return nil
 }
 
@@ -230,7 +244,12 @@ func (s *Service) Connected(id string) bool {
 // Close drops every session and every stream served to another replica,
 // refuses new ones, and waits (a bounded time) for the goroutines that
 // watched them to end, so that none still uses the store when the server
-// closes it (server shutdown, after the HTTP server has drained).
+// closes it (server shutdown, after the HTTP server has drained: the
+// requests it waited for may have needed these sessions, and it never
+// sees them, being hijacked). The order: refuse new sessions and pipes;
+// close the pipes served to other replicas; close each session (its
+// streams unblocked first, see session.go) and release its record; wait
+// for the watchers.
 func (s *Service) Close() {
 	s.mu.Lock()
 	s.closed = true

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -213,6 +214,14 @@ func (s *Service) dialReplica(ctx context.Context, base, gatewayID string) (net.
 	if u.Scheme == "https" {
 		conf := s.replicaTLS.Clone()
 		conf.ServerName = u.Hostname()
+		if ip := net.ParseIP(u.Hostname()); ip != nil && len(s.replicaNames) > 0 {
+			// Verified below: the same chain, valid for the IP address
+			// or for one of this replica's own names.
+			conf.InsecureSkipVerify = true
+			conf.VerifyConnection = func(cs tls.ConnectionState) error {
+				return verifyReplicaPeer(cs, conf.RootCAs, u.Hostname(), s.replicaNames)
+			}
+		}
 		nc, err = (&tls.Dialer{NetDialer: d, Config: conf}).DialContext(ctx, "tcp", host)
 	} else {
 		nc, err = d.DialContext(ctx, "tcp", host)
@@ -327,4 +336,31 @@ func (s *Service) release(ctx context.Context, gatewayID string) {
 		g.Replica = ""
 		return nil
 	})
+}
+
+// verifyReplicaPeer verifies the certificate a holder reached at the IP
+// address host presented: a chain to roots for server authentication,
+// valid for host or for one of names (the DNS names of this replica's own
+// certificate: the holder serves the same service).
+func verifyReplicaPeer(cs tls.ConnectionState, roots *x509.CertPool, host string, names []string) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("the replica presented no certificate")
+	}
+	leaf := cs.PeerCertificates[0]
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		return err
+	}
+	if leaf.VerifyHostname(host) == nil {
+		return nil
+	}
+	for _, n := range names {
+		if leaf.VerifyHostname(n) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("the replica's certificate is valid neither for %s nor for a name of this replica's own certificate %v", host, names)
 }

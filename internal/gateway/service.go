@@ -48,6 +48,12 @@ type Config struct {
 	ReplicaURL string
 	ReplicaKey []byte
 	ReplicaTLS *tls.Config
+	// ReplicaNames are the DNS names of this replica's own certificate: a
+	// holder reached at an IP address (a pod IP) that its certificate does
+	// not cover is accepted when that certificate, verified with
+	// ReplicaTLS's roots, is valid for one of them (replicas that share
+	// one certificate, or certificates for one service name).
+	ReplicaNames []string
 }
 
 // Service is the server side of gateways: their records and pools, who
@@ -63,6 +69,8 @@ type Service struct {
 	replicaURL string
 	replicaKey []byte
 	replicaTLS *tls.Config
+	// replicaNames: see Config.ReplicaNames.
+	replicaNames []string
 
 	mu      sync.Mutex
 	conns   map[string]*conn      // live sessions by gateway ID
@@ -96,7 +104,7 @@ func New(cfg Config) *Service {
 	rt.NextProtos = []string{"http/1.1"} // the stream is an HTTP/1.1 upgrade
 	return &Service{store: cfg.Store, now: cfg.Now, log: cfg.Logger, audit: cfg.Audit,
 		heartbeat: cfg.Heartbeat, timeout: cfg.Timeout,
-		replicaURL: cfg.ReplicaURL, replicaKey: cfg.ReplicaKey, replicaTLS: rt,
+		replicaURL: cfg.ReplicaURL, replicaKey: cfg.ReplicaKey, replicaTLS: rt, replicaNames: cfg.ReplicaNames,
 		conns: map[string]*conn{}, remotes: map[string]*conn{}, pipes: map[net.Conn]struct{}{}}
 }
 

@@ -36,8 +36,10 @@ import (
 
 // replicaCert writes a self-signed certificate for 127.0.0.1 (the one
 // every replica serves, as replicas behind one service share theirs) and
-// returns the certificate and key files.
-func replicaCert(t *testing.T) (certFile, keyFile string) {
+// returns the certificate and key files. podIPs: the certificate is for
+// DNS names only, as one a Kubernetes Service's names are in, which the
+// replicas' IP addresses are not.
+func replicaCert(t *testing.T, podIPs bool) (certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -49,6 +51,9 @@ func replicaCert(t *testing.T) (certFile, keyFile string) {
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true, IsCA: true,
+	}
+	if podIPs {
+		tmpl.IPAddresses, tmpl.DNSNames = nil, []string{"localhost", "gh-gatehouse.auth.svc"}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -77,8 +82,9 @@ type replica struct {
 }
 
 // startReplica runs a server on storage with TLS and its own
-// --replica-url; stop (also run at cleanup) shuts it down gracefully.
-func startReplica(t *testing.T, storage, certFile, keyFile string, c *kubetest.Cluster) *replica {
+// --replica-url (at its IP address); stop (also run at cleanup) shuts it
+// down gracefully. Clients reach it at host (its IP address when "").
+func startReplica(t *testing.T, storage, certFile, keyFile, host string, c *kubetest.Cluster) *replica {
 	t.Helper()
 	ln, err := server.Bind("127.0.0.1:0")
 	if err != nil {
@@ -115,7 +121,11 @@ func startReplica(t *testing.T, storage, certFile, keyFile string, c *kubetest.C
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 30 * time.Second}
-	ls := &liveServer{t: t, base: url, client: client}
+	base := url
+	if host != "" {
+		base = "https://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	}
+	ls := &liveServer{t: t, base: base, client: client}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if l := strings.TrimSpace(line); strings.HasPrefix(l, "gth_") {
 			ls.root = l
@@ -127,12 +137,23 @@ func startReplica(t *testing.T, storage, certFile, keyFile string, c *kubetest.C
 // twoReplicas starts replicas a and b on one PostgreSQL database; both
 // hold the root token a created.
 func twoReplicas(t *testing.T) (a, b *replica, certFile string) {
+	return replicaSet(t, false)
+}
+
+// replicaSet is twoReplicas; podIPs: their certificate covers DNS names
+// only, not the IP addresses of their --replica-url (clients reach them
+// at localhost), as the Helm chart's pods at their pod IPs.
+func replicaSet(t *testing.T, podIPs bool) (a, b *replica, certFile string) {
 	t.Helper()
 	storage := pgtest.URL(t)
-	certFile, keyFile := replicaCert(t)
+	certFile, keyFile := replicaCert(t, podIPs)
 	c := kubetest.New(t)
-	a = startReplica(t, storage, certFile, keyFile, c)
-	b = startReplica(t, storage, certFile, keyFile, c)
+	host := ""
+	if podIPs {
+		host = "localhost"
+	}
+	a = startReplica(t, storage, certFile, keyFile, host, c)
+	b = startReplica(t, storage, certFile, keyFile, host, c)
 	b.ls.root = a.ls.root
 	return a, b, certFile
 }
@@ -186,6 +207,22 @@ func TestGatewayReplicaForwarding(t *testing.T) {
 	// streams b keeps alive between calls).
 	if a.srv.Gateways().ReplicaStreamsServed() == 0 || b.srv.Gateways().Connected(g.id()) {
 		t.Error("the logins on b did not go through a")
+	}
+}
+
+// TestGatewayReplicaPodIPs: replicas whose --replica-url is an IP
+// address their certificate does not cover (the Helm chart's pod IPs)
+// still forward to each other: a holder's certificate is accepted for a
+// DNS name of the replica's own.
+func TestGatewayReplicaPodIPs(t *testing.T) {
+	a, b, ca := replicaSet(t, true)
+	g := a.startGateway("pod-ip", gwOptions{serverCA: ca, serverURL: a.ls.base})
+	id := b.kubeIdentity(map[string]any{"tokenReviewMode": "gateway", "gatewayId": g.id()})
+	if status, body := b.login(id, b.c.Token("apps", "web")); status != 200 || body["accessToken"] == nil {
+		t.Fatalf("login on b through the gateway a holds: %d %v", status, body)
+	}
+	if a.srv.Gateways().ReplicaStreamsServed() == 0 {
+		t.Error("the login on b did not go through a")
 	}
 }
 

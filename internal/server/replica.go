@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/url"
@@ -34,28 +35,35 @@ func checkReplicaURL(raw string) error {
 
 // replicaTLS is how a replica verifies the others: the system roots and
 // the certificates of this server's own --tls-cert file (replicas share
-// the server's TLS certificate or its CA).
-func replicaTLS(cfg Config) (*tls.Config, error) {
+// the server's TLS certificate or its CA); names are the DNS names of its
+// own certificate, for which a replica reached at a pod IP may be valid
+// instead (gateway.Config.ReplicaNames).
+func replicaTLS(cfg Config) (_ *tls.Config, names []string, _ error) {
 	roots, err := x509.SystemCertPool()
 	if err != nil || roots == nil {
 		roots = x509.NewCertPool()
 	}
 	if cfg.TLSCert != "" {
-		pem, err := os.ReadFile(cfg.TLSCert)
+		raw, err := os.ReadFile(cfg.TLSCert)
 		if err != nil {
-			return nil, fmt.Errorf("reading the TLS certificate: %w", err)
+			return nil, nil, fmt.Errorf("reading the TLS certificate: %w", err)
 		}
-		roots.AppendCertsFromPEM(pem)
+		roots.AppendCertsFromPEM(raw)
+		if b, _ := pem.Decode(raw); b != nil {
+			if leaf, err := x509.ParseCertificate(b.Bytes); err == nil {
+				names = leaf.DNSNames
+			}
+		}
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}, names, nil
 }
 
 // replicaConfig fills the gateway service's replica settings.
 func (s *Server) replicaConfig(c *gateway.Config) error {
-	rt, err := replicaTLS(s.cfg)
+	rt, names, err := replicaTLS(s.cfg)
 	if err != nil {
 		return err
 	}
-	c.ReplicaURL, c.ReplicaKey, c.ReplicaTLS = s.cfg.ReplicaURL, s.key.Derive(gateway.ReplicaKeyPurpose), rt
+	c.ReplicaURL, c.ReplicaKey, c.ReplicaTLS, c.ReplicaNames = s.cfg.ReplicaURL, s.key.Derive(gateway.ReplicaKeyPurpose), rt, names
 	return nil
 }

@@ -408,6 +408,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	// Shutdown order: (1) http.Server.Shutdown closes the listener and
+	// waits for the requests in flight, logins waiting on a gateway
+	// included, so the gateway sessions must still be up; it does not see
+	// hijacked connections (gateway sessions, replica streams), which is
+	// why (2) Close then closes those (gateway.Service.Close: each
+	// session's streams are unblocked before the session closes, see
+	// gateway/session.go) and waits for their watchers, which still write
+	// to the store; (3) only then the sweeper stops and the store closes.
 	s.cfg.Logger.Info("shutting down: draining in-flight requests")
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()

@@ -65,16 +65,15 @@ func (a *API) connectGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	_, err = io.WriteString(brw, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+gateway.UpgradeProtocol+
-		"\r\n"+gateway.HeaderID+": "+gw.ID+"\r\n\r\n")
-	if err == nil {
-		err = brw.Flush()
-	}
-	if err != nil {
-		conn.Close()
-		return
-	}
-	_ = a.Gateways.Attach(gw, &hijacked{Conn: conn, r: brw.Reader})
+	// The session is registered before the answer is written: a gateway
+	// that has it is usable at once.
+	_ = a.Gateways.Attach(gw, &hijacked{Conn: conn, r: brw.Reader}, func() error {
+		if _, err := io.WriteString(brw, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+gateway.UpgradeProtocol+
+			"\r\n"+gateway.HeaderID+": "+gw.ID+"\r\n\r\n"); err != nil {
+			return err
+		}
+		return brw.Flush()
+	})
 }
 
 // hijacked reads first what the server had buffered.

@@ -149,7 +149,7 @@ server in the same release) its in-cluster Service. */}}
 {{- fail "tls.certManager.enabled needs tls.certManager.issuerRef.name" }}
 {{- end }}
 {{- range $k, $v := .Values.config }}
-{{- if has (lower $k) (list "storage" "listen" "tls-cert" "tls-key" "root-token-file" "encryption-key" "encryption-key-file" "dev" "dev-root-token") }}
+{{- if has (lower $k) (list "storage" "listen" "tls-cert" "tls-key" "root-token-file" "encryption-key" "encryption-key-file" "dev" "dev-root-token" "replica-url") }}
 {{- fail (printf "config.%s is set by the chart (or must not be set in a ConfigMap); see values.yaml" $k) }}
 {{- end }}
 {{- end }}
