@@ -218,6 +218,9 @@ func kubeBody(r *http.Request, cur *kubeConfigJSON) (map[string]any, Form) {
 	for _, k := range kubeFields {
 		f.Set(k, strings.TrimSpace(strings.ReplaceAll(r.PostFormValue(k), "\r\n", "\n")))
 	}
+	if f.Get("tokenReviewerJwt") != "" {
+		f.Set("tokenReviewerJwtTyped", "on") // a refused form asks for it again
+	}
 	f.Set("tokenReviewerJwt", "") // write-only: never shown back
 	old := map[string]string{}
 	if cur != nil {

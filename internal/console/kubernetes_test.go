@@ -221,4 +221,10 @@ func TestReviewerJWTNeverInAPage(t *testing.T) {
 		t.Errorf("statuses: %d %d %d %d", pages[0].status, pages[1].status, pages[5].status, pages[7].status)
 	}
 	mustContain(t, pages[6].body, "(one is stored)")
+	// A refused form asks for the JWT again, since it never comes back.
+	mustContain(t, pages[0].body, "Enter the reviewer JWT again")
+	mustContain(t, pages[7].body, "Enter token_reviewer_jwt again")
+	if strings.Contains(pages[2].body, "Enter the reviewer JWT again") || strings.Contains(pages[6].body, "again:") {
+		t.Error("a page that refused nothing asks for the reviewer JWT again")
+	}
 }

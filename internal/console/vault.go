@@ -277,6 +277,9 @@ func (c *Console) vaultConfigSave(w http.ResponseWriter, r *http.Request, s *Ses
 		f.Errors["pem_keys"] = "Paste one or more PEM public keys (-----BEGIN PUBLIC KEY----- …)."
 	}
 	body["pem_keys"] = keys
+	if f.Get("token_reviewer_jwt") != "" {
+		f.Set("token_reviewer_jwt_typed", "on") // a refused form asks for it again
+	}
 	f.Set("token_reviewer_jwt", "") // write-only
 	d.Config = f
 	if f.HasErrors() {
