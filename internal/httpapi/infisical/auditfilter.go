@@ -103,9 +103,9 @@ func (a *API) countAuditLogs(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	hours := 24
-	if v := r.URL.Query().Get("hours"); v != "" || r.URL.Query().Has("hours") {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 || n > MaxAuditCountHours || len(r.URL.Query()["hours"]) > 1 {
+	if q := r.URL.Query(); q.Has("hours") {
+		n, perr := strconv.Atoi(q.Get("hours"))
+		if perr != nil || n < 1 || n > MaxAuditCountHours || len(q["hours"]) > 1 {
 			return 0, nil, errs.Validation(errs.FieldError{Path: "hours", Message: "must be an integer from 1 to 168, given once"})
 		}
 		hours = n
