@@ -255,7 +255,7 @@ func (s *Service) dialReplica(ctx context.Context, base, gatewayID string) (net.
 	return &bufferedConn{Conn: nc, r: br}, nil
 }
 
-// fresh reports whether g's record says a replica other than this one
+// heldElsewhere reports whether g's record says a replica other than this one
 // holds its connection, with a heartbeat recent enough.
 func (s *Service) heldElsewhere(g store.Gateway) bool {
 	if s.replicaKey == nil || g.Replica == "" || g.Replica == s.replicaURL {
