@@ -33,32 +33,43 @@ func (s *Service) Document(ctx context.Context, gatewayID, poolID, path string) 
 }
 
 func (s *Service) call(ctx context.Context, gatewayID, poolID, method, path string, body []byte) (Answer, error) {
+	return withMember(ctx, s, gatewayID, poolID, func(ctx context.Context, c *conn) (Answer, error) {
+		return c.do(ctx, method, path, body)
+	})
+}
+
+// withMember runs f, within the timeout, on the session of the gateway or
+// of a connected member of the pool. When the session fails under f on a
+// pool, f is tried once more on another member. A domain error (*errs.Error)
+// from f is returned as it is.
+func withMember[T any](ctx context.Context, s *Service, gatewayID, poolID string, f func(context.Context, *conn) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	var zero T
 	var tried *conn
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		c, err := s.pick(ctx, gatewayID, poolID, triedID(tried))
 		if err != nil {
 			if tried != nil {
-				return Answer{}, s.lost(tried, poolID, lastErr)
+				return zero, s.lost(tried, poolID, lastErr)
 			}
-			return Answer{}, err
+			return zero, err
 		}
-		ans, err := c.do(ctx, method, path, body)
+		v, err := f(ctx, c)
 		if err == nil {
-			return ans, nil
+			return v, nil
 		}
 		if cerr := s.ctxError(ctx, c); cerr != nil {
-			return Answer{}, cerr
+			return zero, cerr
 		}
 		var de *errs.Error
 		if errors.As(err, &de) {
-			return Answer{}, err
+			return zero, err
 		}
 		// The session failed under the call.
 		if poolID == "" || attempt > 0 {
-			return Answer{}, s.lost(c, poolID, err)
+			return zero, s.lost(c, poolID, err)
 		}
 		tried, lastErr = c, err
 	}
@@ -143,34 +154,9 @@ func (c *conn) do(ctx context.Context, method, path string, body []byte) (Answer
 // GatewayRelayRefused; a failure to open the relay on a pool is tried once
 // on another member.
 func (s *Service) Dial(ctx context.Context, gatewayID, poolID, addr string) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	var tried *conn
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		c, err := s.pick(ctx, gatewayID, poolID, triedID(tried))
-		if err != nil {
-			if tried != nil {
-				return nil, s.lost(tried, poolID, lastErr)
-			}
-			return nil, err
-		}
-		nc, err := c.connect(ctx, addr)
-		if err == nil {
-			return nc, nil
-		}
-		if cerr := s.ctxError(ctx, c); cerr != nil {
-			return nil, cerr
-		}
-		var de *errs.Error
-		if errors.As(err, &de) {
-			return nil, err
-		}
-		if poolID == "" || attempt > 0 {
-			return nil, s.lost(c, poolID, err)
-		}
-		tried, lastErr = c, err
-	}
+	return withMember(ctx, s, gatewayID, poolID, func(ctx context.Context, c *conn) (net.Conn, error) {
+		return c.connect(ctx, addr)
+	})
 }
 
 func (c *conn) connect(ctx context.Context, addr string) (net.Conn, error) {

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -89,34 +88,34 @@ func (s *Service) ServeReplicaStream(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
-		replicaError(w, http.StatusBadRequest, "bad gateway id")
+		writeMessage(w, http.StatusBadRequest, "", "bad gateway id")
 		return
 	}
 	if code, msg := s.verifyReplica(r, id); code != 0 {
 		s.log.Warn("replica stream refused", "gateway_id", id, "remote_addr", r.RemoteAddr, "reason", msg)
-		replicaError(w, code, msg)
+		writeMessage(w, code, "", msg)
 		return
 	}
 	if !headerToken(r.Header, "Connection", "upgrade") || !strings.EqualFold(r.Header.Get("Upgrade"), ReplicaProtocol) {
-		replicaError(w, http.StatusBadRequest, "this endpoint takes an upgraded connection (Upgrade: "+ReplicaProtocol+")")
+		writeMessage(w, http.StatusBadRequest, "", "this endpoint takes an upgraded connection (Upgrade: "+ReplicaProtocol+")")
 		return
 	}
 	s.mu.Lock()
 	c := s.conns[id]
 	s.mu.Unlock()
 	if c == nil || !c.usable() {
-		replicaError(w, http.StatusServiceUnavailable, "gateway "+id+" is not connected to this replica")
+		writeMessage(w, http.StatusServiceUnavailable, "", "gateway "+id+" is not connected to this replica")
 		return
 	}
 	stream, err := c.open()
 	if err != nil {
-		replicaError(w, http.StatusServiceUnavailable, "gateway "+id+" could not open a stream")
+		writeMessage(w, http.StatusServiceUnavailable, "", "gateway "+id+" could not open a stream")
 		return
 	}
 	down, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		stream.Close()
-		replicaError(w, http.StatusBadRequest, "the replica stream must be HTTP/1.1")
+		writeMessage(w, http.StatusBadRequest, "", "the replica stream must be HTTP/1.1")
 		return
 	}
 	_ = down.SetDeadline(time.Time{})
@@ -169,12 +168,6 @@ func (s *Service) untrack(c net.Conn) {
 	delete(s.pipes, c)
 	s.mu.Unlock()
 	s.wg.Done()
-}
-
-func replicaError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
 }
 
 func headerToken(h http.Header, name, token string) bool {
@@ -262,7 +255,7 @@ func (s *Service) dialReplica(ctx context.Context, base, gatewayID string) (net.
 	return &bufferedConn{Conn: nc, r: br}, nil
 }
 
-// fresh reports whether g's record says a replica other than this one
+// heldElsewhere reports whether g's record says a replica other than this one
 // holds its connection, with a heartbeat recent enough.
 func (s *Service) heldElsewhere(g store.Gateway) bool {
 	if s.replicaKey == nil || g.Replica == "" || g.Replica == s.replicaURL {

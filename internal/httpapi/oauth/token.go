@@ -25,20 +25,31 @@ type tokenResponse struct {
 	Scope           string `json:"scope,omitempty"`
 }
 
-// paramNames are the token request's parameters that may appear at most
-// once; params holds their values in that order.
-var paramNames = [...]string{"subject_token", "subject_token_type", "requested_token_type", "scope", "actor_token", "actor_token_type", ParamIdentityID}
+// The token request's parameters that may appear at most once, as
+// indexes into paramNames and params.
+const (
+	paramSubjectToken = iota
+	paramSubjectTokenType
+	paramRequestedTokenType
+	paramScope
+	paramActorToken
+	paramActorTokenType
+	paramIdentityID
+	numParams
+)
 
-type params [len(paramNames)]string
-
-func (p *params) get(name string) string {
-	for i, n := range paramNames {
-		if n == name {
-			return p[i]
-		}
-	}
-	panic("oauth: unknown parameter " + name)
+// paramNames are the parameters' names; params holds their values.
+var paramNames = [numParams]string{
+	paramSubjectToken:       "subject_token",
+	paramSubjectTokenType:   "subject_token_type",
+	paramRequestedTokenType: "requested_token_type",
+	paramScope:              "scope",
+	paramActorToken:         "actor_token",
+	paramActorTokenType:     "actor_token_type",
+	paramIdentityID:         ParamIdentityID,
 }
+
+type params [numParams]string
 
 // token serves POST /oauth2/token: RFC 8693 token exchange only.
 func (a *API) token(w http.ResponseWriter, r *http.Request) {
@@ -111,16 +122,16 @@ func (a *API) exchange(r *http.Request) (_ oidc.Exchanged, audited bool, _ error
 	}
 	var p params
 	for i, name := range paramNames {
-		v, err := single(f, name, name == "subject_token" || name == "subject_token_type")
+		v, err := single(f, name, i == paramSubjectToken || i == paramSubjectTokenType)
 		if err != nil {
 			return oidc.Exchanged{}, false, err
 		}
 		p[i] = v
 	}
-	if p.get("actor_token") != "" || p.get("actor_token_type") != "" {
+	if p[paramActorToken] != "" || p[paramActorTokenType] != "" {
 		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "actor_token (delegation) is not supported")
 	}
-	if rt := p.get("requested_token_type"); rt != "" && rt != oidc.TokenTypeJWT {
+	if rt := p[paramRequestedTokenType]; rt != "" && rt != oidc.TokenTypeJWT {
 		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "requested_token_type must be %s", oidc.TokenTypeJWT)
 	}
 	if n, _ := f.count("resource"); n > 0 {
@@ -131,22 +142,22 @@ func (a *API) exchange(r *http.Request) (_ oidc.Exchanged, audited bool, _ error
 	if len(auds) == 1 && strings.Contains(auds[0], " ") {
 		auds = strings.Fields(auds[0])
 	}
-	subject := secret.Secret(p.get("subject_token"))
-	switch p.get("subject_token_type") {
+	subject := secret.Secret(p[paramSubjectToken])
+	switch p[paramSubjectTokenType] {
 	case oidc.TokenTypeAccessToken:
-		if p.get(ParamIdentityID) != "" {
+		if p[paramIdentityID] != "" {
 			return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "%s goes only with a Kubernetes service-account JWT as the subject", ParamIdentityID)
 		}
-		out, err := a.OIDC.Exchange(r.Context(), oidc.ExchangeRequest{SubjectToken: subject, Audiences: auds, Scope: p.get("scope"), ClientIP: httpapi.ClientIP(r)})
+		out, err := a.OIDC.Exchange(r.Context(), oidc.ExchangeRequest{SubjectToken: subject, Audiences: auds, Scope: p[paramScope], ClientIP: httpapi.ClientIP(r)})
 		return out, true, err
 	case oidc.TokenTypeJWT:
-		if p.get(ParamIdentityID) == "" {
+		if p[paramIdentityID] == "" {
 			return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "a Kubernetes service-account JWT as the subject needs %s, the identity to log in as", ParamIdentityID)
 		}
 		if err := a.LoginLimiter.Allow(httpapi.ClientIP(r)); err != nil {
 			return oidc.Exchanged{}, false, &errs.Error{Code: errs.TooManyRequests, Message: "too many logins from this address; try again later", Err: err}
 		}
-		out, err := a.OIDC.ExchangeKubernetes(r.Context(), oidc.KubernetesExchangeRequest{IdentityID: p.get(ParamIdentityID), JWT: subject, Audiences: auds, Scope: p.get("scope"), ClientIP: httpapi.ClientIP(r)})
+		out, err := a.OIDC.ExchangeKubernetes(r.Context(), oidc.KubernetesExchangeRequest{IdentityID: p[paramIdentityID], JWT: subject, Audiences: auds, Scope: p[paramScope], ClientIP: httpapi.ClientIP(r)})
 		return out, true, err
 	default:
 		return oidc.Exchanged{}, false, errs.Because(errs.BadRequest, oidc.ErrInvalidRequest, "subject_token_type must be %s or %s", oidc.TokenTypeAccessToken, oidc.TokenTypeJWT)
