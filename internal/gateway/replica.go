@@ -96,7 +96,7 @@ func (s *Service) ServeReplicaStream(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, code, "", msg)
 		return
 	}
-	if !headerToken(r.Header, "Connection", "upgrade") || !strings.EqualFold(r.Header.Get("Upgrade"), ReplicaProtocol) {
+	if !IsUpgrade(r, ReplicaProtocol) {
 		writeMessage(w, http.StatusBadRequest, "", "this endpoint takes an upgraded connection (Upgrade: "+ReplicaProtocol+")")
 		return
 	}
@@ -170,10 +170,15 @@ func (s *Service) untrack(c net.Conn) {
 	s.wg.Done()
 }
 
-func headerToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
+// IsUpgrade reports whether r asks to switch its connection to protocol
+// (Connection: upgrade among its tokens, Upgrade: protocol, any case).
+func IsUpgrade(r *http.Request, protocol string) bool {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), protocol) {
+		return false
+	}
+	for _, v := range r.Header.Values("Connection") {
 		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
+			if strings.EqualFold(strings.TrimSpace(t), "upgrade") {
 				return true
 			}
 		}

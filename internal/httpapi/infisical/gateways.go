@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/errs"
@@ -38,7 +37,7 @@ func (a *API) registerGateways(mux *http.ServeMux, handle func(string, func(*htt
 // connection: 101 Switching Protocols, then a yamux session.
 func (a *API) connectGateway(w http.ResponseWriter, r *http.Request) {
 	fail := func(err error) { writeError(w, r, a.Logger, err) }
-	if !headerHasToken(r.Header, "Connection", "upgrade") || !strings.EqualFold(r.Header.Get("Upgrade"), gateway.UpgradeProtocol) {
+	if !gateway.IsUpgrade(r, gateway.UpgradeProtocol) {
 		fail(errs.New(errs.BadRequest, "this endpoint takes a gateway's connection (Connection: Upgrade, Upgrade: %s); run `gatehouse gateway`", gateway.UpgradeProtocol))
 		return
 	}
@@ -83,17 +82,6 @@ type hijacked struct {
 }
 
 func (h *hijacked) Read(p []byte) (int, error) { return h.r.Read(p) }
-
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 func gatewayJSON(v gateway.View) map[string]any {
 	var pool any
