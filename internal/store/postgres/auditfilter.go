@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -46,25 +45,11 @@ func auditWhere(f store.AuditFilter) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-func checkAuditFilter(f store.AuditFilter) error {
-	switch f.Outcome {
-	case "", store.AuditOutcomeSuccess, store.AuditOutcomeFailure:
-	default:
-		return fmt.Errorf("postgres: audit filter: outcome %q: %w", f.Outcome, store.ErrInvalid)
-	}
-	for _, v := range []string{f.Type, f.IdentityID} {
-		if strings.IndexByte(v, 0) >= 0 || !utf8.ValidString(v) {
-			return fmt.Errorf("postgres: audit filter: %w: NUL character or invalid UTF-8 in text", store.ErrInvalid)
-		}
-	}
-	return nil
-}
-
 // FilterAuditEvents returns a page of the events matching f, newest first,
 // and their total.
 func (s *Store) FilterAuditEvents(ctx context.Context, f store.AuditFilter, offset, limit int) ([]store.AuditEvent, int, error) {
-	if err := checkAuditFilter(f); err != nil {
-		return nil, 0, err
+	if err := store.CheckAuditFilter(f); err != nil {
+		return nil, 0, fmt.Errorf("postgres: %w", err)
 	}
 	where, args := auditWhere(f)
 	n := len(args)
@@ -101,8 +86,8 @@ func (s *Store) CountAuditOutcomes(ctx context.Context, f store.AuditFilter, buc
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAuditFilter(f); err != nil {
-		return nil, err
+	if err := store.CheckAuditFilter(f); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	out := make([]store.AuditCount, n)
 	for i := range out {
