@@ -48,28 +48,7 @@ func (s *Store) FilterAuditEvents(ctx context.Context, f store.AuditFilter, offs
 		return nil, 0, fmt.Errorf("sqlite: %w", err)
 	}
 	where, args := auditWhere(f)
-	offset, limit = pageArgs(offset, limit)
-	out := []store.AuditEvent{}
-	var total int
-	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_events`+where, args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+auditEventCols+` FROM audit_events`+where+`
-			ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanAuditEvent(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
-	})
+	out, total, err := s.auditPage(ctx, where, args, offset, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: filter audit events: %w", mapErr(err))
 	}
