@@ -53,31 +53,11 @@ func (s *Store) FilterAuditEvents(ctx context.Context, f store.AuditFilter, offs
 	}
 	where, args := auditWhere(f)
 	n := len(args)
-	rows, err := s.pool.Query(ctx, `SELECT `+auditEventColumns+`, count(*) OVER () FROM audit_events`+where+`
+	return page(ctx, s, "filter audit events",
+		`SELECT `+auditEventColumns+`, count(*) OVER () FROM audit_events`+where+`
 		ORDER BY time DESC NULLS LAST, seq DESC OFFSET $`+strconv.Itoa(n+1)+` LIMIT $`+strconv.Itoa(n+2),
-		append(args, offsetArg(offset), limitArg(limit))...)
-	if err != nil {
-		return nil, 0, wrapErr("filter audit events", err)
-	}
-	defer rows.Close()
-	items, total := []store.AuditEvent{}, 0
-	for rows.Next() {
-		e, err := scanAuditEvent(rows, &total)
-		if err != nil {
-			return nil, 0, wrapErr("filter audit events", err)
-		}
-		items = append(items, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, wrapErr("filter audit events", err)
-	}
-	if len(items) > 0 {
-		return items, total, nil
-	}
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events`+where, args...).Scan(&total); err != nil {
-		return nil, 0, wrapErr("filter audit events", err)
-	}
-	return items, total, nil
+		`SELECT count(*) FROM audit_events`+where,
+		append(args, offsetArg(offset), limitArg(limit)), scanAuditEvent)
 }
 
 // CountAuditOutcomes counts the events matching f by outcome per bucket.
