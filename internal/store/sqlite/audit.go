@@ -71,28 +71,8 @@ func (s *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store
 // (auditWhere; "" for all), newest first, and their total.
 func (s *Store) auditPage(ctx context.Context, where string, args []any, offset, limit int) ([]store.AuditEvent, int, error) {
 	offset, limit = pageArgs(offset, limit)
-	out := []store.AuditEvent{}
-	var total int
-	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_events`+where, args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+auditEventCols+` FROM audit_events`+where+`
-			ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanAuditEvent(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
-	})
-	return out, total, err
+	return page(ctx, s, `SELECT `+auditEventCols+` FROM audit_events`+where+`
+		ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?`, `SELECT count(*) FROM audit_events`+where, args, limit, offset, scanAuditEvent)
 }
 
 // PurgeAuditEvents deletes the events older than before (audit_events_time
