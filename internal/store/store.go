@@ -275,6 +275,19 @@ type AuditCount struct {
 	Failed    int
 }
 
+// CheckAuditFilter is what every store refuses in an AuditFilter (wrapped
+// ErrInvalid): an unknown Outcome, and a Type or IdentityID holding a NUL
+// or invalid UTF-8.
+func CheckAuditFilter(f AuditFilter) error {
+	switch {
+	case f.Outcome != "" && f.Outcome != AuditOutcomeSuccess && f.Outcome != AuditOutcomeFailure:
+		return fmt.Errorf("audit filter: outcome %q: %w", f.Outcome, ErrInvalid)
+	case !cleanText(f.Type) || !cleanText(f.IdentityID):
+		return fmt.Errorf("audit filter: %w: NUL character or invalid UTF-8 in text", ErrInvalid)
+	}
+	return nil
+}
+
 // AuditBuckets checks a CountAuditOutcomes request and returns the number
 // of buckets; the stores share it.
 func AuditBuckets(f AuditFilter, bucket time.Duration) (int, error) {

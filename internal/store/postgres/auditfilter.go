@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -46,53 +45,19 @@ func auditWhere(f store.AuditFilter) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-func checkAuditFilter(f store.AuditFilter) error {
-	switch f.Outcome {
-	case "", store.AuditOutcomeSuccess, store.AuditOutcomeFailure:
-	default:
-		return fmt.Errorf("postgres: audit filter: outcome %q: %w", f.Outcome, store.ErrInvalid)
-	}
-	for _, v := range []string{f.Type, f.IdentityID} {
-		if strings.IndexByte(v, 0) >= 0 || !utf8.ValidString(v) {
-			return fmt.Errorf("postgres: audit filter: %w: NUL character or invalid UTF-8 in text", store.ErrInvalid)
-		}
-	}
-	return nil
-}
-
 // FilterAuditEvents returns a page of the events matching f, newest first,
 // and their total.
 func (s *Store) FilterAuditEvents(ctx context.Context, f store.AuditFilter, offset, limit int) ([]store.AuditEvent, int, error) {
-	if err := checkAuditFilter(f); err != nil {
-		return nil, 0, err
+	if err := store.CheckAuditFilter(f); err != nil {
+		return nil, 0, fmt.Errorf("postgres: %w", err)
 	}
 	where, args := auditWhere(f)
 	n := len(args)
-	rows, err := s.pool.Query(ctx, `SELECT `+auditEventColumns+`, count(*) OVER () FROM audit_events`+where+`
+	return page(ctx, s, "filter audit events",
+		`SELECT `+auditEventColumns+`, count(*) OVER () FROM audit_events`+where+`
 		ORDER BY time DESC NULLS LAST, seq DESC OFFSET $`+strconv.Itoa(n+1)+` LIMIT $`+strconv.Itoa(n+2),
-		append(args, offsetArg(offset), limitArg(limit))...)
-	if err != nil {
-		return nil, 0, wrapErr("filter audit events", err)
-	}
-	defer rows.Close()
-	items, total := []store.AuditEvent{}, 0
-	for rows.Next() {
-		e, err := scanAuditEvent(rows, &total)
-		if err != nil {
-			return nil, 0, wrapErr("filter audit events", err)
-		}
-		items = append(items, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, wrapErr("filter audit events", err)
-	}
-	if len(items) > 0 {
-		return items, total, nil
-	}
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events`+where, args...).Scan(&total); err != nil {
-		return nil, 0, wrapErr("filter audit events", err)
-	}
-	return items, total, nil
+		`SELECT count(*) FROM audit_events`+where,
+		append(args, offsetArg(offset), limitArg(limit)), scanAuditEvent)
 }
 
 // CountAuditOutcomes counts the events matching f by outcome per bucket.
@@ -101,8 +66,8 @@ func (s *Store) CountAuditOutcomes(ctx context.Context, f store.AuditFilter, buc
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAuditFilter(f); err != nil {
-		return nil, err
+	if err := store.CheckAuditFilter(f); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	out := make([]store.AuditCount, n)
 	for i := range out {

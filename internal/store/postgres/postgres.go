@@ -252,7 +252,8 @@ func offsetArg(offset int) int {
 }
 
 // page reads a listing query whose last column is count(*) OVER (); when
-// the page is empty (offset past the end) the total is counted apart.
+// the page is empty (offset past the end) the total is counted apart, by
+// countQuery with args but their last two (the query's offset and limit).
 func page[T any](ctx context.Context, s *Store, op, query, countQuery string, args []any,
 	scan func(pgx.Row, ...any) (T, error)) ([]T, int, error) {
 	rows, err := s.pool.Query(ctx, query, args...)
@@ -273,7 +274,7 @@ func page[T any](ctx context.Context, s *Store, op, query, countQuery string, ar
 		return nil, 0, wrapErr(op, err)
 	}
 	if len(items) == 0 {
-		if err := s.pool.QueryRow(ctx, countQuery).Scan(&total); err != nil {
+		if err := s.pool.QueryRow(ctx, countQuery, args[:len(args)-2]...).Scan(&total); err != nil {
 			return nil, 0, wrapErr(op, err)
 		}
 	}

@@ -270,29 +270,9 @@ func (s *Store) RevokeRootTokens(ctx context.Context, exceptID string, now time.
 // newest first, and their count; the hash is not read.
 func (s *Store) ListAccessTokens(ctx context.Context, identityID string, now time.Time, offset, limit int) ([]store.AccessToken, int, error) {
 	const live = ` FROM access_tokens WHERE identity_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`
-	rows, err := s.pool.Query(ctx, `SELECT `+strings.Replace(accessTokenColumns, "hash", "NULL::bytea", 1)+`, count(*) OVER ()`+live+`
-		ORDER BY created_at DESC, id OFFSET $3 LIMIT $4`, identityID, now, offsetArg(offset), store.TokenListLimit(limit))
-	if err != nil {
-		return nil, 0, wrapErr("list access tokens", err)
-	}
-	defer rows.Close()
-	out := []store.AccessToken{}
-	total := 0
-	for rows.Next() {
-		t, err := scanAccessToken(rows, &total)
-		if err != nil {
-			return nil, 0, wrapErr("list access tokens", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, wrapErr("list access tokens", err)
-	}
-	if len(out) == 0 {
-		// Past the end: count apart.
-		if err := s.pool.QueryRow(ctx, `SELECT count(*)`+live, identityID, now).Scan(&total); err != nil {
-			return nil, 0, wrapErr("list access tokens", err)
-		}
-	}
-	return out, total, nil
+	return page(ctx, s, "list access tokens",
+		`SELECT `+strings.Replace(accessTokenColumns, "hash", "NULL::bytea", 1)+`, count(*) OVER ()`+live+`
+		ORDER BY created_at DESC, id OFFSET $3 LIMIT $4`,
+		`SELECT count(*)`+live,
+		[]any{identityID, now, offsetArg(offset), store.TokenListLimit(limit)}, scanAccessToken)
 }

@@ -266,28 +266,10 @@ func (s *Store) ListAccessTokens(ctx context.Context, identityID string, now tim
 		return nil, 0, err
 	}
 	const live = ` FROM access_tokens WHERE identity_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`
-	out := []store.AccessToken{}
-	var total int
-	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		at := now.UnixMicro()
-		if err := tx.QueryRowContext(ctx, `SELECT count(*)`+live, identityID, at).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+strings.Replace(accessTokenCols, "hash", "NULL", 1)+live+`
-			ORDER BY created_at DESC, id LIMIT ? OFFSET ?`, identityID, at, store.TokenListLimit(limit), max(offset, 0))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			t, err := scanAccessToken(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, t)
-		}
-		return rows.Err()
-	})
+	out, total, err := page(ctx, s, `SELECT `+strings.Replace(accessTokenCols, "hash", "NULL", 1)+live+`
+		ORDER BY created_at DESC, id LIMIT ? OFFSET ?`, `SELECT count(*)`+live,
+		[]any{identityID, now.UnixMicro()}, store.TokenListLimit(limit), max(offset, 0),
+		func(r rowScanner) (store.AccessToken, error) { return scanAccessToken(r) })
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: list access tokens: %w", mapErr(err))
 	}

@@ -60,32 +60,19 @@ func auditArgs(e store.AuditEvent) ([]any, error) {
 // ListAuditEvents returns a page of events, newest first (equal times: last
 // appended first), and the total. A limit of zero or less means no limit.
 func (s *Store) ListAuditEvents(ctx context.Context, offset, limit int) ([]store.AuditEvent, int, error) {
-	offset, limit = pageArgs(offset, limit)
-	out := []store.AuditEvent{}
-	var total int
-	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_events`).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+auditEventCols+` FROM audit_events
-			ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?`, limit, offset)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanAuditEvent(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
-	})
+	out, total, err := s.auditPage(ctx, "", nil, offset, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: list audit events: %w", mapErr(err))
 	}
 	return out, total, nil
+}
+
+// auditPage returns a page of the events matching where and args
+// (auditWhere; "" for all), newest first, and their total.
+func (s *Store) auditPage(ctx context.Context, where string, args []any, offset, limit int) ([]store.AuditEvent, int, error) {
+	offset, limit = pageArgs(offset, limit)
+	return page(ctx, s, `SELECT `+auditEventCols+` FROM audit_events`+where+`
+		ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?`, `SELECT count(*) FROM audit_events`+where, args, limit, offset, scanAuditEvent)
 }
 
 // PurgeAuditEvents deletes the events older than before (audit_events_time

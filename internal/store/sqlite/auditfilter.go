@@ -41,44 +41,14 @@ func auditWhere(f store.AuditFilter) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-func checkAuditFilter(f store.AuditFilter) error {
-	switch f.Outcome {
-	case "", store.AuditOutcomeSuccess, store.AuditOutcomeFailure:
-	default:
-		return fmt.Errorf("audit filter: outcome %q: %w", f.Outcome, store.ErrInvalid)
-	}
-	return checkText("audit filter", f.Type, f.IdentityID)
-}
-
 // FilterAuditEvents returns a page of the events matching f, newest first,
 // and their total.
 func (s *Store) FilterAuditEvents(ctx context.Context, f store.AuditFilter, offset, limit int) ([]store.AuditEvent, int, error) {
-	if err := checkAuditFilter(f); err != nil {
-		return nil, 0, err
+	if err := store.CheckAuditFilter(f); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: %w", err)
 	}
 	where, args := auditWhere(f)
-	offset, limit = pageArgs(offset, limit)
-	out := []store.AuditEvent{}
-	var total int
-	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_events`+where, args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+auditEventCols+` FROM audit_events`+where+`
-			ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanAuditEvent(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
-	})
+	out, total, err := s.auditPage(ctx, where, args, offset, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: filter audit events: %w", mapErr(err))
 	}
@@ -91,8 +61,8 @@ func (s *Store) CountAuditOutcomes(ctx context.Context, f store.AuditFilter, buc
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAuditFilter(f); err != nil {
-		return nil, err
+	if err := store.CheckAuditFilter(f); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	out := make([]store.AuditCount, n)
 	for i := range out {

@@ -99,11 +99,15 @@ func (s *Store) groupExec(ctx context.Context, stmt *sql.Stmt, args ...any) erro
 
 // groupAppendAudit appends the audit event with args in the next group.
 func (s *Store) groupAppendAudit(ctx context.Context, args []any) error {
-	in := &pendingWrite{ctx: ctx, audit: args, run: func(ctx context.Context, bind binder) error {
+	return s.hand(ctx, s.pendingAudit(ctx, args))
+}
+
+// pendingAudit is the write of the audit event with args (auditArgs).
+func (s *Store) pendingAudit(ctx context.Context, args []any) *pendingWrite {
+	return &pendingWrite{ctx: ctx, audit: args, run: func(ctx context.Context, bind binder) error {
 		_, err := bind(s.stmts.appendAuditEvent).ExecContext(ctx, args...)
 		return err
 	}}
-	return s.hand(ctx, in)
 }
 
 // groupQueryRow runs stmt with args in the next group and scans its one

@@ -156,14 +156,7 @@ func auditWrite(ctx context.Context, s *Store, id string) *pendingWrite {
 	if err != nil {
 		panic(err)
 	}
-	return auditWriteArgs(ctx, s, args)
-}
-
-func auditWriteArgs(ctx context.Context, s *Store, args []any) *pendingWrite {
-	return &pendingWrite{ctx: ctx, audit: args, run: func(ctx context.Context, bind binder) error {
-		_, err := bind(s.stmts.appendAuditEvent).ExecContext(ctx, args...)
-		return err
-	}}
+	return s.pendingAudit(ctx, args)
 }
 
 // TestRunGroupAuditEvents: a group's audit events are written in
@@ -198,7 +191,7 @@ func TestRunGroupAuditEvents(t *testing.T) {
 			for i, id := range tc.ids {
 				in := auditWrite(ctx, s, id)
 				if i == tc.bad {
-					in = auditWriteArgs(ctx, s, in.audit[:len(in.audit)-1])
+					in = s.pendingAudit(ctx, in.audit[:len(in.audit)-1])
 				}
 				in.done = make(chan error, 1)
 				group = append(group, in)

@@ -72,27 +72,8 @@ func (s *Store) GetIdentity(ctx context.Context, id string) (store.Identity, err
 // A limit of zero or less means no limit.
 func (s *Store) ListIdentities(ctx context.Context, offset, limit int) ([]store.Identity, int, error) {
 	offset, limit = pageArgs(offset, limit)
-	out := []store.Identity{}
-	var total int
-	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM identities`).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+identityCols+` FROM identities
-			ORDER BY created_at, rowid LIMIT ? OFFSET ?`, limit, offset)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			ident, err := scanIdentity(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, ident)
-		}
-		return rows.Err()
-	})
+	out, total, err := page(ctx, s, `SELECT `+identityCols+` FROM identities
+		ORDER BY created_at, rowid LIMIT ? OFFSET ?`, `SELECT count(*) FROM identities`, nil, limit, offset, scanIdentity)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: list identities: %w", mapErr(err))
 	}

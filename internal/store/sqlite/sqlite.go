@@ -263,6 +263,33 @@ func (s *Store) inReadTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return fn(tx)
 }
 
+// page reads a page of a listing query (its parameters: args, then limit
+// and offset) and the total of countQuery (args) in one read transaction.
+func page[T any](ctx context.Context, s *Store, query, countQuery string, args []any, limit, offset int,
+	scan func(rowScanner) (T, error)) ([]T, int, error) {
+	out := []T{}
+	var total int
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, countQuery, args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, query, append(args[:len(args):len(args)], limit, offset)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			item, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, item)
+		}
+		return rows.Err()
+	})
+	return out, total, err
+}
+
 // mapErr turns SQLite constraint violations into the store's sentinels,
 // and a database still busy or locked after the busy timeout, or a
 // deadline exceeded, into store.ErrUnavailable.
