@@ -52,6 +52,24 @@ type universalAuthData struct {
 	Created    string // a client secret just created: shown once
 }
 
+// formInts copies the integer fields names of r's form into f and, when
+// set, into body; a value that does not parse is f's error.
+func formInts(r *http.Request, f Form, body map[string]any, names []string) {
+	for _, name := range names {
+		v := strings.TrimSpace(r.PostFormValue(name))
+		f.Set(name, v)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			f.Errors[name] = "must be a whole number"
+			continue
+		}
+		body[name] = n
+	}
+}
+
 // uaNumbers are the settings' integer fields (seconds or counts).
 var uaNumbers = []string{"accessTokenTTL", "accessTokenMaxTTL", "accessTokenNumUsesLimit", "accessTokenPeriod",
 	"lockoutThreshold", "lockoutDurationSeconds", "lockoutCounterResetSeconds"}
@@ -151,19 +169,7 @@ func (c *Console) universalAuthShow(w http.ResponseWriter, r *http.Request, s *S
 // parse are the form's errors.
 func settingsBody(r *http.Request, f Form) map[string]any {
 	body := map[string]any{}
-	for _, name := range uaNumbers {
-		v := strings.TrimSpace(r.PostFormValue(name))
-		f.Set(name, v)
-		if v == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			f.Errors[name] = "must be a whole number"
-			continue
-		}
-		body[name] = n
-	}
+	formInts(r, f, body, uaNumbers)
 	for _, name := range []string{"clientSecretTrustedIps", "accessTokenTrustedIps"} {
 		v := r.PostFormValue(name)
 		f.Set(name, v)
@@ -247,19 +253,7 @@ func (c *Console) clientSecretCreate(w http.ResponseWriter, r *http.Request, s *
 	desc := r.PostFormValue("description")
 	f.Set("description", desc)
 	body["description"] = desc
-	for _, name := range []string{"ttl", "numUsesLimit"} {
-		v := strings.TrimSpace(r.PostFormValue(name))
-		f.Set(name, v)
-		if v == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			f.Errors[name] = "must be a whole number"
-			continue
-		}
-		body[name] = n
-	}
+	formInts(r, f, body, []string{"ttl", "numUsesLimit"})
 	var out struct {
 		Secret string `json:"clientSecret"`
 	}
