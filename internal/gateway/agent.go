@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -194,8 +193,7 @@ func (a *Agent) session(ctx context.Context) (served bool, err error) {
 	sess := newSession(ys)
 	a.id.Store(resp.Header.Get(HeaderID))
 	a.cfg.Logger.Info("gateway connected", "server", a.cfg.ServerURL, "gateway_id", resp.Header.Get(HeaderID), "name", a.cfg.Name)
-	srv := &http.Server{Handler: a.cfg.Handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
-		ErrorLog: slog.NewLogLogger(a.cfg.Logger.Handler(), slog.LevelWarn)}
+	srv := newStreamServer(a.cfg.Handler, a.cfg.Logger)
 	served = true
 	a.ready.Store(true)
 	a.cfg.Metrics.setConnected(true)
@@ -204,8 +202,7 @@ func (a *Agent) session(ctx context.Context) (served bool, err error) {
 		a.cfg.Metrics.setConnected(false)
 	}()
 	serveDone := make(chan struct{})
-	ln := newSessionListener(sess)
-	go func() { _ = srv.Serve(ln); close(serveDone) }()
+	go func() { srv.serve(sess); close(serveDone) }()
 	select {
 	case <-ctx.Done():
 		// Graceful drain: the server opens no new streams (GoAway), the
@@ -213,13 +210,14 @@ func (a *Agent) session(ctx context.Context) (served bool, err error) {
 		_ = sess.GoAway()
 		a.cfg.Logger.Info("gateway draining: no new calls, finishing those in flight", "within", a.cfg.DrainTimeout)
 		dctx, cancel := context.WithTimeout(context.Background(), a.cfg.DrainTimeout)
-		_ = srv.Shutdown(dctx)
+		srv.drain(dctx)
 		cancel()
+		srv.stop()
 		sess.Close()
 		<-serveDone
 		return true, nil
 	case <-sess.CloseChan():
-		srv.Close()
+		srv.stop()
 		<-serveDone
 		return true, errors.New("the session with the server closed")
 	}
@@ -282,55 +280,3 @@ func postLogin(ctx context.Context, hc *http.Client, url string, body map[string
 	}
 	return secret.Secret(out.AccessToken), nil
 }
-
-// sessionListener serves a session's streams; closing it (as
-// http.Server.Shutdown does) only stops accepting, so that the streams in
-// flight can finish before the session itself is closed.
-type sessionListener struct {
-	sess  *session
-	conns chan net.Conn
-	errc  chan error
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newSessionListener(sess *session) *sessionListener {
-	l := &sessionListener{sess: sess, conns: make(chan net.Conn), errc: make(chan error, 1), done: make(chan struct{})}
-	go l.pump()
-	return l
-}
-
-// pump accepts streams until the session ends.
-func (l *sessionListener) pump() {
-	for {
-		c, err := l.sess.Accept()
-		if err != nil {
-			l.errc <- err
-			return
-		}
-		select {
-		case l.conns <- c:
-		case <-l.done:
-			c.Close()
-		}
-	}
-}
-
-func (l *sessionListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case err := <-l.errc:
-		l.errc <- err
-		return nil, err
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *sessionListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *sessionListener) Addr() net.Addr { return l.sess.Addr() }

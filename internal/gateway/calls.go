@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,23 +116,7 @@ func (s *Service) ctxError(ctx context.Context, c *conn) error {
 
 // do makes one call on c's session.
 func (c *conn) do(ctx context.Context, method, path string, body []byte) (Answer, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://gateway"+path, rd)
-	if err != nil {
-		return Answer{}, errs.Wrap(err, "building the gateway request")
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return Answer{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	resp, raw, err := c.call(ctx, method, path, body)
 	if err != nil {
 		return Answer{}, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +22,7 @@ type conn struct {
 	sess    *session
 	replica string // the holder's URL when sess is nil
 	dial    func(context.Context) (net.Conn, error)
-	client  *http.Client
+	streams streamPool // idle streams between calls
 	// draining: the gateway said GoAway (it is shutting down); no new
 	// call is sent to it.
 	draining atomic.Bool
@@ -49,13 +48,6 @@ func newConn(g store.Gateway, sess *session, dial func(context.Context) (net.Con
 	if dial == nil {
 		c.dial = func(context.Context) (net.Conn, error) { return c.open() }
 	}
-	c.client = &http.Client{Transport: &http.Transport{
-		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}}
 	return c
 }
 
@@ -155,7 +147,7 @@ func (s *Service) forget(c *conn) {
 		delete(s.conns, c.gw.ID)
 	}
 	s.mu.Unlock()
-	c.client.CloseIdleConnections()
+	c.streams.closeIdle()
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	s.release(ctx, c.gw.ID)
 	cancel()
@@ -255,7 +247,7 @@ func (s *Service) Close() {
 		p.Close()
 	}
 	for _, c := range remotes {
-		c.client.CloseIdleConnections()
+		c.streams.closeIdle()
 	}
 	// The records stop naming this replica (bounded: a store that does
 	// not answer must not hold the shutdown up).
@@ -263,7 +255,7 @@ func (s *Service) Close() {
 	defer cancel()
 	for _, c := range conns {
 		c.sess.Close()
-		c.client.CloseIdleConnections()
+		c.streams.closeIdle()
 		s.release(ctx, c.gw.ID)
 	}
 	done := make(chan struct{})

@@ -278,7 +278,7 @@ func (s *Service) remote(g store.Gateway) *conn {
 		return c
 	}
 	if old := s.remotes[g.ID]; old != nil {
-		go old.client.CloseIdleConnections()
+		go old.streams.closeIdle()
 	}
 	base, id := g.Replica, g.ID
 	c := newConn(g, nil, func(ctx context.Context) (net.Conn, error) { return s.dialReplica(ctx, base, id) })

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -134,7 +135,7 @@ func serveGateway(b testing.TB, conn net.Conn, h http.Handler) {
 		b.Fatal(err)
 	}
 	sess := newSession(ys)
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
-	go func() { _ = srv.Serve(newSessionListener(sess)) }()
-	b.Cleanup(func() { srv.Close(); sess.Close() })
+	srv := newStreamServer(h, slog.New(slog.DiscardHandler))
+	go srv.serve(sess)
+	b.Cleanup(func() { srv.stop(); sess.Close() })
 }
