@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -96,6 +98,54 @@ func BenchmarkReview(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkHop: what the gateway hop alone costs (the server's Service,
+// the session, the gateway's stream server and Handler, its HTTP/2 client)
+// against an API server that answers at once without checking anything,
+// 64 callers at once. The TokenReview's own cost, which BenchmarkReview
+// includes, is left out.
+func BenchmarkHop(b *testing.B) {
+	answer := []byte(`{"kind":"TokenReview","apiVersion":"authentication.k8s.io/v1","status":{"authenticated":true,"user":{"username":"system:serviceaccount:apps:web"}}}`)
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write(answer)
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	b.Cleanup(up.Close)
+	dir := b.TempDir()
+	caFile, tokFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "token")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(tokFile, []byte("reviewer-token"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("x"), 900)
+	s := New(Config{Heartbeat: time.Hour, Timeout: 10 * time.Second})
+	b.Cleanup(s.Close)
+	g := store.Gateway{ID: "6f7d2a62-5b0e-4a57-9a43-2f0e3e0b8c11", Name: "bench"}
+	serverEnd, gatewayEnd := tcpPair(b)
+	serveGateway(b, gatewayEnd, &Handler{Upstream: &Upstream{URL: up.URL, CAFile: caFile, TokenFile: tokFile}})
+	if err := s.Attach(g, serverEnd, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("gateway-par", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				ans, err := s.Review(context.Background(), g.ID, "", body)
+				if err != nil || ans.Code != http.StatusCreated {
+					b.Errorf("review: %d, %v", ans.Code, err)
+					return
+				}
+			}
+		})
+	})
 }
 
 // countingConn counts its writes.
