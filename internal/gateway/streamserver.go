@@ -24,8 +24,12 @@ import (
 // buffered writer flushed in pieces. A CONNECT's handler hijacks the
 // stream, as it would from http.Server.
 
-// streamIdleTimeout closes a stream the server left idle this long.
-const streamIdleTimeout = 5 * time.Minute
+// streamIdleTimeout closes a stream the server left idle this long;
+// streamBodyTimeout bounds the reading of a request's body.
+const (
+	streamIdleTimeout = 5 * time.Minute
+	streamBodyTimeout = 30 * time.Second
+)
 
 // streamServer serves a handler on a session's streams.
 type streamServer struct {
@@ -106,13 +110,11 @@ func abort(st net.Conn) {
 	st.Close()
 }
 
-// setBusy marks st busy or idle; false: the server drains, st must close.
+// setBusy marks st busy or idle; false: the server drains, st must close
+// once idle.
 func (s *streamServer) setBusy(st net.Conn, busy bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, open := s.busy[st]; !open {
-		return false // closed by drain or stop
-	}
 	s.busy[st] = busy
 	return busy || !s.draining
 }
@@ -142,10 +144,9 @@ func (s *streamServer) serveStream(st net.Conn) {
 			}
 			return
 		}
-		if !s.setBusy(st, true) {
-			return
-		}
-		_ = st.SetReadDeadline(time.Time{})
+		s.setBusy(st, true)
+		// The body must come within streamBodyTimeout.
+		_ = st.SetReadDeadline(time.Now().Add(streamBodyTimeout))
 		keep := s.answer(st, br, req, func() { hijacked = true; s.release(st) })
 		if !keep || !s.setBusy(st, false) {
 			return
