@@ -298,3 +298,22 @@ func TestStreamServerDrain(t *testing.T) {
 		t.Fatal("the drain did not return once the call was answered")
 	}
 }
+
+// TestStreamServerPanic: a handler that panics ends its stream (the call
+// fails as a lost connection, 503), and the gateway answers the next call.
+func TestStreamServerPanic(t *testing.T) {
+	var panicked atomic.Bool
+	e := newStreamEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if panicked.CompareAndSwap(false, true) {
+			panic("a handler bug")
+		}
+		created(w, r)
+	}))
+	if _, err := e.s.Review(context.Background(), e.g.ID, "", []byte(`{}`)); errs.CodeOf(err) != errs.Unavailable {
+		t.Fatalf("the call whose handler panicked: %v; want a 503", err)
+	}
+	ans, err := e.s.Review(context.Background(), e.g.ID, "", []byte(`{}`))
+	if err != nil || ans.Code != http.StatusCreated {
+		t.Fatalf("the call after the panic: %+v, %v", ans, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -166,12 +167,22 @@ func (s *streamServer) release(st net.Conn) {
 // answer has the handler answer req and writes the answer; false: the
 // stream carries no further call. onHijack runs when the handler takes
 // the stream over.
-func (s *streamServer) answer(st net.Conn, br *bufio.Reader, req *http.Request, onHijack func()) bool {
+func (s *streamServer) answer(st net.Conn, br *bufio.Reader, req *http.Request, onHijack func()) (keep bool) {
 	ctx, cancel := context.WithCancel(s.base)
 	defer cancel()
 	req = req.WithContext(ctx)
 	req.RemoteAddr = st.RemoteAddr().String()
 	w := &bufferedAnswer{header: http.Header{}, st: st, br: br, onHijack: onHijack}
+	defer func() {
+		// As http.Server does: a handler's panic ends its stream, not the
+		// gateway.
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				s.log.Error("the gateway's handler panicked", "panic", fmt.Sprint(p))
+			}
+			keep = false
+		}
+	}()
 	s.h.ServeHTTP(w, req)
 	if w.hijacked {
 		return false
@@ -180,7 +191,7 @@ func (s *streamServer) answer(st net.Conn, br *bufio.Reader, req *http.Request, 
 	// takes; a stream whose request is not read to its end carries no
 	// further call.
 	_, err := io.CopyN(io.Discard, req.Body, maxRequestBytes+1)
-	keep := errors.Is(err, io.EOF) && !req.Close
+	keep = errors.Is(err, io.EOF) && !req.Close
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
