@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,10 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -29,128 +27,6 @@ const tokenReviewPath = "/apis/authentication.k8s.io/v1/tokenreviews"
 
 // maxRequestBytes caps a TokenReview body the gateway forwards.
 const maxRequestBytes = 64 << 10
-
-// Upstream is the API server a gateway serves: its URL, the CA file that
-// alone verifies it, and the service-account token file the gateway uses
-// as its bearer. Both files are read again when their last read is more
-// than FileReread old, so rotated tokens and CAs are picked up.
-type Upstream struct {
-	URL       string // https://host[:port]
-	CAFile    string
-	TokenFile string
-	Timeout   time.Duration
-
-	mu     sync.Mutex
-	caPEM  []byte
-	client *http.Client
-
-	caFile, tokenFile cachedFile
-}
-
-// FileReread is how long a gateway uses its CA and token files' contents
-// before reading them again: a rotation is picked up within a second
-// (kubelet refreshes a projected token long before it expires), and a
-// review under load costs no file reads.
-const FileReread = time.Second
-
-// cachedFile is a file's contents, read again once FileReread old (or
-// after a failed read).
-type cachedFile struct {
-	mu   sync.Mutex
-	at   time.Time
-	data []byte
-}
-
-func (c *cachedFile) read(path string, now time.Time) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.data != nil && now.Sub(c.at) < FileReread && !now.Before(c.at) {
-		return c.data, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		c.data = nil
-		return nil, err
-	}
-	c.data, c.at = b, now
-	return b, nil
-}
-
-// Addr is the API server's host:port (443 by default), the one relay
-// target a gateway always allows.
-func (u *Upstream) Addr() (string, error) {
-	pu, err := url.Parse(u.URL)
-	if err != nil || pu.Scheme != "https" || pu.Host == "" {
-		return "", fmt.Errorf("the API server URL %q must be https://host[:port]", u.URL)
-	}
-	if pu.Port() == "" {
-		return net.JoinHostPort(pu.Hostname(), "443"), nil
-	}
-	return pu.Host, nil
-}
-
-// httpClient is the client for the current CA file's contents.
-func (u *Upstream) httpClient() (*http.Client, error) {
-	ca, err := u.caFile.read(u.CAFile, time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("reading the API server's CA file: %w", err)
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.client != nil && bytes.Equal(ca, u.caPEM) {
-		return u.client, nil
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		return nil, errors.New("the API server's CA file holds no PEM certificate")
-	}
-	timeout := u.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	if u.client != nil {
-		u.client.CloseIdleConnections()
-	}
-	u.client = &http.Client{
-		Timeout: timeout,
-		Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-			DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
-			TLSHandshakeTimeout: timeout,
-			ForceAttemptHTTP2:   true,
-			MaxIdleConnsPerHost: 64,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	u.caPEM = ca
-	return u.client, nil
-}
-
-// call makes one request to the API server with the gateway's own token.
-func (u *Upstream) call(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
-	hc, err := u.httpClient()
-	if err != nil {
-		return nil, err
-	}
-	tok, err := u.tokenFile.read(u.TokenFile, time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("reading the gateway's service-account token: %w", err)
-	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(u.URL, "/")+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	return hc.Do(req)
-}
 
 // Handler is what a gateway serves on its session.
 type Handler struct {
@@ -184,36 +60,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // forward makes the call with the gateway's own token and answers what
 // the API server answered.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, kind, method, path string, body []byte) {
-	resp, err := h.Upstream.call(r.Context(), method, path, body)
+	ans, err := h.Upstream.call(r.Context(), method, path, body)
 	if err != nil {
 		h.log().Warn("API server call failed", "kind", kind, "err", err)
 		h.Metrics.call(kind, "error")
 		writeMessage(w, http.StatusBadGateway, "upstream", upstreamProblem(err))
 		return
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
+	if len(ans.body) > maxAnswerBytes {
 		h.Metrics.call(kind, "error")
-		writeMessage(w, http.StatusBadGateway, "upstream", "reading the API server's answer failed")
+		writeMessage(w, http.StatusBadGateway, "upstream", fmt.Sprintf("the API server's answer is larger than %d KiB", maxAnswerBytes>>10))
 		return
 	}
-	h.Metrics.call(kind, fmt.Sprint(resp.StatusCode))
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		h.log().Warn("the API server refused the gateway's own token", "kind", kind, "status", resp.StatusCode,
+	h.Metrics.call(kind, strconv.Itoa(ans.code))
+	if ans.code == http.StatusUnauthorized || ans.code == http.StatusForbidden {
+		h.log().Warn("the API server refused the gateway's own token", "kind", kind, "status", ans.code,
 			"hint", "bind the gateway's service account to system:auth-delegator")
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		w.Header().Set("Content-Type", ct)
+	if ans.contentType != "" {
+		w.Header().Set("Content-Type", ans.contentType)
 	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(raw)
+	w.WriteHeader(ans.code)
+	_, _ = w.Write(ans.body)
 }
 
 // upstreamProblem words a failure to reach the API server without
 // echoing what an arbitrary peer said.
 func upstreamProblem(err error) string {
-	var ue *url.Error
+	var ne net.Error
 	var ce x509.UnknownAuthorityError
 	var he x509.HostnameError
 	var ve *tls.CertificateVerificationError
@@ -222,7 +96,7 @@ func upstreamProblem(err error) string {
 		return "TLS verification of the API server failed: check the gateway's --kube-ca-file"
 	case errors.Is(err, os.ErrNotExist):
 		return "a file the gateway needs is missing (service-account token or CA): " + err.Error()
-	case errors.As(err, &ue) && ue.Timeout():
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "the API server did not answer in time"
 	}
 	return "the API server could not be reached: check the gateway's --kube-host"

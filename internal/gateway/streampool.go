@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// The server's end of the calls on a gateway's session. A call is one
+// The server's end of the calls on a gateway's session (and the pool
+// type the gateway's own client to its API server uses too, upstream.go). A call is one
 // HTTP/1.1 request and its answer on a stream of the session (or, for a
 // gateway another replica holds, on a connection through that replica).
 // Streams are kept open between calls, as HTTP keep-alive connections
@@ -108,12 +109,19 @@ type errNoAnswer struct{ err error }
 func (e *errNoAnswer) Error() string { return e.err.Error() }
 func (e *errNoAnswer) Unwrap() error { return e.err }
 
-// appendRequest appends an HTTP/1.1 request for a gateway to b.
-func appendRequest(b []byte, method, path string, body []byte) []byte {
+// appendRequest appends an HTTP/1.1 request to b: method, path, Host,
+// the extra header lines ("Name: value", no line breaks) and a JSON body.
+func appendRequest(b []byte, method, path, host string, body []byte, extra []string) []byte {
 	b = append(b, method...)
 	b = append(b, ' ')
 	b = append(b, path...)
-	b = append(b, " HTTP/1.1\r\nHost: gateway\r\n"...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\n"...)
+	for _, h := range extra {
+		b = append(b, h...)
+		b = append(b, "\r\n"...)
+	}
 	if body != nil {
 		b = append(b, "Content-Type: application/json\r\nContent-Length: "...)
 		b = strconv.AppendInt(b, int64(len(body)), 10)
@@ -153,31 +161,38 @@ func (ps *poolStream) roundTrip(ctx context.Context, msg []byte, method string) 
 	return resp, body, keep, nil
 }
 
-// call makes one call on c's streams: on a stream from the pool, and
-// again on a new one when a reused stream turns out closed.
+// call makes one call on c's streams.
 func (c *conn) call(ctx context.Context, method, path string, body []byte) (*http.Response, []byte, error) {
-	msg := appendRequest(make([]byte, 0, 128+len(body)), method, path, body)
+	msg := appendRequest(make([]byte, 0, 128+len(body)), method, path, "gateway", body, nil)
+	resp, raw, err := c.streams.call(ctx, c.dial, msg, method)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the call on the gateway's stream failed: %w", err)
+	}
+	return resp, raw, nil
+}
+
+// call writes msg (a request of method) on a kept connection (or one dial
+// opens) and reads its answer; when a reused connection turns out closed
+// before answering, the call is made once more on a new one.
+func (p *streamPool) call(ctx context.Context, dial func(context.Context) (net.Conn, error), msg []byte, method string) (*http.Response, []byte, error) {
 	for fresh := false; ; fresh = true {
-		ps, reused, err := c.streams.get(ctx, c.dial, time.Now(), fresh)
+		ps, reused, err := p.get(ctx, dial, time.Now(), fresh)
 		if err != nil {
 			return nil, nil, err
 		}
 		resp, raw, keep, err := ps.roundTrip(ctx, msg, method)
 		if keep {
-			c.streams.put(ps, time.Now())
+			p.put(ps, time.Now())
 		} else {
 			ps.Close()
 		}
 		var na *errNoAnswer
 		if err != nil && reused && errors.As(err, &na) && ctx.Err() == nil {
-			// The other idle streams were likely closed with it (a gateway
-			// that drains closes its idle streams): once more, on a new one.
-			c.streams.closeIdle()
+			// The other idle ones were likely closed with it (a gateway that
+			// drains closes its idle streams): once more, on a new one.
+			p.closeIdle()
 			continue
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("the call on the gateway's stream failed: %w", err)
-		}
-		return resp, raw, nil
+		return resp, raw, err
 	}
 }
