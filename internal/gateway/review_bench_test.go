@@ -101,9 +101,9 @@ func BenchmarkReview(b *testing.B) {
 }
 
 // BenchmarkHop: what the gateway hop alone costs (the server's Service,
-// the session, the gateway's stream server and Handler, its HTTP/2 client)
-// against an API server that answers at once without checking anything,
-// 64 callers at once. The TokenReview's own cost, which BenchmarkReview
+// the session, the gateway's stream server and Handler, its client to the
+// API server) against an API server that answers at once without checking
+// anything, 64 callers at once. The TokenReview's own cost, which BenchmarkReview
 // includes, is left out.
 func BenchmarkHop(b *testing.B) {
 	answer := []byte(`{"kind":"TokenReview","apiVersion":"authentication.k8s.io/v1","status":{"authenticated":true,"user":{"username":"system:serviceaccount:apps:web"}}}`)

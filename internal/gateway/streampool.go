@@ -13,10 +13,11 @@ import (
 	"time"
 )
 
-// The server's end of the calls on a gateway's session (and the pool
-// type the gateway's own client to its API server uses too, upstream.go). A call is one
-// HTTP/1.1 request and its answer on a stream of the session (or, for a
-// gateway another replica holds, on a connection through that replica).
+// The server's end of the calls on a gateway's session (the gateway's own
+// client to its API server keeps its connections the same way,
+// upstream.go). A call is one HTTP/1.1 request and its answer on a stream
+// of the session (or, for a gateway another replica holds, on a
+// connection through that replica).
 // Streams are kept open between calls, as HTTP keep-alive connections
 // are. Unlike http.Transport, whose every round trip crosses two
 // goroutines of its own (a write loop and a read loop), the calling
