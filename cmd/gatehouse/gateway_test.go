@@ -18,6 +18,12 @@ import (
 // apiCall sends a JSON request to a running server and decodes the answer.
 func apiCall(t *testing.T, method, url, tok string, body any) (int, map[string]any) {
 	t.Helper()
+	return apiCallWith(t, http.DefaultClient, method, url, tok, body)
+}
+
+// apiCallWith is apiCall through client (e.g. one that trusts a test CA).
+func apiCallWith(t *testing.T, client *http.Client, method, url, tok string, body any) (int, map[string]any) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -30,7 +36,7 @@ func apiCall(t *testing.T, method, url, tok string, body any) (int, map[string]a
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
