@@ -2,16 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -27,8 +21,8 @@ import (
 	infisical "github.com/infisical/go-sdk"
 	sdkerrors "github.com/infisical/go-sdk/packages/errors"
 
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/kubetest"
+	"github.com/gatehouse-dev/gatehouse/internal/tlstest"
 )
 
 // process is a gatehouse command run as a process of its own (this test
@@ -61,33 +55,6 @@ func (p *process) kill() {
 	<-p.done
 }
 
-// writeServerCert writes a self-signed certificate for 127.0.0.1 and its
-// key, the certificate being its own CA.
-func writeServerCert(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gatehouse-test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile = writeFile(t, dir, "server.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	keyFile = writeFile(t, dir, "server.key", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})))
-	return certFile, keyFile
-}
-
 // TestGatewayProcesses: `gatehouse server` (HTTPS, its SQLite store) and
 // `gatehouse gateway` each run as a process of their own beside the test
 // Kubernetes API server, and the real clients log in through the gateway:
@@ -99,7 +66,7 @@ func writeServerCert(t *testing.T, dir string) (certFile, keyFile string) {
 // serves under the same record and logins work again.
 func TestGatewayProcesses(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writeServerCert(t, dir)
+	certFile, keyFile := tlstest.SelfSigned(t, []net.IP{net.IPv4(127, 0, 0, 1)}, nil)
 	caPEM, _ := os.ReadFile(certFile)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(caPEM)
@@ -112,20 +79,7 @@ func TestGatewayProcesses(t *testing.T) {
 	rootFile := filepath.Join(dir, "root-token")
 	srv := startProcess(t, "server", "--listen", addr, "--storage", "sqlite://"+filepath.Join(dir, "gatehouse.db"),
 		"--tls-cert", certFile, "--tls-key", keyFile, "--root-token-file", rootFile, "--log-level", "warn", "--ui=false")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := client.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server process never became healthy: %v\n%s", err, srv.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitStatusWith(t, client, base+"/healthz", 200)
 	rootTok, err := os.ReadFile(rootFile)
 	if err != nil {
 		t.Fatal(err)
@@ -138,22 +92,7 @@ func TestGatewayProcesses(t *testing.T) {
 	c := kubetest.New(t)
 
 	// The gateway's identity, with Universal Auth.
-	status, body := call("POST", "/api/v1/identities", root, map[string]any{"name": "proc-gw", "role": "no-access",
-		"metadata": []map[string]string{{"key": gateway.MetadataKey, "value": "true"}}})
-	if status != 200 {
-		t.Fatalf("identity: %d %v", status, body)
-	}
-	gwIdentity := body["identity"].(map[string]any)["id"].(string)
-	status, body = call("POST", "/api/v1/auth/universal-auth/identities/"+gwIdentity, root, map[string]any{})
-	if status != 200 {
-		t.Fatalf("UA: %d %v", status, body)
-	}
-	clientID := body["identityUniversalAuth"].(map[string]any)["clientId"].(string)
-	status, body = call("POST", "/api/v1/auth/universal-auth/identities/"+gwIdentity+"/client-secrets", root, map[string]any{})
-	if status != 200 {
-		t.Fatalf("secret: %d %v", status, body)
-	}
-	clientSecret := body["clientSecret"].(string)
+	_, clientID, clientSecret := enrolGateway(t, client, base, root, "proc-gw")
 	secretFile := writeFile(t, dir, "client-secret", clientSecret)
 	gwToken := c.ReviewerToken("gatehouse", "gateway")
 	gwTokenFile := writeFile(t, dir, "gw-token", gwToken)
@@ -165,7 +104,7 @@ func TestGatewayProcesses(t *testing.T) {
 	gw := startProcess(t, gwArgs...)
 	logs := []*process{srv, gw}
 	waitStatus(t, "http://"+health+"/readyz", 200)
-	status, body = call("GET", "/api/v2/gateways", root, nil)
+	status, body := call("GET", "/api/v2/gateways", root, nil)
 	gws, _ := body["gateways"].([]any)
 	if status != 200 || len(gws) != 1 || gws[0].(map[string]any)["connected"] != true {
 		t.Fatalf("gateways: %d %v\n%s", status, body, gw.out.String())
@@ -283,7 +222,7 @@ func TestGatewayProcesses(t *testing.T) {
 		t.Helper()
 		return call("POST", "/api/v1/auth/kubernetes-auth/login", "", map[string]any{"identityId": id, "jwt": jwt})
 	}
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		status, body = login(modes[0].id, modes[0].jwt)
 		if body["error"] == "GatewayNotConnected" {

@@ -47,12 +47,18 @@ func apiCallWith(t *testing.T, client *http.Client, method, url, tok string, bod
 }
 
 // waitStatus polls url until it answers want (a wait for a state; it
-// fails only after 10 s).
+// fails only after 30 s).
 func waitStatus(t *testing.T, url string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitStatusWith(t, http.DefaultClient, url, want)
+}
+
+// waitStatusWith is waitStatus through client.
+func waitStatusWith(t *testing.T, client *http.Client, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(url)
+		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == want {
@@ -64,6 +70,28 @@ func waitStatus(t *testing.T, url string, want int) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// enrolGateway creates an identity that may act as a gateway, with
+// Universal Auth and a client secret.
+func enrolGateway(t *testing.T, client *http.Client, base, root, name string) (identityID, clientID, clientSecret string) {
+	t.Helper()
+	status, body := apiCallWith(t, client, "POST", base+"/api/v1/identities", root, map[string]any{"name": name, "role": "no-access",
+		"metadata": []map[string]string{{"key": gateway.MetadataKey, "value": "true"}}})
+	if status != 200 {
+		t.Fatalf("identity: %d %v", status, body)
+	}
+	identityID = body["identity"].(map[string]any)["id"].(string)
+	status, body = apiCallWith(t, client, "POST", base+"/api/v1/auth/universal-auth/identities/"+identityID, root, map[string]any{})
+	if status != 200 {
+		t.Fatalf("UA: %d %v", status, body)
+	}
+	clientID = body["identityUniversalAuth"].(map[string]any)["clientId"].(string)
+	status, body = apiCallWith(t, client, "POST", base+"/api/v1/auth/universal-auth/identities/"+identityID+"/client-secrets", root, map[string]any{})
+	if status != 200 {
+		t.Fatalf("secret: %d %v", status, body)
+	}
+	return identityID, clientID, body["clientSecret"].(string)
 }
 
 // TestGatewayCommand runs `gatehouse server --dev` and `gatehouse gateway`
@@ -79,24 +107,10 @@ func TestGatewayCommand(t *testing.T) {
 	waitHealthy(t, addr)
 	c := kubetest.New(t)
 
-	status, body := apiCall(t, "POST", base+"/api/v1/identities", root, map[string]any{"name": "gw", "role": "no-access",
-		"metadata": []map[string]string{{"key": gateway.MetadataKey, "value": "true"}}})
-	if status != 200 {
-		t.Fatalf("identity: %d %v", status, body)
-	}
-	gwIdentity := body["identity"].(map[string]any)["id"].(string)
-	status, body = apiCall(t, "POST", base+"/api/v1/auth/universal-auth/identities/"+gwIdentity, root, map[string]any{})
-	if status != 200 {
-		t.Fatalf("UA: %d %v", status, body)
-	}
-	clientID := body["identityUniversalAuth"].(map[string]any)["clientId"].(string)
-	status, body = apiCall(t, "POST", base+"/api/v1/auth/universal-auth/identities/"+gwIdentity+"/client-secrets", root, map[string]any{})
-	if status != 200 {
-		t.Fatalf("secret: %d %v", status, body)
-	}
+	gwIdentity, clientID, clientSecret := enrolGateway(t, http.DefaultClient, base, root, "gw")
 	dir := t.TempDir()
 	secretFile, tokenFile := filepath.Join(dir, "client-secret"), filepath.Join(dir, "token")
-	if err := os.WriteFile(secretFile, []byte(body["clientSecret"].(string)), 0o600); err != nil {
+	if err := os.WriteFile(secretFile, []byte(clientSecret), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(tokenFile, []byte(c.ReviewerToken("gatehouse", "gateway")), 0o600); err != nil {
@@ -109,7 +123,7 @@ func TestGatewayCommand(t *testing.T) {
 	gwOut, stopGateway := startCommand(t, args...)
 	waitStatus(t, "http://"+health+"/readyz", 200)
 
-	status, body = apiCall(t, "GET", base+"/api/v2/gateways", root, nil)
+	status, body := apiCall(t, "GET", base+"/api/v2/gateways", root, nil)
 	gws, _ := body["gateways"].([]any)
 	if status != 200 || len(gws) != 1 {
 		t.Fatalf("gateways: %d %v", status, body)
@@ -183,9 +197,8 @@ func TestGatewayCommand(t *testing.T) {
 	if err := stopServer(); err != nil {
 		t.Fatalf("server exit: %v\n%s", err, srvOut.String())
 	}
-	clientSecret, _ := os.ReadFile(secretFile)
 	for _, out := range []string{gwOut.String(), srvOut.String()} {
-		if strings.Contains(out, string(clientSecret)) || strings.Contains(out, root) || strings.Contains(out, "gth_") {
+		if strings.Contains(out, clientSecret) || strings.Contains(out, root) || strings.Contains(out, "gth_") {
 			t.Error("a secret reached the logs")
 		}
 	}
